@@ -1,0 +1,248 @@
+//! UI: the egui control panel with the original ImageTSNELive's controls and names, the
+//! progress bar and status line, notices, the hotkey help, the hover label and the lightbox.
+//! It only reads and edits [`AppState`] and returns [`Action`]s.
+
+use super::state::{Action, AppState};
+use nannou_egui::egui;
+
+/// Every hotkey, for the help overlay and the README.
+pub const HOTKEYS: &[(&str, &str)] = &[
+    ("G", "view as grid / back to t-SNE (animated)"),
+    ("F, double-click", "fit the layout to the window"),
+    ("drag", "pan"),
+    ("scroll, + / -", "zoom (around the cursor)"),
+    ("arrow keys", "pan"),
+    ("click an image", "open it larger (lightbox); click or Esc closes"),
+    ("S", "save a screenshot of the whole layout (PNG, in the screenshot folder)"),
+    ("P", "capture the window's current frame (PNG)"),
+    ("H", "hide / show the GUI"),
+    ("Space", "start / stop the gallery tour"),
+    ("F11", "fullscreen on / off"),
+    ("Esc", "close lightbox or help, else cancel the running analysis"),
+    ("A", "analyze new directory"),
+    ("L", "load result from json"),
+    ("J", "save result to json"),
+    ("?", "this help"),
+    ("Ctrl+Q", "quit"),
+];
+
+/// Largest `max num images` the slider offers.
+pub const MAX_IMAGES_LIMIT: usize = 50_000;
+
+/// Draw the whole UI for this frame; returns what the user asked for and the right edge of the
+/// control panel (egui points; 0 when hidden).
+pub fn draw(
+    ctx: &egui::Context,
+    state: &mut AppState,
+    fps: f32,
+    lightbox: Option<&egui::TextureHandle>,
+    hover_label: Option<(String, [f32; 2])>,
+) -> (Vec<Action>, f32) {
+    let mut actions = Vec::new();
+    let mut panel_right = 0.0;
+    if state.gui_visible {
+        panel_right = panel(ctx, state, fps, &mut actions);
+    }
+    notices(ctx, state);
+    if state.help_visible {
+        help(ctx, state);
+    }
+    if let Some((text, pos)) = hover_label {
+        if state.lightbox.is_none() {
+            egui::Area::new("hover-label")
+                .fixed_pos(egui::pos2(pos[0] + 14.0, pos[1] + 14.0))
+                .order(egui::Order::Tooltip)
+                .interactable(false)
+                .show(ctx, |ui| {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.label(text);
+                    });
+                });
+        }
+    }
+    if state.lightbox.is_some() {
+        lightbox_view(ctx, state, lightbox, &mut actions);
+    }
+    (actions, panel_right)
+}
+
+fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<Action>) -> f32 {
+    let shown = egui::Window::new("image-tsne-live")
+        .default_pos(egui::pos2(12.0, 12.0))
+        .resizable(false)
+        .collapsible(true)
+        .show(ctx, |ui| {
+            ui.set_width(260.0);
+            ui.heading("view");
+            let grid_ok = state.grid_available();
+            let mut grid = state.view.view_as_grid;
+            let r = ui.add_enabled(grid_ok, egui::Checkbox::new(&mut grid, "view as grid"));
+            if r.changed() {
+                actions.push(Action::ToggleGrid);
+            }
+            ui.add(egui::Slider::new(&mut state.view.scale, 1.0..=10.0).text("scale"));
+            if state.view.view_as_grid && grid_ok {
+                let mut auto = 1.0f32;
+                ui.add_enabled(false, egui::Slider::new(&mut auto, 0.0..=2.0).text("image size (auto)"));
+            } else {
+                ui.add(egui::Slider::new(&mut state.view.image_size, 0.0..=2.0).text("image size"));
+            }
+
+            ui.separator();
+            ui.heading("analyze");
+            ui.add(
+                egui::Slider::new(&mut state.analysis.max_images, 1..=MAX_IMAGES_LIMIT)
+                    .logarithmic(true)
+                    .text("max num images"),
+            );
+            let p = ui.add(egui::Slider::new(&mut state.analysis.perplexity, 5.0..=80.0).text("perplexity"));
+            let t = ui.add(egui::Slider::new(&mut state.analysis.theta, 0.1..=0.7).text("theta"));
+            // Re-run t-SNE when a slider is let go (or changed by keyboard), not on every drag step.
+            let released = |r: &egui::Response| r.drag_released() || (r.changed() && !r.dragged());
+            if released(&p) || released(&t) {
+                actions.push(Action::TsneParamsChanged);
+            }
+
+            ui.separator();
+            if ui.button("analyze new directory").clicked() {
+                actions.push(Action::AnalyzeDialog);
+            }
+            if ui.button("load result from json").clicked() {
+                actions.push(Action::LoadDialog);
+            }
+            if ui.button("save result to json").clicked() {
+                actions.push(Action::SaveDialog);
+            }
+            if ui.button("save screenshot").clicked() {
+                actions.push(Action::ScreenshotDialog);
+            }
+            if let Some((kind, text)) = state.path_prompt.as_mut() {
+                ui.separator();
+                ui.label(format!("no file dialog here: type the {}", kind.label()));
+                let r = ui.text_edit_singleline(text);
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let mut submit = enter;
+                let mut cancel = false;
+                ui.horizontal(|ui| {
+                    submit |= ui.button("ok").clicked();
+                    cancel = ui.button("cancel").clicked();
+                });
+                if cancel {
+                    state.path_prompt = None;
+                } else if submit {
+                    state.submit_path_prompt();
+                }
+            }
+
+            if let Some(job) = &state.job {
+                ui.separator();
+                let mut text = format!("{} {}", job.stage.label(), if job.total > 0 { format!("{}/{}", job.done, job.total) } else { String::new() });
+                if let Some(eta) = job.eta(state.now) {
+                    text.push_str(&format!(" · {} left", crate::progress::format_duration(std::time::Duration::from_secs_f64(eta))));
+                }
+                let bar = match job.fraction() {
+                    Some(f) => egui::ProgressBar::new(f).text(text),
+                    None => egui::ProgressBar::new(0.0).animate(true).text(text),
+                };
+                ui.add(bar);
+                if ui.button("cancel (Esc)").clicked() {
+                    actions.push(Action::Cancel);
+                }
+            }
+
+            ui.separator();
+            ui.small(state.status_line(fps));
+            if !state.warnings.is_empty() {
+                egui::CollapsingHeader::new(format!("warnings ({})", state.warnings.len())).show(ui, |ui| {
+                    egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
+                        for w in &state.warnings {
+                            ui.small(w);
+                        }
+                    });
+                });
+            }
+            ui.small("press ? for hotkeys");
+        });
+    shown.map(|r| r.response.rect.right()).unwrap_or(0.0)
+}
+
+fn notices(ctx: &egui::Context, state: &AppState) {
+    if state.notices.is_empty() {
+        return;
+    }
+    egui::Area::new("notices")
+        .anchor(egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -24.0))
+        .interactable(false)
+        .show(ctx, |ui| {
+            for n in &state.notices {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    let color = if n.is_error { egui::Color32::from_rgb(255, 120, 100) } else { ui.visuals().text_color() };
+                    ui.colored_label(color, &n.text);
+                });
+            }
+        });
+}
+
+fn help(ctx: &egui::Context, state: &mut AppState) {
+    let mut open = true;
+    egui::Window::new("hotkeys")
+        .open(&mut open)
+        .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+        .resizable(false)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            egui::Grid::new("hotkeys-grid").striped(true).show(ui, |ui| {
+                for (key, what) in HOTKEYS {
+                    ui.strong(*key);
+                    ui.label(*what);
+                    ui.end_row();
+                }
+            });
+        });
+    if !open {
+        state.help_visible = false;
+    }
+}
+
+fn lightbox_view(
+    ctx: &egui::Context,
+    state: &mut AppState,
+    texture: Option<&egui::TextureHandle>,
+    actions: &mut Vec<Action>,
+) {
+    let Some(index) = state.lightbox else { return };
+    let name = state
+        .shown()
+        .and_then(|s| s.paths.get(index))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let screen = ctx.screen_rect();
+    let mut close = false;
+    egui::Area::new("lightbox-backdrop").fixed_pos(screen.min).order(egui::Order::Foreground).show(ctx, |ui| {
+        let r = ui.allocate_rect(screen, egui::Sense::click());
+        ui.painter().rect_filled(screen, 0.0, egui::Color32::from_black_alpha(200));
+        if let Some(tex) = texture {
+            let size = tex.size_vec2();
+            let max = screen.size() * 0.85;
+            let scale = (max.x / size.x).min(max.y / size.y).min(4.0);
+            let rect = egui::Rect::from_center_size(screen.center(), size * scale);
+            ui.painter().image(tex.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
+            let [w, h] = tex.size();
+            ui.painter().text(
+                egui::pos2(screen.center().x, rect.max.y + 8.0),
+                egui::Align2::CENTER_TOP,
+                format!("{name}  ({w}×{h})"),
+                egui::FontId::proportional(15.0),
+                egui::Color32::WHITE,
+            );
+        } else {
+            ui.painter().text(screen.center(), egui::Align2::CENTER_CENTER, format!("loading {name} …"), egui::FontId::proportional(16.0), egui::Color32::WHITE);
+        }
+        if r.clicked() {
+            close = true;
+        }
+    });
+    if close {
+        actions.push(Action::Escape);
+    }
+}

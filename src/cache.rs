@@ -1,0 +1,154 @@
+//! Cache: feature vectors and display thumbnails on disk, so a second run on the same folder
+//! (other t-SNE settings, or just reopening the viewer) skips decoding and the CNN.
+//!
+//! Keys: a feature vector is stored under the blake3 hash of the image file's *content* and a
+//! key for the model (hash of the model file) plus the preprocessing settings, so renaming or
+//! moving a folder keeps its cache, and editing an image or changing the model invalidates it.
+//! Thumbnails are keyed by content hash and thumbnail size. Every file is written to a temporary
+//! name and renamed, so an interrupted run never leaves a half-written entry.
+//!
+//! Location: `--cache-dir`, else `$IMAGE_TSNE_LIVE_CACHE`, else `$XDG_CACHE_HOME/image-tsne-live`,
+//! else `~/.cache/image-tsne-live`.
+
+use crate::atomic::write_atomic;
+use image::RgbaImage;
+use std::path::{Path, PathBuf};
+
+const FEATURE_MAGIC: &[u8; 8] = b"ITLFEAT1";
+const THUMB_MAGIC: &[u8; 8] = b"ITLTHMB1";
+
+/// A content hash of an image file (hex blake3).
+pub type ContentKey = String;
+
+/// Hash the bytes of an image file.
+pub fn content_key(bytes: &[u8]) -> ContentKey {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// The on-disk cache; `Cache::disabled()` stores and finds nothing.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    root: Option<PathBuf>,
+}
+
+impl Cache {
+    /// A cache rooted at `dir`.
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Cache { root: Some(dir.into()) }
+    }
+
+    /// No caching.
+    pub fn disabled() -> Self {
+        Cache { root: None }
+    }
+
+    /// The default location (see the module docs), or disabled when no home folder is known.
+    pub fn default_location() -> Self {
+        Cache { root: default_dir() }
+    }
+
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    fn feature_path(&self, model_key: &str, key: &str) -> Option<PathBuf> {
+        let shard = key.get(..2)?;
+        Some(self.root.as_ref()?.join("features").join(model_key).join(shard).join(format!("{key}.f32")))
+    }
+
+    fn thumb_path(&self, size: u32, key: &str) -> Option<PathBuf> {
+        let shard = key.get(..2)?;
+        Some(self.root.as_ref()?.join("thumbs").join(size.to_string()).join(shard).join(format!("{key}.rgba")))
+    }
+
+    /// A cached feature vector, if present and intact.
+    pub fn load_features(&self, model_key: &str, key: &str) -> Option<Vec<f32>> {
+        let bytes = std::fs::read(self.feature_path(model_key, key)?).ok()?;
+        let body = bytes.strip_prefix(FEATURE_MAGIC.as_slice())?;
+        let (len, body) = body.split_first_chunk::<4>()?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if body.len() != len * 4 {
+            return None;
+        }
+        Some(body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    /// Store a feature vector (atomically).
+    pub fn store_features(&self, model_key: &str, key: &str, features: &[f32]) -> std::io::Result<()> {
+        let Some(path) = self.feature_path(model_key, key) else { return Ok(()) };
+        let mut bytes = Vec::with_capacity(12 + features.len() * 4);
+        bytes.extend_from_slice(FEATURE_MAGIC);
+        bytes.extend_from_slice(&(features.len() as u32).to_le_bytes());
+        for f in features {
+            bytes.extend_from_slice(&f.to_le_bytes());
+        }
+        write_atomic(&path, &bytes)
+    }
+
+    /// A cached thumbnail (premultiplied RGBA), if present and intact.
+    pub fn load_thumb(&self, size: u32, key: &str) -> Option<RgbaImage> {
+        let bytes = std::fs::read(self.thumb_path(size, key)?).ok()?;
+        let body = bytes.strip_prefix(THUMB_MAGIC.as_slice())?;
+        let (w, body) = body.split_first_chunk::<4>()?;
+        let (h, body) = body.split_first_chunk::<4>()?;
+        let (w, h) = (u32::from_le_bytes(*w), u32::from_le_bytes(*h));
+        RgbaImage::from_raw(w, h, body.to_vec())
+    }
+
+    /// Store a thumbnail (atomically).
+    pub fn store_thumb(&self, size: u32, key: &str, thumb: &RgbaImage) -> std::io::Result<()> {
+        let Some(path) = self.thumb_path(size, key) else { return Ok(()) };
+        let mut bytes = Vec::with_capacity(16 + thumb.as_raw().len());
+        bytes.extend_from_slice(THUMB_MAGIC);
+        bytes.extend_from_slice(&thumb.width().to_le_bytes());
+        bytes.extend_from_slice(&thumb.height().to_le_bytes());
+        bytes.extend_from_slice(thumb.as_raw());
+        write_atomic(&path, &bytes)
+    }
+}
+
+/// `--cache-dir` / `$IMAGE_TSNE_LIVE_CACHE` / `$XDG_CACHE_HOME/image-tsne-live` / `~/.cache/image-tsne-live`.
+pub fn default_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("IMAGE_TSNE_LIVE_CACHE")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("image-tsne-live")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache").join("image-tsne-live")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_round_trip_and_corruption_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        let key = content_key(b"some image bytes");
+        assert!(cache.load_features("m1", &key).is_none());
+        cache.store_features("m1", &key, &[1.0, -2.5, 3.25]).unwrap();
+        assert_eq!(cache.load_features("m1", &key), Some(vec![1.0, -2.5, 3.25]));
+        assert!(cache.load_features("m2", &key).is_none(), "other model, other key");
+        // a truncated file is a miss, not garbage
+        let path = cache.feature_path("m1", &key).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 2]).unwrap();
+        assert!(cache.load_features("m1", &key).is_none());
+    }
+
+    #[test]
+    fn thumbs_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        let img = RgbaImage::from_fn(3, 2, |x, y| image::Rgba([x as u8, y as u8, 7, 255]));
+        cache.store_thumb(64, "abcdef", &img).unwrap();
+        assert_eq!(cache.load_thumb(64, "abcdef"), Some(img));
+        assert!(cache.load_thumb(128, "abcdef").is_none());
+    }
+
+    #[test]
+    fn disabled_cache_stores_nothing() {
+        let cache = Cache::disabled();
+        cache.store_features("m", "abcd", &[1.0]).unwrap();
+        assert!(cache.load_features("m", "abcd").is_none());
+    }
+}

@@ -1,0 +1,367 @@
+//! Layout I/O: read and write the ml4a layout JSON — an array of
+//! `{"path": "...", "point": [x, y]}` with points in [0, 1], as written by ml4a's
+//! `tSNE-images.py` and its image-tsne notebook.
+//!
+//! Reading is lenient: unnormalised points are normalised, a third coordinate is ignored,
+//! relative paths are resolved against the JSON's folder, absolute paths from another machine are
+//! looked up below the JSON's folder by their trailing components, missing files are reported but
+//! kept, and bad entries are skipped with a warning. Malformed JSON is an error with line and
+//! column. Writing is atomic (temporary file + rename).
+//!
+//! The grid file written by `image-tsne-live grid` is the same array with two extra keys per
+//! entry, `"grid": [col, row]` and `"grid_size": [cols, rows]`, so it stays a valid ml4a layout.
+
+use crate::atomic::write_atomic;
+use serde_json::{json, Value};
+use std::path::{Component, Path, PathBuf};
+
+/// One image in a layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayoutEntry {
+    pub path: PathBuf,
+    /// t-SNE position in [0, 1]².
+    pub point: [f32; 2],
+    /// Grid cell `[col, row]`, when the file had one.
+    pub grid: Option<[u32; 2]>,
+}
+
+/// A layout read from disk, with what was noticed while reading it.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedLayout {
+    pub entries: Vec<LayoutEntry>,
+    /// `[cols, rows]` of the stored grid, when every entry had a grid cell.
+    pub grid_size: Option<[u32; 2]>,
+    /// Entries whose image file does not exist (kept in `entries`).
+    pub missing: Vec<PathBuf>,
+    /// Entries whose recorded path did not exist but that were found below the JSON's folder.
+    pub relocated: usize,
+    /// Whether the points had to be normalised into [0, 1].
+    pub normalized: bool,
+    /// Human-readable notes about skipped or odd entries.
+    pub warnings: Vec<String>,
+}
+
+/// Why a layout could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid JSON at line {line}, column {column}: {message}")]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
+}
+
+/// Read a layout file.
+pub fn read_layout(path: &Path) -> Result<LoadedLayout, LayoutError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LayoutError::Io { path: path.into(), source })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    parse_layout(&text, &base).map_err(|e| match e {
+        LayoutError::Syntax { line, column, message, .. } => LayoutError::Syntax { path: path.into(), line, column, message },
+        LayoutError::Format { message, .. } => LayoutError::Format { path: path.into(), message },
+        other => other,
+    })
+}
+
+/// Parse layout JSON text; relative image paths are resolved against `base`.
+pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| LayoutError::Syntax {
+        path: PathBuf::new(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })?;
+    let format_err = |message: String| LayoutError::Format { path: PathBuf::new(), message };
+    let items = match &value {
+        Value::Array(items) => items,
+        Value::Object(obj) => ["layout", "entries", "images", "points", "data"]
+            .iter()
+            .find_map(|k| obj.get(*k).and_then(Value::as_array))
+            .ok_or_else(|| format_err("expected a JSON array of {\"path\", \"point\"} entries".into()))?,
+        _ => return Err(format_err("expected a JSON array of {\"path\", \"point\"} entries".into())),
+    };
+    let mut out = LoadedLayout::default();
+    let mut raw_points = Vec::new();
+    let mut third_coordinate = 0usize;
+    let mut grid_sizes = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(obj) = item.as_object() else {
+            out.warnings.push(format!("entry {i}: not an object, skipped"));
+            continue;
+        };
+        let Some(path_str) = ["path", "file", "filename", "image"].iter().find_map(|k| obj.get(*k).and_then(Value::as_str)) else {
+            out.warnings.push(format!("entry {i}: no \"path\", skipped"));
+            continue;
+        };
+        let point = match obj.get("point").or_else(|| obj.get("tsne")) {
+            Some(Value::Array(coords)) => {
+                if coords.len() > 2 {
+                    third_coordinate += 1;
+                }
+                match (coords.first().and_then(Value::as_f64), coords.get(1).and_then(Value::as_f64)) {
+                    (Some(x), Some(y)) => Some([x, y]),
+                    _ => None,
+                }
+            }
+            _ => match (obj.get("x").and_then(Value::as_f64), obj.get("y").and_then(Value::as_f64)) {
+                (Some(x), Some(y)) => Some([x, y]),
+                _ => None,
+            },
+        };
+        let Some(point) = point.filter(|p| p[0].is_finite() && p[1].is_finite()) else {
+            out.warnings.push(format!("entry {i} ({path_str}): no valid \"point\" [x, y], skipped"));
+            continue;
+        };
+        let (path, relocated) = resolve_path(path_str, base);
+        if relocated {
+            out.relocated += 1;
+        }
+        if !path.exists() {
+            out.missing.push(path.clone());
+        }
+        let grid = obj.get("grid").and_then(Value::as_array).and_then(|g| {
+            Some([g.first()?.as_u64()? as u32, g.get(1)?.as_u64()? as u32])
+        });
+        if let Some(size) = obj.get("grid_size").and_then(Value::as_array) {
+            if let (Some(c), Some(r)) = (size.first().and_then(Value::as_u64), size.get(1).and_then(Value::as_u64)) {
+                grid_sizes.push([c as u32, r as u32]);
+            }
+        }
+        raw_points.push(point);
+        out.entries.push(LayoutEntry { path, point: [0.0, 0.0], grid });
+    }
+    if third_coordinate > 0 {
+        out.warnings.push(format!("{third_coordinate} points have more than 2 coordinates; only x and y are used"));
+    }
+    let in_unit = raw_points.iter().all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1]));
+    let points: Vec<[f32; 2]> = if in_unit {
+        raw_points.iter().map(|p| [p[0] as f32, p[1] as f32]).collect()
+    } else {
+        out.normalized = true;
+        normalize_points(&raw_points)
+    };
+    for (e, p) in out.entries.iter_mut().zip(points) {
+        e.point = p;
+    }
+    // Keep the stored grid only when it is complete and consistent.
+    let all_grid = !out.entries.is_empty() && out.entries.iter().all(|e| e.grid.is_some());
+    if all_grid {
+        let cols = out.entries.iter().filter_map(|e| e.grid).map(|g| g[0]).max().unwrap_or(0) + 1;
+        let rows = out.entries.iter().filter_map(|e| e.grid).map(|g| g[1]).max().unwrap_or(0) + 1;
+        let size = grid_sizes.first().copied().filter(|s| s[0] >= cols && s[1] >= rows).unwrap_or([cols, rows]);
+        let mut cells: Vec<[u32; 2]> = out.entries.iter().filter_map(|e| e.grid).collect();
+        cells.sort_unstable();
+        cells.dedup();
+        if cells.len() == out.entries.len() {
+            out.grid_size = Some(size);
+        }
+    }
+    if out.grid_size.is_none() {
+        if out.entries.iter().any(|e| e.grid.is_some()) {
+            out.warnings.push("the stored grid cells are incomplete or overlap; the grid will be recomputed".into());
+        }
+        for e in &mut out.entries {
+            e.grid = None;
+        }
+    }
+    Ok(out)
+}
+
+/// serde_json appends " at line L column C"; we report those separately.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Resolve a path from a layout file: relative paths against `base`; an absolute path that does
+/// not exist (a layout made on another machine) is looked up below `base` by its trailing
+/// components, longest first. Returns the path and whether it was relocated.
+pub fn resolve_path(recorded: &str, base: &Path) -> (PathBuf, bool) {
+    let p = Path::new(recorded);
+    let direct = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    if direct.exists() {
+        return (direct, false);
+    }
+    // Also understand Windows separators from layouts written there.
+    let normalized = recorded.replace('\\', "/");
+    let parts: Vec<&str> = Path::new(&normalized)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect();
+    for start in 0..parts.len() {
+        let candidate = parts[start..].iter().fold(base.to_path_buf(), |acc, part| acc.join(part));
+        if candidate.exists() {
+            return (candidate, true);
+        }
+    }
+    (direct, false)
+}
+
+/// Scale points uniformly (same factor on both axes, so the shape is kept) into [0, 1]²,
+/// centring the shorter extent. Degenerate input (one point, all equal) goes to the centre.
+pub fn normalize_points(points: &[[f64; 2]]) -> Vec<[f32; 2]> {
+    if points.is_empty() {
+        return vec![];
+    }
+    let mut lo = [f64::INFINITY; 2];
+    let mut hi = [f64::NEG_INFINITY; 2];
+    for p in points {
+        for a in 0..2 {
+            lo[a] = lo[a].min(p[a]);
+            hi[a] = hi[a].max(p[a]);
+        }
+    }
+    let extent = (hi[0] - lo[0]).max(hi[1] - lo[1]);
+    if !(extent > 0.0) || !extent.is_finite() {
+        return vec![[0.5, 0.5]; points.len()];
+    }
+    let offset = [(extent - (hi[0] - lo[0])) / 2.0, (extent - (hi[1] - lo[1])) / 2.0];
+    points
+        .iter()
+        .map(|p| {
+            let x = ((p[0] - lo[0] + offset[0]) / extent).clamp(0.0, 1.0);
+            let y = ((p[1] - lo[1] + offset[1]) / extent).clamp(0.0, 1.0);
+            [x as f32, y as f32]
+        })
+        .collect()
+}
+
+/// Serialise entries as an ml4a layout (one entry per line). With `grid_size`, entries that have
+/// a grid cell also get `"grid"` and `"grid_size"`.
+pub fn layout_json(entries: &[LayoutEntry], grid_size: Option<[u32; 2]>) -> String {
+    let mut out = String::from("[\n");
+    for (i, e) in entries.iter().enumerate() {
+        let mut obj = json!({
+            "path": e.path.to_string_lossy(),
+            "point": [round6(e.point[0]), round6(e.point[1])],
+        });
+        if let (Some(cell), Some(size)) = (e.grid, grid_size) {
+            obj["grid"] = json!(cell);
+            obj["grid_size"] = json!(size);
+        }
+        out.push_str("  ");
+        out.push_str(&obj.to_string());
+        if i + 1 < entries.len() {
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    out.push_str("]\n");
+    out
+}
+
+fn round6(v: f32) -> f64 {
+    (v as f64 * 1e6).round() / 1e6
+}
+
+/// Write an ml4a layout atomically (t-SNE points only, as the original's export).
+pub fn write_layout(path: &Path, entries: &[LayoutEntry]) -> std::io::Result<()> {
+    write_atomic(path, layout_json(entries, None).as_bytes())
+}
+
+/// Write a layout with grid cells atomically.
+pub fn write_grid_layout(path: &Path, entries: &[LayoutEntry], grid_size: [u32; 2]) -> std::io::Result<()> {
+    write_atomic(path, layout_json(entries, Some(grid_size)).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn reads_ml4a_array_with_relative_and_missing_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("img")).unwrap();
+        fs::write(dir.path().join("img/a.png"), b"x").unwrap();
+        let text = r#"[{"path": "img/a.png", "point": [0.1, 0.9]},
+                       {"path": "img/gone.png", "point": [0.5, 0.25, 0.7]}]"#;
+        let l = parse_layout(text, dir.path()).unwrap();
+        assert_eq!(l.entries.len(), 2);
+        assert_eq!(l.entries[0].path, dir.path().join("img/a.png"));
+        assert_eq!(l.entries[0].point, [0.1, 0.9]);
+        assert_eq!(l.missing, vec![dir.path().join("img/gone.png")]);
+        assert!(!l.normalized);
+        assert!(l.warnings.iter().any(|w| w.contains("more than 2 coordinates")), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn unnormalized_points_are_scaled_keeping_shape() {
+        let l = parse_layout(r#"[{"path":"a","point":[-10,0]},{"path":"b","point":[10,5]},{"path":"c","point":[0,2.5]}]"#, Path::new("/nonexistent")).unwrap();
+        assert!(l.normalized);
+        let p: Vec<_> = l.entries.iter().map(|e| e.point).collect();
+        assert_eq!(p[0], [0.0, 0.375]);
+        assert_eq!(p[1], [1.0, 0.625]);
+        assert_eq!(p[2], [0.5, 0.5]);
+    }
+
+    #[test]
+    fn malformed_json_reports_line_and_column() {
+        let err = parse_layout("[\n  {\"path\": \"a\", \"point\": [1, 2]\n  {\"path\": \"b\"}\n]", Path::new(".")).unwrap_err();
+        match err {
+            LayoutError::Syntax { line, column, .. } => assert_eq!((line, column), (3, 3)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse_layout("{\"x\": 1}", Path::new(".")), Err(LayoutError::Format { .. })));
+        assert!(matches!(parse_layout("", Path::new(".")), Err(LayoutError::Syntax { .. })));
+    }
+
+    #[test]
+    fn bad_entries_are_skipped_with_warnings() {
+        let l = parse_layout(r#"[1, {"point":[0,0]}, {"path":"a"}, {"path":"b","point":["x",1]}, {"path":"c","x":0.5,"y":0.5}]"#, Path::new(".")).unwrap();
+        assert_eq!(l.entries.len(), 1);
+        assert_eq!(l.warnings.len(), 4, "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn absolute_paths_from_another_machine_are_relocated() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("cats")).unwrap();
+        fs::write(dir.path().join("cats/tom.jpg"), b"x").unwrap();
+        let text = r#"[{"path": "/Users/gene/Desktop/photos/cats/tom.jpg", "point": [0, 0]}]"#;
+        let l = parse_layout(text, dir.path()).unwrap();
+        assert_eq!(l.entries[0].path, dir.path().join("cats/tom.jpg"));
+        assert_eq!(l.relocated, 1);
+        assert!(l.missing.is_empty());
+    }
+
+    #[test]
+    fn write_then_read_round_trip_with_grid() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = vec![
+            LayoutEntry { path: dir.path().join("a b ☕.png"), point: [0.25, 0.5], grid: Some([0, 1]) },
+            LayoutEntry { path: dir.path().join("c.png"), point: [1.0, 0.0], grid: Some([1, 0]) },
+        ];
+        let out = dir.path().join("layout.json");
+        write_grid_layout(&out, &entries, [2, 2]).unwrap();
+        let l = read_layout(&out).unwrap();
+        assert_eq!(l.entries, entries);
+        assert_eq!(l.grid_size, Some([2, 2]));
+        // plain ml4a export has no grid
+        write_layout(&out, &entries).unwrap();
+        let text = fs::read_to_string(&out).unwrap();
+        assert!(!text.contains("grid"));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[0]["point"], json!([0.25, 0.5]));
+        assert_eq!(read_layout(&out).unwrap().grid_size, None);
+    }
+
+    #[test]
+    fn overlapping_grid_cells_are_dropped() {
+        let l = parse_layout(r#"[{"path":"a","point":[0,0],"grid":[0,0]},{"path":"b","point":[1,1],"grid":[0,0]}]"#, Path::new(".")).unwrap();
+        assert_eq!(l.grid_size, None);
+        assert!(l.entries.iter().all(|e| e.grid.is_none()));
+    }
+
+    #[test]
+    fn normalize_degenerate() {
+        assert_eq!(normalize_points(&[[3.0, 3.0], [3.0, 3.0]]), vec![[0.5, 0.5]; 2]);
+        assert!(normalize_points(&[]).is_empty());
+    }
+}

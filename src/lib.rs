@@ -1,0 +1,23 @@
+//! image-tsne-live: lay out a folder of images by visual similarity and show it live.
+//!
+//! The analysis pipeline, one module per stage:
+//! [`scan`] → [`thumbs`] (decode, crop, thumbnails) → [`features`] (CNN via tract, with [`cache`])
+//! → [`pca`] → [`tsne`] (our Barnes-Hut t-SNE) → [`grid`] (exact linear assignment) →
+//! [`layout_io`] (ml4a JSON). [`pipeline`] runs them with [`progress`] reporting; [`render`]
+//! draws layouts on the GPU and [`app`] is the live nannou viewer.
+
+pub mod atomic;
+pub mod cache;
+pub mod features;
+pub mod layout_io;
+pub mod pca;
+pub mod progress;
+pub mod scan;
+pub mod thumbs;
+pub mod demo;
+pub mod render;
+pub mod grid;
+pub mod metrics;
+pub mod pipeline;
+pub mod tsne;
+pub mod app;

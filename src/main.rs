@@ -1,0 +1,334 @@
+//! `image-tsne-live`: the command line. With no subcommand it opens the live viewer; the
+//! subcommands do every computing or saving action headless (analyze, grid, render).
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use image_tsne_live::cache::Cache;
+use image_tsne_live::grid::Solver;
+use image_tsne_live::layout_io;
+use image_tsne_live::pipeline::{self, AnalyzeOptions};
+use image_tsne_live::progress::{CliReporter, Reporter, Stage, StageTimer};
+use image_tsne_live::thumbs::{Crop, Preprocess};
+use image_tsne_live::tsne::TsneParams;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "image-tsne-live", version, about = "Lay out a folder of images by visual similarity and show it live",
+          args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    app: image_tsne_live::app::AppArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyze a folder of images and write an ml4a layout JSON (t-SNE points in [0,1]).
+    Analyze(AnalyzeArgs),
+    /// Snap a layout JSON onto a grid and write it with a "grid": [col, row] per entry.
+    Grid(GridArgs),
+    /// Render a layout JSON to a PNG offscreen (the whole layout, any size).
+    Render(image_tsne_live::render::cli::RenderArgs),
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bars or summaries (warnings are still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct AnalyzeArgs {
+    /// Folder to scan recursively for images.
+    dir: PathBuf,
+    /// Where to write the layout JSON.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write the grid layout (as `grid` does) to this file.
+    #[arg(long)]
+    grid_output: Option<PathBuf>,
+    /// Use at most this many images (a seeded random subset when there are more).
+    #[arg(long, default_value_t = 500)]
+    max_images: usize,
+    /// t-SNE perplexity (clamped for small image counts).
+    #[arg(long, default_value_t = 50.0)]
+    perplexity: f32,
+    /// Barnes-Hut accuracy/speed trade-off (0 = exact).
+    #[arg(long, default_value_t = 0.3)]
+    theta: f32,
+    /// t-SNE iterations.
+    #[arg(long, default_value_t = 1000)]
+    iterations: usize,
+    /// Seed for the image subset and the t-SNE.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// ONNX feature model instead of the bundled EfficientNet-Lite0 (see models/README.md).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// PCA dimensions before t-SNE.
+    #[arg(long, default_value_t = 50)]
+    pca_dims: usize,
+    /// Grid aspect ratio W:H (or a number).
+    #[arg(long, default_value = "1:1", value_parser = parse_aspect)]
+    aspect: f64,
+    /// Grid solver.
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    solver: SolverArg,
+    /// Background that transparent pixels are composited onto for the CNN (#RRGGBB).
+    #[arg(long, default_value = "#ffffff", value_parser = parse_color)]
+    background: [u8; 3],
+    /// How the square CNN input is cut from each image.
+    #[arg(long, value_enum, default_value_t = CropArg::Center)]
+    crop: CropArg,
+    /// Include hidden files and folders (names starting with '.').
+    #[arg(long)]
+    include_hidden: bool,
+    /// Feature/thumbnail cache folder (default: $IMAGE_TSNE_LIVE_CACHE, $XDG_CACHE_HOME/image-tsne-live or ~/.cache/image-tsne-live).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not read or write the cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct GridArgs {
+    /// A layout JSON (ours or ml4a's).
+    layout: PathBuf,
+    /// Where to write the grid layout.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Grid aspect ratio W:H (or a number).
+    #[arg(long, default_value = "1:1", value_parser = parse_aspect)]
+    aspect: f64,
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    solver: SolverArg,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SolverArg {
+    /// Exact up to 10 000 images, fast above.
+    Auto,
+    /// Always exact (slow above 10 000).
+    Exact,
+    /// Near-optimal, for very large sets.
+    Fast,
+    /// pathfinding's Hungarian (reference; slow, dense).
+    Hungarian,
+}
+
+impl From<SolverArg> for Solver {
+    fn from(s: SolverArg) -> Self {
+        match s {
+            SolverArg::Auto => Solver::Auto,
+            SolverArg::Exact => Solver::Exact,
+            SolverArg::Fast => Solver::Fast,
+            SolverArg::Hungarian => Solver::Hungarian,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CropArg {
+    Center,
+    Squash,
+}
+
+/// `16:9`, `4/3` or `1.5`.
+pub fn parse_aspect(s: &str) -> Result<f64, String> {
+    let parts: Vec<&str> = s.split([':', '/', 'x']).collect();
+    let value = match parts.as_slice() {
+        [one] => one.trim().parse::<f64>().map_err(|e| e.to_string())?,
+        [w, h] => {
+            let w: f64 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
+            let h: f64 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
+            w / h
+        }
+        _ => return Err(format!("expected W:H, got {s:?}")),
+    };
+    if value.is_finite() && value > 0.0 && (1e-3..=1e3).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("aspect {s:?} is out of range"))
+    }
+}
+
+/// `#RRGGBB` or `RRGGBB`.
+pub fn parse_color(s: &str) -> Result<[u8; 3], String> {
+    image_tsne_live::render::parse_hex_color(s).ok_or_else(|| format!("expected a colour like #RRGGBB, got {s:?}"))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Analyze(args)) => with_threads(args.common.threads, || analyze(&args)),
+        Some(Command::Grid(args)) => with_threads(args.common.threads, || grid(&args)),
+        Some(Command::Render(args)) => image_tsne_live::render::cli::run(&args),
+        None => image_tsne_live::app::run(cli.app),
+    };
+    if let Err(e) = result {
+        if pipeline::is_cancelled(&e) {
+            eprintln!("cancelled");
+            std::process::exit(130);
+        }
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        builder = builder.num_threads(n);
+    }
+    let pool = builder.build().map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+    pool.install(f)
+}
+
+fn reporter(quiet: bool) -> Arc<CliReporter> {
+    let rep = Arc::new(CliReporter::new(quiet));
+    rep.install_logger(log::LevelFilter::Warn);
+    rep
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<()> {
+    let rep = reporter(args.common.quiet);
+    let cache = match (&args.cache_dir, args.no_cache) {
+        (_, true) => Cache::disabled(),
+        (Some(dir), false) => Cache::at(dir),
+        (None, false) => Cache::default_location(),
+    };
+    let opts = AnalyzeOptions {
+        max_images: args.max_images,
+        seed: args.seed,
+        include_hidden: args.include_hidden,
+        pca_dims: args.pca_dims,
+        tsne: TsneParams {
+            perplexity: args.perplexity,
+            theta: args.theta,
+            iterations: args.iterations,
+            seed: args.seed,
+            ..TsneParams::default()
+        },
+        preprocess: Preprocess {
+            background: args.background,
+            crop: match args.crop {
+                CropArg::Center => Crop::Center,
+                CropArg::Squash => Crop::Squash,
+            },
+            ..Preprocess::default()
+        },
+        aspect: args.aspect,
+        solver: args.solver.into(),
+        model: args.model.clone(),
+        cache,
+    };
+    validate_tsne(&opts.tsne)?;
+    let analysis = pipeline::analyze(&args.dir, &opts, rep.as_ref())?;
+    let entries = analysis.entries();
+    let timer = StageTimer::start(rep.as_ref(), Stage::Save, 0);
+    layout_io::write_layout(&args.output, &entries)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let mut written = vec![args.output.display().to_string()];
+    if let Some(grid_out) = &args.grid_output {
+        let size = [analysis.grid.shape.cols as u32, analysis.grid.shape.rows as u32];
+        layout_io::write_grid_layout(grid_out, &entries, size)
+            .with_context(|| format!("cannot write {}", grid_out.display()))?;
+        written.push(grid_out.display().to_string());
+    }
+    timer.finish(&format!("wrote {}", written.join(" and ")));
+    let total: f64 = analysis.timings.iter().map(|(_, d)| d.as_secs_f64()).sum();
+    rep.println(&format!(
+        "{:>9} {} images used, {} skipped, {:.1} s in all",
+        "done",
+        analysis.paths.len(),
+        analysis.skipped.len(),
+        total
+    ));
+    if args.common.quiet {
+        return Ok(());
+    }
+    for (path, why) in &analysis.skipped {
+        rep.println(&format!("{:>9} {}: {why}", "skipped", path.display()));
+    }
+    Ok(())
+}
+
+fn validate_tsne(p: &TsneParams) -> Result<()> {
+    if !(p.perplexity.is_finite() && p.perplexity > 0.0) {
+        bail!("--perplexity must be a positive number");
+    }
+    if !(p.theta.is_finite() && (0.0..=1.0).contains(&p.theta)) {
+        bail!("--theta must be between 0 and 1");
+    }
+    if p.iterations == 0 {
+        bail!("--iterations must be at least 1");
+    }
+    Ok(())
+}
+
+fn grid(args: &GridArgs) -> Result<()> {
+    let rep = reporter(args.common.quiet);
+    let loaded = layout_io::read_layout(&args.layout)?;
+    for w in &loaded.warnings {
+        rep.warn(&format!("{}: {w}", args.layout.display()));
+    }
+    if !loaded.missing.is_empty() {
+        rep.warn(&format!(
+            "{} of {} image files are missing (kept in the layout), e.g. {}",
+            loaded.missing.len(),
+            loaded.entries.len(),
+            loaded.missing[0].display()
+        ));
+    }
+    if loaded.entries.is_empty() {
+        bail!("{} has no usable entries", args.layout.display());
+    }
+    let points: Vec<[f32; 2]> = loaded.entries.iter().map(|e| e.point).collect();
+    let grid = pipeline::snap_to_grid(&points, args.aspect, args.solver.into(), rep.as_ref())?;
+    let mut entries = loaded.entries;
+    for (e, cell) in entries.iter_mut().zip(&grid.cells) {
+        e.grid = Some(*cell);
+    }
+    let size = [grid.shape.cols as u32, grid.shape.rows as u32];
+    layout_io::write_grid_layout(&args.output, &entries, size)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    rep.println(&format!("{:>9} wrote {} ({} entries)", "save", args.output.display(), entries.len()));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aspect_forms() {
+        assert_eq!(parse_aspect("16:9").unwrap(), 16.0 / 9.0);
+        assert_eq!(parse_aspect("4/3").unwrap(), 4.0 / 3.0);
+        assert_eq!(parse_aspect("1.5").unwrap(), 1.5);
+        assert!(parse_aspect("0:1").is_err());
+        assert!(parse_aspect("a:b").is_err());
+        assert!(parse_aspect("1:2:3").is_err());
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["x", "analyze", "dir", "-o", "o.json", "--max-images", "10"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Analyze(ref a)) if a.max_images == 10 && a.perplexity == 50.0 && a.theta == 0.3));
+    }
+}

@@ -1,0 +1,234 @@
+//! `image-tsne-live render`: load a layout JSON, build the atlas from the images (thumbnail
+//! cache first), render the whole layout offscreen and write a PNG — no window needed.
+
+use super::{
+    GpuContext, LayoutGeometry, LayoutParams, OffscreenOptions, QuadRenderer, ScreenshotOptions, ScreenshotSize,
+    TargetDesc,
+};
+use crate::cache::Cache;
+use crate::layout_io::{self, LayoutEntry};
+use crate::progress::{CliReporter, Reporter, Stage, StageTimer};
+use crate::render::{prepare_cell, AtlasConfig, PreparedCell};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Thumbnail size read from / written to the cache (the analysis writes this size).
+pub const THUMB_SIZE: u32 = 256;
+
+#[derive(Args, Debug, Clone)]
+pub struct RenderArgs {
+    /// A layout JSON (ours or ml4a's).
+    pub layout: PathBuf,
+    /// Where to write the PNG.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Render the grid layout instead of the t-SNE.
+    #[arg(long)]
+    pub grid: bool,
+    /// Output width in pixels (default: each image at its atlas cell size in grid view).
+    #[arg(long)]
+    pub width: Option<u32>,
+    /// Image size (0–2): long side of an image in t-SNE view, in grid cells.
+    #[arg(long, default_value_t = 1.0)]
+    pub image_size: f32,
+    /// Spread of the t-SNE layout (1–10), as the app's `scale`.
+    #[arg(long, default_value_t = 4.0)]
+    pub scale: f32,
+    /// Background colour (#RRGGBB).
+    #[arg(long, default_value = "#101014")]
+    pub background: String,
+    /// Grid aspect ratio W:H when the layout has no grid yet.
+    #[arg(long, default_value_t = 1.0)]
+    pub aspect: f64,
+    /// GPU memory budget for the thumbnail atlas, in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub atlas_budget_mb: u64,
+    /// Thumbnail cache folder (default as for `analyze`).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Worker threads for decoding.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `#RRGGBB` / `RRGGBB` → bytes.
+pub fn parse_hex_color(s: &str) -> Option<[u8; 3]> {
+    let hex = s.trim().trim_start_matches('#');
+    if hex.len() != 6 || !hex.is_ascii() {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
+/// Run the `render` subcommand.
+pub fn run(args: &RenderArgs) -> Result<()> {
+    let background = parse_hex_color(&args.background)
+        .ok_or_else(|| anyhow!("--background: expected a colour like #RRGGBB, got {:?}", args.background))?;
+    if !(0.0..=2.0).contains(&args.image_size) {
+        bail!("--image-size must be between 0 and 2");
+    }
+    if !(0.1..=100.0).contains(&args.scale) {
+        bail!("--scale must be between 0.1 and 100");
+    }
+    let cache = match (&args.cache_dir, args.no_cache) {
+        (_, true) => Cache::disabled(),
+        (Some(d), false) => Cache::at(d),
+        (None, false) => Cache::default_location(),
+    };
+    let rep = Arc::new(CliReporter::new(args.quiet));
+    rep.install_logger(log::LevelFilter::Warn);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = args.threads {
+        pool = pool.num_threads(n.max(1));
+    }
+    let pool = pool.build().map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+
+    let loaded = layout_io::read_layout(&args.layout)?;
+    for w in &loaded.warnings {
+        rep.warn(&format!("{}: {w}", args.layout.display()));
+    }
+    if loaded.entries.is_empty() {
+        bail!("{} has no usable entries", args.layout.display());
+    }
+    let mut entries = loaded.entries;
+    let grid_size = match loaded.grid_size {
+        Some(size) => size,
+        None => {
+            let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
+            let grid = pool.install(|| {
+                crate::pipeline::snap_to_grid(&points, args.aspect, crate::grid::Solver::Auto, rep.as_ref())
+            })?;
+            for (e, c) in entries.iter_mut().zip(&grid.cells) {
+                e.grid = Some(*c);
+            }
+            [grid.shape.cols as u32, grid.shape.rows as u32]
+        }
+    };
+
+    let timer = StageTimer::start(rep.as_ref(), Stage::Render, 0);
+    let gpu = GpuContext::new_headless()?;
+    let atlas = AtlasConfig { budget_bytes: args.atlas_budget_mb.max(1) * 1024 * 1024, ..AtlasConfig::default() };
+    let mut renderer = QuadRenderer::new(&gpu.device, TargetDesc::OFFSCREEN, entries.len(), &atlas)?;
+    timer.finish(&format!("{} on {}", renderer.atlas_plan(), gpu.adapter_summary()));
+
+    let missing = pool.install(|| fill_renderer(&mut renderer, &gpu.queue, &entries, grid_size, &cache, rep.as_ref()))?;
+
+    let timer = StageTimer::start(rep.as_ref(), Stage::Render, 0);
+    let layout = LayoutParams {
+        t: if args.grid { 1.0 } else { 0.0 },
+        tsne_scale: args.scale,
+        image_size: args.image_size,
+        ..LayoutParams::default()
+    };
+    let opts = ScreenshotOptions {
+        size: match args.width {
+            Some(w) => ScreenshotSize::Width(w.max(1)),
+            None => ScreenshotOptions::default().size,
+        },
+        offscreen: OffscreenOptions {
+            background: [background[0], background[1], background[2], 255],
+            ..OffscreenOptions::default()
+        },
+        ..ScreenshotOptions::default()
+    };
+    let plan = renderer.plan_screenshot(&layout, &opts, gpu.device.limits().max_texture_dimension_2d)?;
+    let image = renderer.screenshot(&gpu.device, &gpu.queue, &layout, &opts)?;
+    let elapsed = timer.elapsed();
+    write_png(&args.output, &image)?;
+    let summary = format!(
+        "{} layout of {} images ({} missing, drawn as placeholders) → {} ({}×{}, {} tile{})",
+        if args.grid { "grid" } else { "t-SNE" },
+        entries.len(),
+        missing,
+        args.output.display(),
+        image.width(),
+        image.height(),
+        plan.tiles[0] * plan.tiles[1],
+        if plan.tiles[0] * plan.tiles[1] == 1 { "" } else { "s" },
+    );
+    rep.finish(Stage::Render, &summary, elapsed);
+    Ok(())
+}
+
+/// Upload every entry's thumbnail (decoded in parallel, cache first), the t-SNE points and the
+/// grid cells. Returns how many images are missing or undecodable (drawn as placeholders).
+pub fn fill_renderer(
+    renderer: &mut QuadRenderer,
+    queue: &wgpu::Queue,
+    entries: &[LayoutEntry],
+    grid_size: [u32; 2],
+    cache: &Cache,
+    rep: &dyn Reporter,
+) -> Result<usize> {
+    let timer = StageTimer::start(rep, Stage::Thumbs, entries.len() as u64);
+    let plan = *renderer.atlas_plan();
+    let done = AtomicUsize::new(0);
+    let cells: Vec<Result<PreparedCell, String>> = entries
+        .par_iter()
+        .map(|e| {
+            let result = load_cell(&e.path, cache, &plan);
+            rep.advance(Stage::Thumbs, done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
+            result
+        })
+        .collect();
+    let mut missing = 0;
+    for (i, (cell, entry)) in cells.iter().zip(entries).enumerate() {
+        match cell {
+            Ok(cell) => renderer.set_prepared_image(queue, i, cell)?,
+            Err(why) => {
+                rep.warn(&format!("{}: {why}; drawn as a placeholder", entry.path.display()));
+                renderer.set_placeholder(queue, i, None)?;
+                missing += 1;
+            }
+        }
+    }
+    let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
+    renderer.update_tsne_positions(queue, &points)?;
+    let cells: Vec<[u32; 2]> = entries.iter().map(|e| e.grid.unwrap_or([0, 0])).collect();
+    renderer.set_grid(queue, LayoutGeometry::new(grid_size[0], grid_size[1]), &cells)?;
+    timer.finish(&format!("{} thumbnails loaded, {missing} missing or unreadable", entries.len() - missing));
+    Ok(missing)
+}
+
+fn load_cell(path: &Path, cache: &Cache, plan: &crate::render::AtlasPlan) -> Result<PreparedCell, String> {
+    if !path.exists() {
+        return Err("file not found".into());
+    }
+    let thumb = crate::thumbs::load_thumbnail(path, cache, THUMB_SIZE).map_err(|e| e.to_string())?;
+    prepare_cell(plan, &thumb).map_err(|e| e.to_string())
+}
+
+/// Encode a PNG in memory and write it atomically.
+pub fn write_png(path: &Path, image: &image::RgbaImage) -> Result<()> {
+    use image::ImageEncoder;
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgba8)
+        .context("cannot encode the PNG")?;
+    crate::atomic::write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_colours() {
+        assert_eq!(parse_hex_color("#ff8000"), Some([255, 128, 0]));
+        assert_eq!(parse_hex_color("0A0b0C"), Some([10, 11, 12]));
+        assert_eq!(parse_hex_color("#fff"), None);
+        assert_eq!(parse_hex_color("#gg0000"), None);
+        assert_eq!(parse_hex_color("#ééé"), None);
+    }
+}

@@ -1,0 +1,741 @@
+//! The instanced quad renderer: atlas + per-instance buffers (dynamic t-SNE positions, static
+//! grid cell / uv rect / aspect / flags) + uniform, drawn with one instanced draw per frame.
+
+use bytemuck::{Pod, Zeroable};
+use image::RgbaImage;
+
+use super::atlas::{Atlas, AtlasConfig, AtlasPlan, PreparedCell};
+use super::camera::Camera;
+use super::error::{with_error_scope, RenderError, Result};
+use super::layout::{sanitize_aspect, LayoutGeometry, LayoutParams, WorldRect};
+
+/// The WGSL source of the quad pipeline.
+pub const QUADS_WGSL: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/quads.wgsl"));
+
+/// Instance flag: draw the neutral placeholder instead of the atlas cell (no image yet, or the
+/// file is missing).
+pub const FLAG_PLACEHOLDER: u32 = 1;
+/// Instance flag: do not draw this instance.
+pub const FLAG_HIDDEN: u32 = 2;
+
+/// The colour target a pipeline renders into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetDesc {
+    /// Colour attachment format.
+    pub format: wgpu::TextureFormat,
+    /// MSAA sample count of the attachment (1 = none).
+    pub sample_count: u32,
+}
+
+impl TargetDesc {
+    /// nannou 0.19's frame: `Frame::TEXTURE_FORMAT` (`Rgba16Float`, linear) with
+    /// `Frame::DEFAULT_MSAA_SAMPLES` (4). Use `frame.texture_msaa_samples()` if the window was
+    /// built with another sample count.
+    pub const NANNOU: Self = Self {
+        format: wgpu::TextureFormat::Rgba16Float,
+        sample_count: 4,
+    };
+    /// Offscreen rendering for readback: `Rgba8UnormSrgb`, no MSAA.
+    pub const OFFSCREEN: Self = Self {
+        format: wgpu::TextureFormat::Rgba8UnormSrgb,
+        sample_count: 1,
+    };
+}
+
+/// Per-instance data that changes rarely (vertex buffer 1, 24 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct StaticInstance {
+    /// Grid cell `[col, row]` (as floats for the shader).
+    pub grid_cell: [f32; 2],
+    /// Image rectangle inside its atlas cell, unorm16 `[x0, y0, x1, y1]`.
+    pub rect: [u16; 4],
+    /// Image aspect ratio, width / height.
+    pub aspect: f32,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+}
+
+/// Bytes per instance in the dynamic (t-SNE position) buffer.
+pub const DYNAMIC_INSTANCE_BYTES: u64 = std::mem::size_of::<[f32; 2]>() as u64;
+/// Bytes per instance in the static buffer.
+pub const STATIC_INSTANCE_BYTES: u64 = std::mem::size_of::<StaticInstance>() as u64;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub(crate) struct Uniforms {
+    camera: [f32; 4],
+    viewport: [f32; 4],
+    layout: [f32; 4],
+    grid: [f32; 4],
+    style: [f32; 4],
+    outline_color: [f32; 4],
+    placeholder_color: [f32; 4],
+    atlas: [u32; 4],
+    hover: [u32; 4],
+}
+
+/// Look of the quads; colours are linear-light, premultiplied RGBA.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Style {
+    /// Global opacity multiplier (dims everything).
+    pub opacity: f32,
+    /// Scale factor of the hovered image.
+    pub hover_lift: f32,
+    /// Width of the hovered image's outline, pixels.
+    pub outline_px: f32,
+    /// Colour of the hover outline.
+    pub outline_color: [f32; 4],
+    /// Colour of placeholders (images not loaded yet or missing).
+    pub placeholder_color: [f32; 4],
+    /// Placeholder corner radius as a fraction of half its short side.
+    pub placeholder_corner: f32,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Self {
+            opacity: 1.0,
+            hover_lift: 1.25,
+            outline_px: 3.0,
+            outline_color: [1.0, 0.6, 0.05, 1.0],
+            placeholder_color: [0.2, 0.2, 0.2, 1.0],
+            placeholder_corner: 0.25,
+        }
+    }
+}
+
+/// Everything one frame needs: written to the uniform buffer by [`QuadRenderer::render`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameParams {
+    /// Camera; its `viewport` must be the target's size in pixels.
+    pub camera: Camera,
+    /// Layout blend and sliders.
+    pub layout: LayoutParams,
+    /// Image under the cursor: drawn last, scaled by `style.hover_lift`, outlined.
+    pub hovered: Option<usize>,
+    /// Colours and hover look.
+    pub style: Style,
+}
+
+impl FrameParams {
+    /// Default layout/style for a camera.
+    pub fn new(camera: Camera) -> Self {
+        Self {
+            camera,
+            layout: LayoutParams::default(),
+            hovered: None,
+            style: Style::default(),
+        }
+    }
+}
+
+/// Converts an sRGB colour (bytes, straight alpha) to a premultiplied linear `wgpu::Color`,
+/// e.g. for the clear colour.
+pub fn srgb_u8_to_clear_color(rgba: [u8; 4]) -> wgpu::Color {
+    let a = rgba[3] as f64 / 255.0;
+    let l = |v: u8| super::atlas::srgb_u8_to_linear(v) as f64 * a;
+    wgpu::Color {
+        r: l(rgba[0]),
+        g: l(rgba[1]),
+        b: l(rgba[2]),
+        a,
+    }
+}
+
+/// The renderer: owns the atlas, the instance buffers, the uniform buffer and the pipeline
+/// for one target (format + sample count).
+#[derive(Debug)]
+pub struct QuadRenderer {
+    pub(super) count: usize,
+    pub(super) geometry: LayoutGeometry,
+    pub(super) atlas: Atlas,
+    pub(super) tsne_cpu: Vec<[f32; 2]>,
+    pub(super) static_cpu: Vec<StaticInstance>,
+    pub(super) tsne_buffer: wgpu::Buffer,
+    pub(super) static_buffer: wgpu::Buffer,
+    pub(super) uniform_buffer: wgpu::Buffer,
+    pub(super) uniform_layout: wgpu::BindGroupLayout,
+    pub(super) uniform_bind_group: wgpu::BindGroup,
+    pub(super) atlas_bind_group: wgpu::BindGroup,
+    pub(super) pipeline_layout: wgpu::PipelineLayout,
+    pub(super) shader: wgpu::ShaderModule,
+    pub(super) target: TargetDesc,
+    pub(super) pipeline: wgpu::RenderPipeline,
+    /// Longest side of the largest source image uploaded so far (0: none yet).
+    pub(super) max_source_side: u32,
+}
+
+impl QuadRenderer {
+    /// Creates a renderer for `count` images drawing into `target`: plans and allocates the
+    /// atlas (see [`AtlasPlan::new`]), lays the images out on the squarest grid, puts every
+    /// t-SNE position at its grid position (normalised) and marks every image as a placeholder
+    /// until [`set_image`](Self::set_image) is called for it.
+    pub fn new(
+        device: &wgpu::Device,
+        target: TargetDesc,
+        count: usize,
+        atlas_config: &AtlasConfig,
+    ) -> Result<Self> {
+        let plan = AtlasPlan::new(count, atlas_config, &device.limits())?;
+        Self::with_plan(device, target, plan)
+    }
+
+    /// Same as [`new`](Self::new) with an explicit atlas plan.
+    pub fn with_plan(device: &wgpu::Device, target: TargetDesc, plan: AtlasPlan) -> Result<Self> {
+        if target.sample_count == 0 {
+            return Err(RenderError::InvalidSize("sample count 0".into()));
+        }
+        let count = plan.count;
+        let geometry = LayoutGeometry::for_count(count);
+        let mut tsne_cpu = Vec::with_capacity(count);
+        let mut static_cpu = Vec::with_capacity(count);
+        for i in 0..count {
+            let cell = [(i as u32) % geometry.cols, (i as u32) / geometry.cols];
+            tsne_cpu.push([
+                (cell[0] as f32 + 0.5) / geometry.cols as f32,
+                (cell[1] as f32 + 0.5) / geometry.rows as f32,
+            ]);
+            static_cpu.push(StaticInstance {
+                grid_cell: [cell[0] as f32, cell[1] as f32],
+                rect: [0, 0, 65535, 65535],
+                aspect: 1.0,
+                flags: FLAG_PLACEHOLDER,
+            });
+        }
+        let atlas = Atlas::new(device, plan)?;
+        with_error_scope(device, "creating the quad renderer", || {
+            use wgpu::util::DeviceExt;
+            // Buffers hold at least one instance so that a renderer for 0 images stays valid.
+            let tsne_init: Vec<[f32; 2]> = if count == 0 {
+                vec![[0.0; 2]]
+            } else {
+                tsne_cpu.clone()
+            };
+            let static_init: Vec<StaticInstance> = if count == 0 {
+                vec![StaticInstance::zeroed()]
+            } else {
+                static_cpu.clone()
+            };
+            let tsne_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("image-tsne tsne positions"),
+                contents: bytemuck::cast_slice(&tsne_init),
+                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+            });
+            let static_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("image-tsne static instances"),
+                contents: bytemuck::cast_slice(&static_init),
+                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+            });
+            let uniform_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("image-tsne uniforms"),
+                contents: bytemuck::bytes_of(&Uniforms::zeroed()),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            });
+            let uniform_layout =
+                device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                    label: Some("image-tsne uniform layout"),
+                    entries: &[wgpu::BindGroupLayoutEntry {
+                        binding: 0,
+                        visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Uniform,
+                            has_dynamic_offset: false,
+                            min_binding_size: wgpu::BufferSize::new(
+                                std::mem::size_of::<Uniforms>() as u64,
+                            ),
+                        },
+                        count: None,
+                    }],
+                });
+            let atlas_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("image-tsne atlas layout"),
+                entries: &[
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 0,
+                        visibility: wgpu::ShaderStages::FRAGMENT,
+                        ty: wgpu::BindingType::Texture {
+                            sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                            view_dimension: wgpu::TextureViewDimension::D2Array,
+                            multisampled: false,
+                        },
+                        count: None,
+                    },
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 1,
+                        visibility: wgpu::ShaderStages::FRAGMENT,
+                        ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                        count: None,
+                    },
+                ],
+            });
+            let uniform_bind_group =
+                make_uniform_bind_group(device, &uniform_layout, &uniform_buffer);
+            let atlas_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("image-tsne atlas bind group"),
+                layout: &atlas_layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::TextureView(atlas.view()),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::Sampler(atlas.sampler()),
+                    },
+                ],
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("image-tsne pipeline layout"),
+                bind_group_layouts: &[&uniform_layout, &atlas_layout],
+                push_constant_ranges: &[],
+            });
+            let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("image-tsne quads.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(QUADS_WGSL.into()),
+            });
+            let pipeline = make_pipeline(device, &pipeline_layout, &shader, target);
+            Ok(Self {
+                count,
+                geometry,
+                atlas,
+                tsne_cpu,
+                static_cpu,
+                tsne_buffer,
+                static_buffer,
+                uniform_buffer,
+                uniform_layout,
+                uniform_bind_group,
+                atlas_bind_group,
+                shader,
+                pipeline_layout,
+                target,
+                pipeline,
+                max_source_side: 0,
+            })
+        })
+    }
+
+    /// Number of images (instances).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the renderer holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The atlas plan (cell size, layers, bytes) — `Display` prints a one-line summary.
+    pub fn atlas_plan(&self) -> &AtlasPlan {
+        self.atlas.plan()
+    }
+
+    /// The atlas.
+    pub fn atlas(&self) -> &Atlas {
+        &self.atlas
+    }
+
+    /// The grid geometry currently used.
+    pub fn geometry(&self) -> LayoutGeometry {
+        self.geometry
+    }
+
+    /// The target the main pipeline draws into.
+    pub fn target(&self) -> TargetDesc {
+        self.target
+    }
+
+    /// GPU bytes of both instance buffers.
+    pub fn instance_buffer_bytes(&self) -> u64 {
+        self.tsne_buffer.size() + self.static_buffer.size()
+    }
+
+    /// The t-SNE positions last uploaded (normalised `[0,1]`²).
+    pub fn tsne_positions(&self) -> &[[f32; 2]] {
+        &self.tsne_cpu
+    }
+
+    /// Per-instance static data as last uploaded (grid cell, uv rect, aspect, flags).
+    pub fn instances(&self) -> &[StaticInstance] {
+        &self.static_cpu
+    }
+
+    /// Grid cells `[col, row]` of all images.
+    pub fn grid_cells(&self) -> Vec<[u32; 2]> {
+        self.static_cpu
+            .iter()
+            .map(|s| [s.grid_cell[0] as u32, s.grid_cell[1] as u32])
+            .collect()
+    }
+
+    /// Aspect ratios of all images (1 until an image arrives, unless set by `set_placeholder`).
+    pub fn aspects(&self) -> Vec<f32> {
+        self.static_cpu.iter().map(|s| s.aspect).collect()
+    }
+
+    fn check_index(&self, index: usize) -> Result<()> {
+        if index < self.count {
+            Ok(())
+        } else {
+            Err(RenderError::IndexOutOfRange {
+                index,
+                count: self.count,
+            })
+        }
+    }
+
+    fn write_static(&self, queue: &wgpu::Queue, index: usize) {
+        if let Some(inst) = self.static_cpu.get(index) {
+            queue.write_buffer(
+                &self.static_buffer,
+                index as u64 * STATIC_INSTANCE_BYTES,
+                bytemuck::bytes_of(inst),
+            );
+        }
+    }
+
+    /// A thumbnail arrived: letterboxes it into cell `index`, builds and uploads its mip chain
+    /// and switches the instance from placeholder to image. `img` is premultiplied RGBA8 sRGB.
+    pub fn set_image(&mut self, queue: &wgpu::Queue, index: usize, img: &RgbaImage) -> Result<()> {
+        self.check_index(index)?;
+        let prepared = self.atlas.write_cell(queue, index, img)?;
+        self.apply_prepared(queue, index, &prepared);
+        Ok(())
+    }
+
+    /// Like [`set_image`](Self::set_image) for a cell prepared elsewhere (e.g. on a worker
+    /// thread with [`super::atlas::prepare_cell`] and [`atlas_plan`](Self::atlas_plan)).
+    pub fn set_prepared_image(
+        &mut self,
+        queue: &wgpu::Queue,
+        index: usize,
+        cell: &PreparedCell,
+    ) -> Result<()> {
+        self.check_index(index)?;
+        self.atlas.write_prepared(queue, index, cell)?;
+        self.apply_prepared(queue, index, cell);
+        Ok(())
+    }
+
+    fn apply_prepared(&mut self, queue: &wgpu::Queue, index: usize, cell: &PreparedCell) {
+        let cell_size = self.atlas.plan().cell_size;
+        self.max_source_side = self.max_source_side.max(cell.source_side);
+        if let Some(inst) = self.static_cpu.get_mut(index) {
+            inst.rect = cell.rect.to_unorm16(cell_size);
+            inst.aspect = sanitize_aspect(cell.aspect);
+            inst.flags &= !FLAG_PLACEHOLDER;
+        }
+        self.write_static(queue, index);
+    }
+
+    /// Shows the placeholder for image `index` (file missing, or decoding failed), optionally
+    /// with a known aspect ratio.
+    pub fn set_placeholder(
+        &mut self,
+        queue: &wgpu::Queue,
+        index: usize,
+        aspect: Option<f32>,
+    ) -> Result<()> {
+        self.check_index(index)?;
+        if let Some(inst) = self.static_cpu.get_mut(index) {
+            inst.flags |= FLAG_PLACEHOLDER;
+            if let Some(a) = aspect {
+                inst.aspect = sanitize_aspect(a);
+            }
+        }
+        self.write_static(queue, index);
+        Ok(())
+    }
+
+    /// Hides or shows image `index`.
+    pub fn set_hidden(&mut self, queue: &wgpu::Queue, index: usize, hidden: bool) -> Result<()> {
+        self.check_index(index)?;
+        if let Some(inst) = self.static_cpu.get_mut(index) {
+            if hidden {
+                inst.flags |= FLAG_HIDDEN;
+            } else {
+                inst.flags &= !FLAG_HIDDEN;
+            }
+        }
+        self.write_static(queue, index);
+        Ok(())
+    }
+
+    /// Live t-SNE update: overwrites the dynamic instance buffer in place (no reallocation).
+    /// `positions` are normalised to `[0,1]`², one per image.
+    pub fn update_tsne_positions(
+        &mut self,
+        queue: &wgpu::Queue,
+        positions: &[[f32; 2]],
+    ) -> Result<()> {
+        if positions.len() != self.count {
+            return Err(RenderError::LengthMismatch {
+                what: "update_tsne_positions",
+                expected: self.count,
+                got: positions.len(),
+            });
+        }
+        if self.count == 0 {
+            return Ok(());
+        }
+        self.tsne_cpu.copy_from_slice(positions);
+        queue.write_buffer(&self.tsne_buffer, 0, bytemuck::cast_slice(positions));
+        Ok(())
+    }
+
+    /// New grid layout: `cells[i] = [col, row]` of image `i` in a `geometry.cols ×
+    /// geometry.rows` grid. Rewrites the static buffer (rare: once per grid assignment).
+    pub fn set_grid(
+        &mut self,
+        queue: &wgpu::Queue,
+        geometry: LayoutGeometry,
+        cells: &[[u32; 2]],
+    ) -> Result<()> {
+        if cells.len() != self.count {
+            return Err(RenderError::LengthMismatch {
+                what: "set_grid",
+                expected: self.count,
+                got: cells.len(),
+            });
+        }
+        self.geometry = LayoutGeometry::new(geometry.cols, geometry.rows);
+        for (inst, c) in self.static_cpu.iter_mut().zip(cells) {
+            inst.grid_cell = [c[0] as f32, c[1] as f32];
+        }
+        if self.count > 0 {
+            queue.write_buffer(
+                &self.static_buffer,
+                0,
+                bytemuck::cast_slice(&self.static_cpu),
+            );
+        }
+        Ok(())
+    }
+
+    /// World bounding box of all images for `layout` (e.g. for `Camera::fit`).
+    pub fn bounds(&self, layout: &LayoutParams) -> Option<WorldRect> {
+        let cells = self.grid_cells();
+        let aspects = self.aspects();
+        self.geometry
+            .bounds(&self.tsne_cpu, &cells, &aspects, layout)
+    }
+
+    /// Topmost image under the world point `world` for `layout`, skipping hidden images.
+    pub fn hit_test(&self, world: [f32; 2], layout: &LayoutParams) -> Option<usize> {
+        (0..self.count).rev().find(|&i| {
+            let s = &self.static_cpu[i];
+            if s.flags & FLAG_HIDDEN != 0 {
+                return false;
+            }
+            let cell = [s.grid_cell[0] as u32, s.grid_cell[1] as u32];
+            self.geometry
+                .instance_rect(self.tsne_cpu[i], cell, s.aspect, layout)
+                .contains(world)
+        })
+    }
+
+    pub(super) fn uniforms(&self, params: &FrameParams) -> Uniforms {
+        let cam = &params.camera;
+        let plan = self.atlas.plan();
+        let origin = self.geometry.grid_origin();
+        let l = &params.layout;
+        let s = &params.style;
+        let hovered = match params.hovered {
+            Some(h) if h < self.count => h as u32,
+            _ => u32::MAX,
+        };
+        Uniforms {
+            camera: [cam.center[0], cam.center[1], cam.zoom, 0.0],
+            viewport: [cam.viewport[0].max(1.0), cam.viewport[1].max(1.0), 0.0, 0.0],
+            layout: [l.t, l.tsne_scale / 4.0, l.image_size, 1.0 - l.grid_gap],
+            grid: [origin[0], origin[1], self.geometry.pitch(), 0.0],
+            style: [s.hover_lift, s.outline_px, s.opacity, s.placeholder_corner],
+            outline_color: s.outline_color,
+            placeholder_color: s.placeholder_color,
+            atlas: [
+                plan.cells_per_row.max(1),
+                plan.cells_per_layer().max(1),
+                plan.cell_size.max(1),
+                plan.mip_levels.max(1),
+            ],
+            hover: [hovered, 0, 0, 0],
+        }
+    }
+
+    /// Writes the frame's uniforms (`queue.write_buffer`, applied at the next submit) and
+    /// records one render pass into `encoder`: one instanced draw for all images plus a
+    /// one-instance draw for the hovered image. `view` must match the renderer's
+    /// [`TargetDesc`] (format and sample count); with MSAA pass the single-sample texture to
+    /// resolve into as `resolve_target`, or `None` if the caller resolves (nannou does).
+    /// `clear`: `Some(colour)` clears first (premultiplied linear), `None` draws over.
+    /// Costs O(1) CPU per frame whatever the image count. Does not panic itself; a `view`
+    /// whose format / sample count differs from the [`TargetDesc`] is a wgpu validation error,
+    /// reported through the device's error handler. One `render` per submit (the uniform buffer
+    /// is shared; offscreen renders use their own).
+    pub fn render(
+        &self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        view: &wgpu::TextureView,
+        resolve_target: Option<&wgpu::TextureView>,
+        clear: Option<wgpu::Color>,
+        params: &FrameParams,
+    ) {
+        queue.write_buffer(
+            &self.uniform_buffer,
+            0,
+            bytemuck::bytes_of(&self.uniforms(params)),
+        );
+        self.record_pass(
+            encoder,
+            &self.pipeline,
+            &self.uniform_bind_group,
+            view,
+            resolve_target,
+            clear,
+            params.hovered,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn record_pass(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::RenderPipeline,
+        uniform_bind_group: &wgpu::BindGroup,
+        view: &wgpu::TextureView,
+        resolve_target: Option<&wgpu::TextureView>,
+        clear: Option<wgpu::Color>,
+        hovered: Option<usize>,
+    ) {
+        let load = match clear {
+            Some(c) => wgpu::LoadOp::Clear(c),
+            None => wgpu::LoadOp::Load,
+        };
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("image-tsne quads"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view,
+                resolve_target,
+                ops: wgpu::Operations { load, store: true },
+            })],
+            depth_stencil_attachment: None,
+        });
+        if self.count == 0 {
+            return;
+        }
+        let n = self.count as u32;
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, uniform_bind_group, &[]);
+        pass.set_bind_group(1, &self.atlas_bind_group, &[]);
+        pass.set_vertex_buffer(0, self.tsne_buffer.slice(..));
+        pass.set_vertex_buffer(1, self.static_buffer.slice(..));
+        pass.draw(0..6, 0..n);
+        if let Some(h) = hovered.filter(|&h| h < self.count) {
+            let h = h as u32;
+            pass.draw(6..12, h..h + 1);
+        }
+    }
+
+    /// Builds a pipeline of this renderer for another target (e.g. offscreen screenshots).
+    pub fn create_pipeline(
+        &self,
+        device: &wgpu::Device,
+        target: TargetDesc,
+    ) -> Result<wgpu::RenderPipeline> {
+        with_error_scope(device, "creating a quad pipeline", || {
+            Ok(make_pipeline(
+                device,
+                &self.pipeline_layout,
+                &self.shader,
+                target,
+            ))
+        })
+    }
+
+    /// A uniform buffer + bind group of its own (so offscreen renders leave the live frame's
+    /// uniforms alone).
+    pub(super) fn create_uniforms(&self, device: &wgpu::Device) -> (wgpu::Buffer, wgpu::BindGroup) {
+        use wgpu::util::DeviceExt;
+        let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("image-tsne offscreen uniforms"),
+            contents: bytemuck::bytes_of(&Uniforms::zeroed()),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        let group = make_uniform_bind_group(device, &self.uniform_layout, &buffer);
+        (buffer, group)
+    }
+}
+
+fn make_uniform_bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    buffer: &wgpu::Buffer,
+) -> wgpu::BindGroup {
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("image-tsne uniform bind group"),
+        layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: buffer.as_entire_binding(),
+        }],
+    })
+}
+
+fn make_pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    shader: &wgpu::ShaderModule,
+    target: TargetDesc,
+) -> wgpu::RenderPipeline {
+    let dynamic_attrs = wgpu::vertex_attr_array![0 => Float32x2];
+    let static_attrs = wgpu::vertex_attr_array![
+        1 => Float32x2,
+        2 => Unorm16x4,
+        3 => Float32,
+        4 => Uint32
+    ];
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some("image-tsne quads pipeline"),
+        layout: Some(layout),
+        vertex: wgpu::VertexState {
+            module: shader,
+            entry_point: "vs_main",
+            buffers: &[
+                wgpu::VertexBufferLayout {
+                    array_stride: DYNAMIC_INSTANCE_BYTES,
+                    step_mode: wgpu::VertexStepMode::Instance,
+                    attributes: &dynamic_attrs,
+                },
+                wgpu::VertexBufferLayout {
+                    array_stride: STATIC_INSTANCE_BYTES,
+                    step_mode: wgpu::VertexStepMode::Instance,
+                    attributes: &static_attrs,
+                },
+            ],
+        },
+        primitive: wgpu::PrimitiveState {
+            topology: wgpu::PrimitiveTopology::TriangleList,
+            cull_mode: None,
+            ..Default::default()
+        },
+        depth_stencil: None,
+        multisample: wgpu::MultisampleState {
+            count: target.sample_count.max(1),
+            mask: !0,
+            alpha_to_coverage_enabled: false,
+        },
+        fragment: Some(wgpu::FragmentState {
+            module: shader,
+            entry_point: "fs_main",
+            targets: &[Some(wgpu::ColorTargetState {
+                format: target.format,
+                blend: Some(wgpu::BlendState::PREMULTIPLIED_ALPHA_BLENDING),
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        multiview: None,
+    })
+}

@@ -1,0 +1,334 @@
+//! Thumbs: decode one image file robustly and make what later stages need from it — the CNN
+//! input (alpha composited on a fixed background, square centre crop, resized) and a display
+//! thumbnail (aspect kept, alpha kept as premultiplied RGBA).
+//!
+//! Robustness: the format is detected from the content (not the extension); EXIF orientation is
+//! applied; grayscale, 16-bit, palette and CMYK images become RGB(A)8; images over
+//! [`MAX_PIXELS`] are refused before decoding (decompression bombs), and the decoder's own
+//! allocation limit is set too.
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader, Limits, RgbImage, RgbaImage};
+use std::io::Cursor;
+use std::path::Path;
+
+/// Largest image (width × height, after decoding) we accept: 100 megapixels.
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// Memory the decoder may allocate for one image.
+pub const MAX_DECODER_ALLOC: u64 = 1 << 30;
+
+/// Why an image could not be used. The caller adds the file name.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the file is empty")]
+    Empty,
+    #[error("not a recognised image format")]
+    UnknownFormat,
+    #[error("image is {width}x{height} ({mpx} Mpx), over the {limit} Mpx limit", mpx = (*.width as u64 * *.height as u64) / 1_000_000, limit = MAX_PIXELS / 1_000_000)]
+    TooLarge { width: u32, height: u32 },
+    #[error("image has a zero dimension")]
+    ZeroSize,
+    #[error("truncated or corrupt data: {0}")]
+    Corrupt(String),
+}
+
+/// How the CNN input is cut from the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Crop {
+    /// The largest centred square, then resized (keeps proportions; the default).
+    #[default]
+    Center,
+    /// The whole image squashed to a square.
+    Squash,
+}
+
+/// Preprocessing settings; they are part of the feature cache key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Preprocess {
+    /// Colour that transparent pixels are composited onto for the CNN.
+    pub background: [u8; 3],
+    /// Side of the square CNN input.
+    pub input_size: u32,
+    pub crop: Crop,
+    /// Longest side of the display thumbnail.
+    pub thumb_size: u32,
+}
+
+impl Default for Preprocess {
+    fn default() -> Self {
+        Preprocess { background: [255, 255, 255], input_size: 224, crop: Crop::Center, thumb_size: 256 }
+    }
+}
+
+impl Preprocess {
+    /// A short string that identifies the settings that change the CNN input.
+    pub fn cache_tag(&self) -> String {
+        let [r, g, b] = self.background;
+        format!("v1-{:?}-{}-{r:02x}{g:02x}{b:02x}", self.crop, self.input_size).to_lowercase()
+    }
+}
+
+/// Decode image bytes (any supported format, detected from the content) to an upright image.
+pub fn decode_bytes(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
+    use image::ImageDecoder;
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    if reader.format().is_none() {
+        return Err(DecodeError::UnknownFormat);
+    }
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+    reader.limits(limits);
+    if is_truncated_jpeg(bytes) {
+        // zune-jpeg fills a cut-off scan with grey instead of failing; a half-grey picture
+        // would land in the layout as an outlier, so treat it as broken.
+        return Err(DecodeError::Corrupt("JPEG ends before its end-of-image marker".into()));
+    }
+    let mut decoder = reader.into_decoder().map_err(image_error)?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(DecodeError::ZeroSize);
+    }
+    if width as u64 * height as u64 > MAX_PIXELS {
+        return Err(DecodeError::TooLarge { width, height });
+    }
+    // A broken EXIF block is not worth losing the image for.
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(image_error)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// Read and decode a file.
+pub fn decode_file(path: &Path) -> Result<DynamicImage, DecodeError> {
+    let bytes = std::fs::read(path)?;
+    decode_bytes(&bytes)
+}
+
+fn image_error(e: image::ImageError) -> DecodeError {
+    match e {
+        image::ImageError::IoError(io) => DecodeError::Corrupt(io.to_string()),
+        image::ImageError::Limits(l) => DecodeError::Corrupt(format!("over the decoder's limits: {l}")),
+        image::ImageError::Unsupported(u) => DecodeError::Corrupt(format!("unsupported: {u}")),
+        other => DecodeError::Corrupt(other.to_string()),
+    }
+}
+
+/// A JPEG whose data stops before the EOI marker (FF D9). Trailing bytes after EOI are common,
+/// so look for the marker in the last few KB rather than only at the very end.
+fn is_truncated_jpeg(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+    !tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// Composite an image onto an opaque background colour (straight alpha in, opaque RGB out).
+pub fn composite_on(img: &DynamicImage, background: [u8; 3]) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb8();
+    }
+    let rgba = img.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut out = RgbImage::new(w, h);
+    for (dst, src) in out.pixels_mut().zip(rgba.pixels()) {
+        let a = src[3] as u32;
+        for c in 0..3 {
+            let v = src[c] as u32 * a + background[c] as u32 * (255 - a);
+            dst[c] = ((v + 127) / 255) as u8;
+        }
+    }
+    out
+}
+
+/// The CNN input: composite, crop to a square, resize to `input_size`².
+pub fn cnn_input(img: &DynamicImage, prep: &Preprocess) -> RgbImage {
+    let size = prep.input_size.max(1);
+    let (w, h) = (img.width(), img.height());
+    let square = match prep.crop {
+        Crop::Center => {
+            let s = w.min(h);
+            img.crop_imm((w - s) / 2, (h - s) / 2, s, s)
+        }
+        Crop::Squash => img.clone(),
+    };
+    // Very large images: a fast box-filter reduction first, then the accurate filter.
+    let reduced = if square.width() > 4 * size || square.height() > 4 * size {
+        square.thumbnail_exact(4 * size, 4 * size)
+    } else {
+        square
+    };
+    let rgb = composite_on(&reduced, prep.background);
+    image::imageops::resize(&rgb, size, size, FilterType::Triangle)
+}
+
+/// The display thumbnail: longest side at most `thumb_size`, aspect kept, premultiplied alpha
+/// (so that resizing does not bleed the colour hidden in transparent pixels into the edges).
+pub fn thumbnail(img: &DynamicImage, thumb_size: u32) -> RgbaImage {
+    let mut rgba = img.to_rgba8();
+    premultiply(&mut rgba);
+    let (w, h) = rgba.dimensions();
+    let long = w.max(h);
+    if long <= thumb_size {
+        return rgba;
+    }
+    let scale = thumb_size as f64 / long as f64;
+    let nw = ((w as f64 * scale).round() as u32).clamp(1, thumb_size);
+    let nh = ((h as f64 * scale).round() as u32).clamp(1, thumb_size);
+    let reduced = if w > 4 * nw && h > 4 * nh {
+        image::imageops::thumbnail(&rgba, 4 * nw, 4 * nh)
+    } else {
+        rgba
+    };
+    image::imageops::resize(&reduced, nw, nh, FilterType::CatmullRom)
+}
+
+/// Multiply colour by alpha in place.
+pub fn premultiply(img: &mut RgbaImage) {
+    for p in img.pixels_mut() {
+        let a = p[3] as u32;
+        if a != 255 {
+            for c in 0..3 {
+                p[c] = ((p[c] as u32 * a + 127) / 255) as u8;
+            }
+        }
+    }
+}
+
+/// Everything the pipeline needs from one image.
+pub struct Prepared {
+    pub cnn_input: RgbImage,
+    pub thumb: RgbaImage,
+    /// Size of the upright decoded image.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Decode bytes and make the CNN input and the thumbnail.
+pub fn prepare_bytes(bytes: &[u8], prep: &Preprocess) -> Result<Prepared, DecodeError> {
+    let img = decode_bytes(bytes)?;
+    Ok(Prepared {
+        cnn_input: cnn_input(&img, prep),
+        thumb: thumbnail(&img, prep.thumb_size),
+        width: img.width(),
+        height: img.height(),
+    })
+}
+
+/// The display thumbnail of a file, from the cache when it is there (keyed by the file's
+/// content), else decoded and stored in the cache.
+pub fn load_thumbnail(path: &Path, cache: &crate::cache::Cache, thumb_size: u32) -> Result<RgbaImage, DecodeError> {
+    let bytes = std::fs::read(path)?;
+    let key = crate::cache::content_key(&bytes);
+    if let Some(thumb) = cache.load_thumb(thumb_size, &key) {
+        return Ok(thumb);
+    }
+    let thumb = thumbnail(&decode_bytes(&bytes)?, thumb_size);
+    if let Err(e) = cache.store_thumb(thumb_size, &key, &thumb) {
+        log::debug!("cannot write the thumbnail cache: {e}");
+    }
+    Ok(thumb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageFormat, Rgba};
+
+    fn png_bytes(img: &DynamicImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
+        out
+    }
+
+    #[test]
+    fn empty_and_garbage_are_errors() {
+        assert!(matches!(decode_bytes(&[]), Err(DecodeError::Empty)));
+        assert!(matches!(decode_bytes(b"hello, I am text"), Err(DecodeError::UnknownFormat)));
+        let mut png = png_bytes(&DynamicImage::new_rgb8(32, 32));
+        png.truncate(png.len() / 2);
+        assert!(decode_bytes(&png).is_err());
+    }
+
+    #[test]
+    fn transparent_pixels_take_the_background_not_their_hidden_colour() {
+        // Fully transparent red pixels (garbage colour) and one opaque blue pixel.
+        let mut img = RgbaImage::from_pixel(4, 4, Rgba([255, 0, 0, 0]));
+        img.put_pixel(0, 0, Rgba([0, 0, 255, 255]));
+        img.put_pixel(1, 0, Rgba([0, 0, 0, 128]));
+        let dynimg = DynamicImage::ImageRgba8(img);
+        let out = composite_on(&dynimg, [255, 255, 255]);
+        assert_eq!(out.get_pixel(3, 3).0, [255, 255, 255]);
+        assert_eq!(out.get_pixel(0, 0).0, [0, 0, 255]);
+        assert_eq!(out.get_pixel(1, 0).0, [127, 127, 127]);
+        let grey = composite_on(&dynimg, [128, 128, 128]);
+        assert_eq!(grey.get_pixel(3, 3).0, [128, 128, 128]);
+    }
+
+    #[test]
+    fn cnn_input_is_a_centre_crop_of_the_right_size() {
+        // Left third red, middle third green, right third blue: the centre crop is green.
+        let img = RgbImage::from_fn(300, 100, |x, _| match x / 100 {
+            0 => image::Rgb([255, 0, 0]),
+            1 => image::Rgb([0, 255, 0]),
+            _ => image::Rgb([0, 0, 255]),
+        });
+        let prep = Preprocess::default();
+        let out = cnn_input(&DynamicImage::ImageRgb8(img.clone()), &prep);
+        assert_eq!(out.dimensions(), (224, 224));
+        assert_eq!(out.get_pixel(112, 112).0, [0, 255, 0]);
+        assert_eq!(out.get_pixel(5, 5).0, [0, 255, 0]);
+        let squash = cnn_input(&DynamicImage::ImageRgb8(img), &Preprocess { crop: Crop::Squash, ..prep });
+        assert_eq!(squash.get_pixel(5, 112).0, [255, 0, 0]);
+    }
+
+    #[test]
+    fn tiny_images_are_upscaled_and_thumbs_keep_aspect() {
+        let one = DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, image::Rgb([10, 20, 30])));
+        let p = prepare_bytes(&png_bytes(&one), &Preprocess::default()).unwrap();
+        assert_eq!(p.cnn_input.dimensions(), (224, 224));
+        assert_eq!(p.cnn_input.get_pixel(100, 100).0, [10, 20, 30]);
+        assert_eq!(p.thumb.dimensions(), (1, 1));
+        let wide = DynamicImage::ImageRgb8(RgbImage::new(1000, 250));
+        let t = thumbnail(&wide, 256);
+        assert_eq!(t.dimensions(), (256, 64));
+    }
+
+    #[test]
+    fn thumbnails_are_premultiplied() {
+        let img = RgbaImage::from_pixel(8, 8, Rgba([200, 100, 50, 0]));
+        let t = thumbnail(&DynamicImage::ImageRgba8(img), 4);
+        assert!(t.pixels().all(|p| p.0 == [0, 0, 0, 0]), "hidden colour leaked");
+    }
+
+    #[test]
+    fn sixteen_bit_is_scaled_not_clamped() {
+        let img = image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(4, 4, image::Luma([32768u16]));
+        let out = composite_on(&DynamicImage::ImageLuma16(img), [0, 0, 0]);
+        assert_eq!(out.get_pixel(0, 0).0, [128, 128, 128]);
+    }
+
+    #[test]
+    fn truncated_jpeg_is_detected() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 0])));
+        let mut jpg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpg), ImageFormat::Jpeg).unwrap();
+        assert!(decode_bytes(&jpg).is_ok());
+        jpg.truncate(jpg.len() * 2 / 3);
+        assert!(decode_bytes(&jpg).is_err());
+    }
+
+    #[test]
+    fn cache_tag_changes_with_settings() {
+        let a = Preprocess::default();
+        let b = Preprocess { background: [128, 128, 128], ..a };
+        assert_ne!(a.cache_tag(), b.cache_tag());
+        // the thumbnail size does not change the CNN input
+        assert_eq!(a.cache_tag(), Preprocess { thumb_size: 64, ..a }.cache_tag());
+    }
+}

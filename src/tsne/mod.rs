@@ -1,0 +1,248 @@
+//! Barnes-Hut t-SNE: exact/approximate kNN, perplexity-calibrated sparse affinities, a flat
+//! quadtree rebuilt every iteration, parallel gradient passes and an openTSNE-style optimizer.
+//!
+//! Pipeline: [`knn`] → [`affinity`] → [`initialization`] (PCA, std 1e-4) → [`optimize`]
+//! (which uses [`gradient`] and [`quadtree`]). All parallel work runs on the ambient rayon pool
+//! and every reduction is done per fixed chunk and then in order, so the same seed and input give
+//! bit-identical output for any thread count.
+
+pub mod affinity;
+pub mod gradient;
+pub mod initialization;
+pub mod knn;
+pub mod optimize;
+pub mod quadtree;
+
+use ndarray::{Array2, ArrayView2, Axis};
+use std::ops::ControlFlow;
+
+pub use knn::KnnMethod;
+
+/// Parameters of a t-SNE run (see [`tsne`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TsneParams {
+    /// Target perplexity of the input-space conditional distributions (default 30).
+    pub perplexity: f32,
+    /// Barnes-Hut accuracy/speed trade-off (default 0.5); 0 selects the exact O(n²) gradient.
+    pub theta: f32,
+    /// Total number of gradient-descent iterations, early exaggeration included (default 1000).
+    pub iterations: usize,
+    /// Factor applied to P during the first `exaggeration_iterations` iterations (default 12).
+    pub early_exaggeration: f32,
+    /// Length of the early-exaggeration phase (default 250).
+    pub exaggeration_iterations: usize,
+    /// `None` = automatic, `max(200, n / 12)` as in openTSNE. The gradient is in the
+    /// openTSNE/bhtsne convention (no factor 4), so 200 here means what 200 means there.
+    pub learning_rate: Option<f32>,
+    /// Seed of the random parts (PCA sketch, fallback random init, approximate kNN).
+    pub seed: u64,
+    /// Compute the KL estimate every `kl_every` iterations (0 = never).
+    pub kl_every: usize,
+}
+
+impl Default for TsneParams {
+    fn default() -> Self {
+        Self {
+            perplexity: 30.0,
+            theta: 0.5,
+            iterations: 1000,
+            early_exaggeration: 12.0,
+            exaggeration_iterations: 250,
+            learning_rate: None,
+            seed: 42,
+            kl_every: 50,
+        }
+    }
+}
+
+/// Engine choices that are not part of the app-facing parameters.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TsneOptions {
+    /// Nearest-neighbour search used for the affinities (default: exact up to
+    /// [`knn::AUTO_EXACT_MAX_N`] points, approximate above).
+    pub knn: KnnMethod,
+}
+
+/// What is running when the progress callback is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Neighbors,
+    Affinities,
+    Optimize,
+}
+
+/// Snapshot handed to the progress callback. Everything is borrowed; nothing is allocated per call.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub phase: Phase,
+    /// 0-based iteration for [`Phase::Optimize`]; 0 for the other phases.
+    pub iteration: usize,
+    pub iterations: usize,
+    /// Current embedding (empty before the optimisation starts).
+    pub embedding: &'a [[f32; 2]],
+    /// KL(P‖Q) estimate (un-exaggerated P, Barnes-Hut Q) on iterations where it was computed.
+    pub kl: Option<f32>,
+}
+
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
+pub enum TsneError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// Runs Barnes-Hut t-SNE on `data` (n rows × d columns) and returns one 2-D point per row.
+///
+/// `on_progress` is called at least once per phase, periodically during the kNN search and once
+/// per iteration; returning `ControlFlow::Break(())` cancels the run with [`TsneError::Cancelled`].
+pub fn tsne(
+    data: ArrayView2<f32>,
+    params: &TsneParams,
+    on_progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Vec<[f32; 2]>, TsneError> {
+    tsne_with_options(data, params, &TsneOptions::default(), on_progress)
+}
+
+/// [`tsne`] with explicit engine options.
+pub fn tsne_with_options(
+    data: ArrayView2<f32>,
+    params: &TsneParams,
+    options: &TsneOptions,
+    on_progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Vec<[f32; 2]>, TsneError> {
+    validate_params(params)?;
+    validate_data(data)?;
+    let n = data.nrows();
+    let perplexity = effective_perplexity(params.perplexity, n);
+    let k = neighbors_for_perplexity(perplexity, n);
+
+    let mut report = |phase: Phase| -> Result<(), TsneError> {
+        let progress = Progress {
+            phase,
+            iteration: 0,
+            iterations: params.iterations,
+            embedding: &[],
+            kl: None,
+        };
+        match on_progress(&progress) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(()) => Err(TsneError::Cancelled),
+        }
+    };
+
+    report(Phase::Neighbors)?;
+    let x = centered(data);
+    let graph = {
+        let mut poll = || report(Phase::Neighbors).is_err();
+        knn::nearest_neighbors(x.view(), k, options.knn, params.seed, &mut poll)?
+    };
+
+    report(Phase::Affinities)?;
+    let p = affinity::joint_probabilities(&graph, perplexity);
+    drop(graph);
+    let init = initialization::pca(x.view(), params.seed);
+    drop(x);
+    report(Phase::Affinities)?;
+
+    let learning_rate = params
+        .learning_rate
+        .unwrap_or_else(|| optimize::auto_learning_rate(n));
+    let config = optimize::OptimizeConfig {
+        iterations: params.iterations,
+        exaggeration_iterations: params.exaggeration_iterations.min(params.iterations),
+        early_exaggeration: params.early_exaggeration,
+        learning_rate,
+        theta: params.theta,
+        kl_every: params.kl_every,
+    };
+    optimize::optimize(&p, init, &config, on_progress)
+}
+
+/// Perplexity actually used for `n` points: `min(p, (n − 1) / 3)`, floored at 1 (a warning is
+/// logged when it differs from the requested value).
+pub fn effective_perplexity(perplexity: f32, n: usize) -> f32 {
+    let max_allowed = (n.saturating_sub(1) as f32) / 3.0;
+    let clamped = perplexity.min(max_allowed).max(1.0);
+    if clamped != perplexity && n > 1 {
+        log::warn!(
+            "t-SNE: perplexity {perplexity} is too large for {n} points; using {clamped} \
+             (needs n - 1 >= 3 * perplexity)"
+        );
+    }
+    clamped
+}
+
+/// Number of neighbours used for a perplexity: `min(n − 1, floor(3 · perplexity))` (at least 1).
+pub fn neighbors_for_perplexity(perplexity: f32, n: usize) -> usize {
+    let k = ((3.0 * perplexity).floor() as usize).max(1);
+    k.min(n.saturating_sub(1))
+}
+
+fn validate_params(p: &TsneParams) -> Result<(), TsneError> {
+    let bad = |what: &str| Err(TsneError::InvalidInput(what.to_string()));
+    if !(p.perplexity.is_finite() && p.perplexity > 0.0) {
+        return bad("perplexity must be finite and > 0");
+    }
+    if !(p.theta.is_finite() && p.theta >= 0.0) {
+        return bad("theta must be finite and >= 0");
+    }
+    if !(p.early_exaggeration.is_finite() && p.early_exaggeration > 0.0) {
+        return bad("early_exaggeration must be finite and > 0");
+    }
+    if let Some(lr) = p.learning_rate {
+        if !(lr.is_finite() && lr > 0.0) {
+            return bad("learning_rate must be finite and > 0");
+        }
+    }
+    Ok(())
+}
+
+fn validate_data(data: ArrayView2<f32>) -> Result<(), TsneError> {
+    for (i, row) in data.axis_iter(Axis(0)).enumerate() {
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            return Err(TsneError::InvalidInput(format!(
+                "non-finite value {} at row {i}, column {j}",
+                row[j]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Builds an n × d matrix from row vectors, rejecting ragged rows.
+pub fn array_from_rows(rows: &[Vec<f32>]) -> Result<Array2<f32>, TsneError> {
+    let d = rows.first().map_or(0, Vec::len);
+    if let Some(i) = rows.iter().position(|r| r.len() != d) {
+        return Err(TsneError::InvalidInput(format!(
+            "ragged input: row {i} has {} values, row 0 has {d}",
+            rows[i].len()
+        )));
+    }
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    Array2::from_shape_vec((rows.len(), d), flat)
+        .map_err(|e| TsneError::InvalidInput(e.to_string()))
+}
+
+/// Standard-layout copy of `data` with the column means (computed in f64) subtracted.
+pub(crate) fn centered(data: ArrayView2<f32>) -> Array2<f32> {
+    let (n, d) = data.dim();
+    let mut mean = vec![0f64; d];
+    for row in data.axis_iter(Axis(0)) {
+        for (m, &v) in mean.iter_mut().zip(row.iter()) {
+            *m += f64::from(v);
+        }
+    }
+    if n > 0 {
+        for m in &mut mean {
+            *m /= n as f64;
+        }
+    }
+    let mut x = Array2::<f32>::zeros((n, d));
+    for (mut out, row) in x.axis_iter_mut(Axis(0)).zip(data.axis_iter(Axis(0))) {
+        for ((o, &v), &m) in out.iter_mut().zip(row.iter()).zip(mean.iter()) {
+            *o = (f64::from(v) - m) as f32;
+        }
+    }
+    x
+}
