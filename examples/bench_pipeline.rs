@@ -43,7 +43,9 @@ fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--max-images" => args.max_images = it.next().and_then(|v| v.parse().ok()).unwrap_or(1000),
+            "--max-images" => {
+                args.max_images = it.next().and_then(|v| v.parse().ok()).unwrap_or(1000)
+            }
             "--threads" => args.threads = it.next().and_then(|v| v.parse().ok()),
             "--compare-preprocessing" => args.compare = true,
             "--cache-dir" => args.cache_dir = it.next().map(PathBuf::from),
@@ -73,7 +75,11 @@ fn ids(paths: &[PathBuf], labels: &HashMap<PathBuf, String>) -> Vec<u32> {
     paths
         .iter()
         .map(|p| {
-            let cat = p.canonicalize().ok().and_then(|c| labels.get(&c).cloned()).unwrap_or_else(|| "?".into());
+            let cat = p
+                .canonicalize()
+                .ok()
+                .and_then(|c| labels.get(&c).cloned())
+                .unwrap_or_else(|| "?".into());
             let next = map.len() as u32;
             *map.entry(cat).or_insert(next)
         })
@@ -93,10 +99,23 @@ fn main() -> anyhow::Result<()> {
 fn run(args: &Args) -> anyhow::Result<()> {
     let labels = labels(&args.dataset);
     let tmp = tempfile::tempdir()?;
-    let cache = Cache::at(args.cache_dir.clone().unwrap_or_else(|| tmp.path().to_path_buf()));
+    let cache = Cache::at(
+        args.cache_dir
+            .clone()
+            .unwrap_or_else(|| tmp.path().to_path_buf()),
+    );
     let rep = SilentReporter::default();
-    let opts = AnalyzeOptions { max_images: args.max_images, cache: cache.clone(), ..AnalyzeOptions::default() };
-    println!("dataset {} · max {} images · {} threads\n", args.dataset.display(), args.max_images, rayon::current_num_threads());
+    let opts = AnalyzeOptions {
+        max_images: args.max_images,
+        cache: cache.clone(),
+        ..AnalyzeOptions::default()
+    };
+    println!(
+        "dataset {} · max {} images · {} threads\n",
+        args.dataset.display(),
+        args.max_images,
+        rayon::current_num_threads()
+    );
 
     let t = Instant::now();
     let paths = pipeline::scan_folder(&args.dataset, &opts, &rep)?;
@@ -119,37 +138,95 @@ fn run(args: &Args) -> anyhow::Result<()> {
 
     let n = set.paths.len();
     println!("| stage | wall s | notes |\n|---|---:|---|");
-    println!("| scan | {:.3} | {} images listed |", scan.as_secs_f64(), paths.len());
-    println!("| model load + optimize | {:.3} | tract plan, fixed input [1,3,224,224] |", load.as_secs_f64());
-    println!("| features | {:.3} | {n} used, {} skipped; {:.1} ms/image wall |", features.as_secs_f64(), set.skipped.len(), features.as_secs_f64() * 1000.0 / n.max(1) as f64);
-    println!("| pca | {:.3} | 1280 → {} |", pca.as_secs_f64(), reduced.ncols());
-    println!("| t-SNE | {:.3} | perplexity {}, theta {}, {} iterations |", tsne.as_secs_f64(), opts.tsne.perplexity, opts.tsne.theta, opts.tsne.iterations);
-    println!("| grid | {:.3} | {}×{}, {} |", grid_time.as_secs_f64(), grid.shape.cols, grid.shape.rows, if grid.optimal { "proven optimal" } else { "not proven optimal" });
+    println!(
+        "| scan | {:.3} | {} images listed |",
+        scan.as_secs_f64(),
+        paths.len()
+    );
+    println!(
+        "| model load + optimize | {:.3} | tract plan, fixed input [1,3,224,224] |",
+        load.as_secs_f64()
+    );
+    println!(
+        "| features | {:.3} | {n} used, {} skipped; {:.1} ms/image wall |",
+        features.as_secs_f64(),
+        set.skipped.len(),
+        features.as_secs_f64() * 1000.0 / n.max(1) as f64
+    );
+    println!(
+        "| pca | {:.3} | 1280 → {} |",
+        pca.as_secs_f64(),
+        reduced.ncols()
+    );
+    println!(
+        "| t-SNE | {:.3} | perplexity {}, theta {}, {} iterations |",
+        tsne.as_secs_f64(),
+        opts.tsne.perplexity,
+        opts.tsne.theta,
+        opts.tsne.iterations
+    );
+    println!(
+        "| grid | {:.3} | {}×{}, {} |",
+        grid_time.as_secs_f64(),
+        grid.shape.cols,
+        grid.shape.rows,
+        if grid.optimal {
+            "proven optimal"
+        } else {
+            "not proven optimal"
+        }
+    );
     let total = scan + load + features + pca + tsne + grid_time;
     println!("| **total** | **{:.3}** | |\n", total.as_secs_f64());
     print_feature_times(&set.time, n);
 
     let y = ids(&set.paths, &labels);
-    let cells: Vec<[f32; 2]> = grid.cells.iter().map(|c| [c[0] as f32, c[1] as f32]).collect();
-    println!("\n10-NN leave-one-out category accuracy ({} categories):", y.iter().max().map(|m| m + 1).unwrap_or(0));
+    let cells: Vec<[f32; 2]> = grid
+        .cells
+        .iter()
+        .map(|c| [c[0] as f32, c[1] as f32])
+        .collect();
+    println!(
+        "\n10-NN leave-one-out category accuracy ({} categories):",
+        y.iter().max().map(|m| m + 1).unwrap_or(0)
+    );
     println!("| space | accuracy |\n|---|---:|");
-    println!("| CNN features (1280-d) | {:.3} |", knn_accuracy_nd(set.features.view(), &y, 10));
-    println!("| PCA ({}-d) | {:.3} |", reduced.ncols(), knn_accuracy_nd(reduced.view(), &y, 10));
+    println!(
+        "| CNN features (1280-d) | {:.3} |",
+        knn_accuracy_nd(set.features.view(), &y, 10)
+    );
+    println!(
+        "| PCA ({}-d) | {:.3} |",
+        reduced.ncols(),
+        knn_accuracy_nd(reduced.view(), &y, 10)
+    );
     println!("| t-SNE points | {:.3} |", knn_accuracy(&points, &y, 10));
     println!("| grid cells | {:.3} |", knn_accuracy(&cells, &y, 10));
 
     if args.compare {
         println!("\npreprocessing comparison (same images, same t-SNE settings):");
         println!("| background | crop | features | t-SNE | grid |\n|---|---|---:|---:|---:|");
-        for (bg, name) in [([255, 255, 255], "white"), ([128, 128, 128], "mid-grey"), ([0, 0, 0], "black")] {
+        for (bg, name) in [
+            ([255, 255, 255], "white"),
+            ([128, 128, 128], "mid-grey"),
+            ([0, 0, 0], "black"),
+        ] {
             for crop in [Crop::Center, Crop::Squash] {
-                let prep = Preprocess { background: bg, crop, ..Preprocess::default() };
+                let prep = Preprocess {
+                    background: bg,
+                    crop,
+                    ..Preprocess::default()
+                };
                 let set = pipeline::extract_features(&paths, &model, &prep, &cache, &rep)?;
                 let reduced = pipeline::reduce(&set.features, opts.pca_dims, &rep);
                 let points = pipeline::embed(&reduced, &opts.tsne, &rep)?;
                 let grid = pipeline::snap_to_grid(&points, 1.0, Solver::Auto, &rep)?;
                 let y = ids(&set.paths, &labels);
-                let cells: Vec<[f32; 2]> = grid.cells.iter().map(|c| [c[0] as f32, c[1] as f32]).collect();
+                let cells: Vec<[f32; 2]> = grid
+                    .cells
+                    .iter()
+                    .map(|c| [c[0] as f32, c[1] as f32])
+                    .collect();
                 println!(
                     "| {name} | {crop:?} | {:.3} | {:.3} | {:.3} |",
                     knn_accuracy_nd(set.features.view(), &y, 10),
@@ -163,11 +240,23 @@ fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 fn print_feature_times(t: &FeatureTimes, n: usize) {
-    let sum = (t.read + t.decode + t.inference + t.cache).as_secs_f64().max(1e-9);
+    let sum = (t.read + t.decode + t.inference + t.cache)
+        .as_secs_f64()
+        .max(1e-9);
     let per = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
     println!("where the feature time goes (summed over worker threads):");
     println!("| part | thread-s | share | ms/image |\n|---|---:|---:|---:|");
-    for (name, d) in [("read file", t.read), ("decode + crop + thumbnail", t.decode), ("CNN (tract)", t.inference), ("hash + cache", t.cache)] {
-        println!("| {name} | {:.2} | {:.0} % | {:.1} |", d.as_secs_f64(), d.as_secs_f64() / sum * 100.0, per(d));
+    for (name, d) in [
+        ("read file", t.read),
+        ("decode + crop + thumbnail", t.decode),
+        ("CNN (tract)", t.inference),
+        ("hash + cache", t.cache),
+    ] {
+        println!(
+            "| {name} | {:.2} | {:.0} % | {:.1} |",
+            d.as_secs_f64(),
+            d.as_secs_f64() / sum * 100.0,
+            per(d)
+        );
     }
 }

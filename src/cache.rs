@@ -34,7 +34,9 @@ pub struct Cache {
 impl Cache {
     /// A cache rooted at `dir`.
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        Cache { root: Some(dir.into()) }
+        Cache {
+            root: Some(dir.into()),
+        }
     }
 
     /// No caching.
@@ -44,7 +46,9 @@ impl Cache {
 
     /// The default location (see the module docs), or disabled when no home folder is known.
     pub fn default_location() -> Self {
-        Cache { root: default_dir() }
+        Cache {
+            root: default_dir(),
+        }
     }
 
     pub fn root(&self) -> Option<&Path> {
@@ -53,12 +57,26 @@ impl Cache {
 
     fn feature_path(&self, model_key: &str, key: &str) -> Option<PathBuf> {
         let shard = key.get(..2)?;
-        Some(self.root.as_ref()?.join("features").join(model_key).join(shard).join(format!("{key}.f32")))
+        Some(
+            self.root
+                .as_ref()?
+                .join("features")
+                .join(model_key)
+                .join(shard)
+                .join(format!("{key}.f32")),
+        )
     }
 
     fn thumb_path(&self, size: u32, key: &str) -> Option<PathBuf> {
         let shard = key.get(..2)?;
-        Some(self.root.as_ref()?.join("thumbs").join(size.to_string()).join(shard).join(format!("{key}.rgba")))
+        Some(
+            self.root
+                .as_ref()?
+                .join("thumbs")
+                .join(size.to_string())
+                .join(shard)
+                .join(format!("{key}.rgba")),
+        )
     }
 
     /// A cached feature vector, if present and intact.
@@ -70,12 +88,23 @@ impl Cache {
         if body.len() != len * 4 {
             return None;
         }
-        Some(body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Some(
+            body.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
     }
 
     /// Store a feature vector (atomically).
-    pub fn store_features(&self, model_key: &str, key: &str, features: &[f32]) -> std::io::Result<()> {
-        let Some(path) = self.feature_path(model_key, key) else { return Ok(()) };
+    pub fn store_features(
+        &self,
+        model_key: &str,
+        key: &str,
+        features: &[f32],
+    ) -> std::io::Result<()> {
+        let Some(path) = self.feature_path(model_key, key) else {
+            return Ok(());
+        };
         let mut bytes = Vec::with_capacity(12 + features.len() * 4);
         bytes.extend_from_slice(FEATURE_MAGIC);
         bytes.extend_from_slice(&(features.len() as u32).to_le_bytes());
@@ -97,7 +126,9 @@ impl Cache {
 
     /// Store a thumbnail (atomically).
     pub fn store_thumb(&self, size: u32, key: &str, thumb: &RgbaImage) -> std::io::Result<()> {
-        let Some(path) = self.thumb_path(size, key) else { return Ok(()) };
+        let Some(path) = self.thumb_path(size, key) else {
+            return Ok(());
+        };
         let mut bytes = Vec::with_capacity(16 + thumb.as_raw().len());
         bytes.extend_from_slice(THUMB_MAGIC);
         bytes.extend_from_slice(&thumb.width().to_le_bytes());
@@ -109,7 +140,11 @@ impl Cache {
 
 /// `--cache-dir` / `$IMAGE_TSNE_LIVE_CACHE` / `$XDG_CACHE_HOME/image-tsne-live` / `~/.cache/image-tsne-live`.
 pub fn default_dir() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     env("IMAGE_TSNE_LIVE_CACHE")
         .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("image-tsne-live")))
         .or_else(|| env("HOME").map(|h| h.join(".cache").join("image-tsne-live")))
@@ -125,9 +160,14 @@ mod tests {
         let cache = Cache::at(dir.path());
         let key = content_key(b"some image bytes");
         assert!(cache.load_features("m1", &key).is_none());
-        cache.store_features("m1", &key, &[1.0, -2.5, 3.25]).unwrap();
+        cache
+            .store_features("m1", &key, &[1.0, -2.5, 3.25])
+            .unwrap();
         assert_eq!(cache.load_features("m1", &key), Some(vec![1.0, -2.5, 3.25]));
-        assert!(cache.load_features("m2", &key).is_none(), "other model, other key");
+        assert!(
+            cache.load_features("m2", &key).is_none(),
+            "other model, other key"
+        );
         // a truncated file is a miss, not garbage
         let path = cache.feature_path("m1", &key).unwrap();
         let bytes = std::fs::read(&path).unwrap();

@@ -9,7 +9,10 @@ include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
 
 /// Number of images in the demo set.
 pub fn image_count() -> usize {
-    DEMO_FILES.iter().filter(|(name, _)| crate::scan::has_image_extension(std::path::Path::new(name))).count()
+    DEMO_FILES
+        .iter()
+        .filter(|(name, _)| crate::scan::has_image_extension(std::path::Path::new(name)))
+        .count()
 }
 
 /// The folder holding the unpacked demo set: `<cache>/demo-<hash>` (or a folder under the system
@@ -21,11 +24,16 @@ pub fn demo_dir(cache: &Cache) -> std::io::Result<PathBuf> {
         hasher.update(bytes);
     }
     let tag = hasher.finalize().to_hex();
-    let base = cache.root().map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("image-tsne-live"));
+    let base = cache
+        .root()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("image-tsne-live"));
     let dir = base.join(format!("demo-{}", &tag[..12]));
     for (name, bytes) in DEMO_FILES {
         let path = dir.join(name);
-        let ok = std::fs::metadata(&path).map(|m| m.len() == bytes.len() as u64).unwrap_or(false);
+        let ok = std::fs::metadata(&path)
+            .map(|m| m.len() == bytes.len() as u64)
+            .unwrap_or(false);
         if !ok {
             write_atomic(&path, bytes)?;
         }

@@ -14,8 +14,10 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 /// The bundled model, `models/efficientnet-lite0.onnx`.
-pub static DEFAULT_MODEL: &[u8] =
-    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/efficientnet-lite0.onnx"));
+pub static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/models/efficientnet-lite0.onnx"
+));
 /// A name for the bundled model in messages.
 pub const DEFAULT_MODEL_NAME: &str = "efficientnet-lite0 (bundled)";
 
@@ -55,7 +57,8 @@ impl FeatureModel {
         match path {
             None => Self::bundled(),
             Some(p) => {
-                let bytes = std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?;
+                let bytes = std::fs::read(p)
+                    .with_context(|| format!("cannot read model {}", p.display()))?;
                 Self::from_bytes(&bytes, &p.display().to_string())
                     .with_context(|| format!("cannot use {} as a feature model", p.display()))
             }
@@ -70,13 +73,21 @@ impl FeatureModel {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..])?;
         if model.input_outlets()?.len() != 1 {
-            bail!("the model has {} inputs; it needs exactly one (the image)", model.input_outlets()?.len());
+            bail!(
+                "the model has {} inputs; it needs exactly one (the image)",
+                model.input_outlets()?.len()
+            );
         }
         let input_size = spatial_size(&model)?;
         let output_names: Vec<String> = model
             .output_outlets()?
             .iter()
-            .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+            .map(|o| {
+                model
+                    .outlet_label(*o)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| model.node(o.node).name.clone())
+            })
             .collect();
         let find = |want: &str| output_names.iter().position(|n| n == want);
         let (features_output, logits_output) = match (find("features"), find("logits")) {
@@ -86,7 +97,10 @@ impl FeatureModel {
                 "the model has outputs {output_names:?}; name the one to use `features` (or export a single output)"
             ),
         };
-        model.set_input_fact(0, f32::fact([1, 3, input_size as usize, input_size as usize]).into())?;
+        model.set_input_fact(
+            0,
+            f32::fact([1, 3, input_size as usize, input_size as usize]).into(),
+        )?;
         let plan = model.into_optimized()?.into_runnable()?;
         let mut this = FeatureModel {
             plan,
@@ -142,7 +156,9 @@ impl FeatureModel {
         let input = to_nchw(img)?;
         let outputs = self.plan.run(tvec!(input.into_tvalue()))?;
         let take = |ix: usize| -> Result<Vec<f32>> {
-            let t = outputs.get(ix).ok_or_else(|| anyhow!("model output {ix} missing"))?;
+            let t = outputs
+                .get(ix)
+                .ok_or_else(|| anyhow!("model output {ix} missing"))?;
             Ok(t.to_plain_array_view::<f32>()?.iter().copied().collect())
         };
         let features = take(self.features_output)?;
@@ -177,7 +193,10 @@ fn spatial_size(model: &InferenceModel) -> Result<u32> {
         .map(|d| d.concretize().and_then(|d| d.to_i64().ok()))
         .collect();
     if !fact.shape.is_open() && dims.len() != 4 {
-        bail!("the model's input has rank {}; it needs [N, 3, H, W]", dims.len());
+        bail!(
+            "the model's input has rank {}; it needs [N, 3, H, W]",
+            dims.len()
+        );
     }
     if dims.len() == 4 {
         if let Some(c) = dims[1] {
@@ -186,7 +205,9 @@ fn spatial_size(model: &InferenceModel) -> Result<u32> {
             }
         }
         match (dims[2], dims[3]) {
-            (Some(h), Some(w)) if h != w => bail!("the model's input is {h}x{w}; only square inputs are supported"),
+            (Some(h), Some(w)) if h != w => {
+                bail!("the model's input is {h}x{w}; only square inputs are supported")
+            }
             (Some(h), _) | (_, Some(h)) if h > 0 => return Ok(h as u32),
             _ => {}
         }
@@ -222,7 +243,12 @@ mod tests {
         img.put_pixel(1, 0, image::Rgb([0, 102, 0]));
         let t = to_nchw(&img).unwrap();
         assert_eq!(t.shape(), &[1, 3, 1, 2]);
-        let v: Vec<f32> = t.to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+        let v: Vec<f32> = t
+            .to_plain_array_view::<f32>()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect();
         let want = [1.0, 0.0, 0.0, 0.4, 0.2, 0.0];
         for (a, b) in v.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{v:?}");
@@ -242,10 +268,15 @@ mod tests {
         let m = FeatureModel::bundled().unwrap();
         assert_eq!(m.input_size(), 224);
         assert_eq!(m.feature_len(), 1280);
-        let f = m.features(&RgbImage::from_pixel(224, 224, image::Rgb([120, 30, 200]))).unwrap();
+        let f = m
+            .features(&RgbImage::from_pixel(224, 224, image::Rgb([120, 30, 200])))
+            .unwrap();
         assert_eq!(f.len(), 1280);
         assert!(f.iter().all(|v| v.is_finite() && *v >= 0.0));
-        assert_eq!(m.logits(&RgbImage::new(10, 10)).unwrap().map(|l| l.len()), Some(1000));
+        assert_eq!(
+            m.logits(&RgbImage::new(10, 10)).unwrap().map(|l| l.len()),
+            Some(1000)
+        );
     }
 
     #[test]

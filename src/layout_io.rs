@@ -45,21 +45,49 @@ pub struct LoadedLayout {
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: invalid JSON at line {line}, column {column}: {message}")]
-    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
 }
 
 /// Read a layout file.
 pub fn read_layout(path: &Path) -> Result<LoadedLayout, LayoutError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LayoutError::Io { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LayoutError::Io {
+        path: path.into(),
+        source,
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
     parse_layout(&text, &base).map_err(|e| match e {
-        LayoutError::Syntax { line, column, message, .. } => LayoutError::Syntax { path: path.into(), line, column, message },
-        LayoutError::Format { message, .. } => LayoutError::Format { path: path.into(), message },
+        LayoutError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } => LayoutError::Syntax {
+            path: path.into(),
+            line,
+            column,
+            message,
+        },
+        LayoutError::Format { message, .. } => LayoutError::Format {
+            path: path.into(),
+            message,
+        },
         other => other,
     })
 }
@@ -72,14 +100,23 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
-    let format_err = |message: String| LayoutError::Format { path: PathBuf::new(), message };
+    let format_err = |message: String| LayoutError::Format {
+        path: PathBuf::new(),
+        message,
+    };
     let items = match &value {
         Value::Array(items) => items,
         Value::Object(obj) => ["layout", "entries", "images", "points", "data"]
             .iter()
             .find_map(|k| obj.get(*k).and_then(Value::as_array))
-            .ok_or_else(|| format_err("expected a JSON array of {\"path\", \"point\"} entries".into()))?,
-        _ => return Err(format_err("expected a JSON array of {\"path\", \"point\"} entries".into())),
+            .ok_or_else(|| {
+                format_err("expected a JSON array of {\"path\", \"point\"} entries".into())
+            })?,
+        _ => {
+            return Err(format_err(
+                "expected a JSON array of {\"path\", \"point\"} entries".into(),
+            ))
+        }
     };
     let mut out = LoadedLayout::default();
     let mut raw_points = Vec::new();
@@ -87,11 +124,16 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
     let mut grid_sizes = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Some(obj) = item.as_object() else {
-            out.warnings.push(format!("entry {i}: not an object, skipped"));
+            out.warnings
+                .push(format!("entry {i}: not an object, skipped"));
             continue;
         };
-        let Some(path_str) = ["path", "file", "filename", "image"].iter().find_map(|k| obj.get(*k).and_then(Value::as_str)) else {
-            out.warnings.push(format!("entry {i}: no \"path\", skipped"));
+        let Some(path_str) = ["path", "file", "filename", "image"]
+            .iter()
+            .find_map(|k| obj.get(*k).and_then(Value::as_str))
+        else {
+            out.warnings
+                .push(format!("entry {i}: no \"path\", skipped"));
             continue;
         };
         let point = match obj.get("point").or_else(|| obj.get("tsne")) {
@@ -99,18 +141,26 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
                 if coords.len() > 2 {
                     third_coordinate += 1;
                 }
-                match (coords.first().and_then(Value::as_f64), coords.get(1).and_then(Value::as_f64)) {
+                match (
+                    coords.first().and_then(Value::as_f64),
+                    coords.get(1).and_then(Value::as_f64),
+                ) {
                     (Some(x), Some(y)) => Some([x, y]),
                     _ => None,
                 }
             }
-            _ => match (obj.get("x").and_then(Value::as_f64), obj.get("y").and_then(Value::as_f64)) {
+            _ => match (
+                obj.get("x").and_then(Value::as_f64),
+                obj.get("y").and_then(Value::as_f64),
+            ) {
                 (Some(x), Some(y)) => Some([x, y]),
                 _ => None,
             },
         };
         let Some(point) = point.filter(|p| p[0].is_finite() && p[1].is_finite()) else {
-            out.warnings.push(format!("entry {i} ({path_str}): no valid \"point\" [x, y], skipped"));
+            out.warnings.push(format!(
+                "entry {i} ({path_str}): no valid \"point\" [x, y], skipped"
+            ));
             continue;
         };
         let (path, relocated) = resolve_path(path_str, base);
@@ -120,23 +170,38 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
         if !path.exists() {
             out.missing.push(path.clone());
         }
-        let grid = obj.get("grid").and_then(Value::as_array).and_then(|g| {
-            Some([g.first()?.as_u64()? as u32, g.get(1)?.as_u64()? as u32])
-        });
+        let grid = obj
+            .get("grid")
+            .and_then(Value::as_array)
+            .and_then(|g| Some([g.first()?.as_u64()? as u32, g.get(1)?.as_u64()? as u32]));
         if let Some(size) = obj.get("grid_size").and_then(Value::as_array) {
-            if let (Some(c), Some(r)) = (size.first().and_then(Value::as_u64), size.get(1).and_then(Value::as_u64)) {
+            if let (Some(c), Some(r)) = (
+                size.first().and_then(Value::as_u64),
+                size.get(1).and_then(Value::as_u64),
+            ) {
                 grid_sizes.push([c as u32, r as u32]);
             }
         }
         raw_points.push(point);
-        out.entries.push(LayoutEntry { path, point: [0.0, 0.0], grid });
+        out.entries.push(LayoutEntry {
+            path,
+            point: [0.0, 0.0],
+            grid,
+        });
     }
     if third_coordinate > 0 {
-        out.warnings.push(format!("{third_coordinate} points have more than 2 coordinates; only x and y are used"));
+        out.warnings.push(format!(
+            "{third_coordinate} points have more than 2 coordinates; only x and y are used"
+        ));
     }
-    let in_unit = raw_points.iter().all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1]));
+    let in_unit = raw_points
+        .iter()
+        .all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1]));
     let points: Vec<[f32; 2]> = if in_unit {
-        raw_points.iter().map(|p| [p[0] as f32, p[1] as f32]).collect()
+        raw_points
+            .iter()
+            .map(|p| [p[0] as f32, p[1] as f32])
+            .collect()
     } else {
         out.normalized = true;
         normalize_points(&raw_points)
@@ -147,9 +212,27 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
     // Keep the stored grid only when it is complete and consistent.
     let all_grid = !out.entries.is_empty() && out.entries.iter().all(|e| e.grid.is_some());
     if all_grid {
-        let cols = out.entries.iter().filter_map(|e| e.grid).map(|g| g[0]).max().unwrap_or(0) + 1;
-        let rows = out.entries.iter().filter_map(|e| e.grid).map(|g| g[1]).max().unwrap_or(0) + 1;
-        let size = grid_sizes.first().copied().filter(|s| s[0] >= cols && s[1] >= rows).unwrap_or([cols, rows]);
+        let cols = out
+            .entries
+            .iter()
+            .filter_map(|e| e.grid)
+            .map(|g| g[0])
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let rows = out
+            .entries
+            .iter()
+            .filter_map(|e| e.grid)
+            .map(|g| g[1])
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let size = grid_sizes
+            .first()
+            .copied()
+            .filter(|s| s[0] >= cols && s[1] >= rows)
+            .unwrap_or([cols, rows]);
         let mut cells: Vec<[u32; 2]> = out.entries.iter().filter_map(|e| e.grid).collect();
         cells.sort_unstable();
         cells.dedup();
@@ -159,7 +242,10 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
     }
     if out.grid_size.is_none() {
         if out.entries.iter().any(|e| e.grid.is_some()) {
-            out.warnings.push("the stored grid cells are incomplete or overlap; the grid will be recomputed".into());
+            out.warnings.push(
+                "the stored grid cells are incomplete or overlap; the grid will be recomputed"
+                    .into(),
+            );
         }
         for e in &mut out.entries {
             e.grid = None;
@@ -181,7 +267,11 @@ fn strip_position(msg: &str) -> String {
 /// components, longest first. Returns the path and whether it was relocated.
 pub fn resolve_path(recorded: &str, base: &Path) -> (PathBuf, bool) {
     let p = Path::new(recorded);
-    let direct = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let direct = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
     if direct.exists() {
         return (direct, false);
     }
@@ -195,7 +285,9 @@ pub fn resolve_path(recorded: &str, base: &Path) -> (PathBuf, bool) {
         })
         .collect();
     for start in 0..parts.len() {
-        let candidate = parts[start..].iter().fold(base.to_path_buf(), |acc, part| acc.join(part));
+        let candidate = parts[start..]
+            .iter()
+            .fold(base.to_path_buf(), |acc, part| acc.join(part));
         if candidate.exists() {
             return (candidate, true);
         }
@@ -221,7 +313,10 @@ pub fn normalize_points(points: &[[f64; 2]]) -> Vec<[f32; 2]> {
     if !(extent > 0.0) || !extent.is_finite() {
         return vec![[0.5, 0.5]; points.len()];
     }
-    let offset = [(extent - (hi[0] - lo[0])) / 2.0, (extent - (hi[1] - lo[1])) / 2.0];
+    let offset = [
+        (extent - (hi[0] - lo[0])) / 2.0,
+        (extent - (hi[1] - lo[1])) / 2.0,
+    ];
     points
         .iter()
         .map(|p| {
@@ -266,7 +361,11 @@ pub fn write_layout(path: &Path, entries: &[LayoutEntry]) -> std::io::Result<()>
 }
 
 /// Write a layout with grid cells atomically.
-pub fn write_grid_layout(path: &Path, entries: &[LayoutEntry], grid_size: [u32; 2]) -> std::io::Result<()> {
+pub fn write_grid_layout(
+    path: &Path,
+    entries: &[LayoutEntry],
+    grid_size: [u32; 2],
+) -> std::io::Result<()> {
     write_atomic(path, layout_json(entries, Some(grid_size)).as_bytes())
 }
 
@@ -288,7 +387,13 @@ mod tests {
         assert_eq!(l.entries[0].point, [0.1, 0.9]);
         assert_eq!(l.missing, vec![dir.path().join("img/gone.png")]);
         assert!(!l.normalized);
-        assert!(l.warnings.iter().any(|w| w.contains("more than 2 coordinates")), "{:?}", l.warnings);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("more than 2 coordinates")),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
@@ -303,13 +408,23 @@ mod tests {
 
     #[test]
     fn malformed_json_reports_line_and_column() {
-        let err = parse_layout("[\n  {\"path\": \"a\", \"point\": [1, 2]\n  {\"path\": \"b\"}\n]", Path::new(".")).unwrap_err();
+        let err = parse_layout(
+            "[\n  {\"path\": \"a\", \"point\": [1, 2]\n  {\"path\": \"b\"}\n]",
+            Path::new("."),
+        )
+        .unwrap_err();
         match err {
             LayoutError::Syntax { line, column, .. } => assert_eq!((line, column), (3, 3)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_layout("{\"x\": 1}", Path::new(".")), Err(LayoutError::Format { .. })));
-        assert!(matches!(parse_layout("", Path::new(".")), Err(LayoutError::Syntax { .. })));
+        assert!(matches!(
+            parse_layout("{\"x\": 1}", Path::new(".")),
+            Err(LayoutError::Format { .. })
+        ));
+        assert!(matches!(
+            parse_layout("", Path::new(".")),
+            Err(LayoutError::Syntax { .. })
+        ));
     }
 
     #[test]
@@ -335,8 +450,16 @@ mod tests {
     fn write_then_read_round_trip_with_grid() {
         let dir = tempfile::tempdir().unwrap();
         let entries = vec![
-            LayoutEntry { path: dir.path().join("a b ☕.png"), point: [0.25, 0.5], grid: Some([0, 1]) },
-            LayoutEntry { path: dir.path().join("c.png"), point: [1.0, 0.0], grid: Some([1, 0]) },
+            LayoutEntry {
+                path: dir.path().join("a b ☕.png"),
+                point: [0.25, 0.5],
+                grid: Some([0, 1]),
+            },
+            LayoutEntry {
+                path: dir.path().join("c.png"),
+                point: [1.0, 0.0],
+                grid: Some([1, 0]),
+            },
         ];
         let out = dir.path().join("layout.json");
         write_grid_layout(&out, &entries, [2, 2]).unwrap();
@@ -354,14 +477,21 @@ mod tests {
 
     #[test]
     fn overlapping_grid_cells_are_dropped() {
-        let l = parse_layout(r#"[{"path":"a","point":[0,0],"grid":[0,0]},{"path":"b","point":[1,1],"grid":[0,0]}]"#, Path::new(".")).unwrap();
+        let l = parse_layout(
+            r#"[{"path":"a","point":[0,0],"grid":[0,0]},{"path":"b","point":[1,1],"grid":[0,0]}]"#,
+            Path::new("."),
+        )
+        .unwrap();
         assert_eq!(l.grid_size, None);
         assert!(l.entries.iter().all(|e| e.grid.is_none()));
     }
 
     #[test]
     fn normalize_degenerate() {
-        assert_eq!(normalize_points(&[[3.0, 3.0], [3.0, 3.0]]), vec![[0.5, 0.5]; 2]);
+        assert_eq!(
+            normalize_points(&[[3.0, 3.0], [3.0, 3.0]]),
+            vec![[0.5, 0.5]; 2]
+        );
         assert!(normalize_points(&[]).is_empty());
     }
 }

@@ -6,18 +6,18 @@
 //! [`layout_io`] (ml4a JSON). [`pipeline`] runs them with [`progress`] reporting; [`render`]
 //! draws layouts on the GPU and [`app`] is the live nannou viewer.
 
+pub mod app;
 pub mod atomic;
 pub mod cache;
+pub mod demo;
 pub mod features;
+pub mod grid;
 pub mod layout_io;
+pub mod metrics;
 pub mod pca;
+pub mod pipeline;
 pub mod progress;
+pub mod render;
 pub mod scan;
 pub mod thumbs;
-pub mod demo;
-pub mod render;
-pub mod grid;
-pub mod metrics;
-pub mod pipeline;
 pub mod tsne;
-pub mod app;

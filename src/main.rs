@@ -14,8 +14,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "image-tsne-live", version, about = "Lay out a folder of images by visual similarity and show it live",
-          args_conflicts_with_subcommands = true)]
+#[command(
+    name = "image-tsne-live",
+    version,
+    about = "Lay out a folder of images by visual similarity and show it live",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -150,8 +154,14 @@ pub fn parse_aspect(s: &str) -> Result<f64, String> {
     let value = match parts.as_slice() {
         [one] => one.trim().parse::<f64>().map_err(|e| e.to_string())?,
         [w, h] => {
-            let w: f64 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
-            let h: f64 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
+            let w: f64 = w
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad width in {s:?}"))?;
+            let h: f64 = h
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad height in {s:?}"))?;
             w / h
         }
         _ => return Err(format!("expected W:H, got {s:?}")),
@@ -165,7 +175,8 @@ pub fn parse_aspect(s: &str) -> Result<f64, String> {
 
 /// `#RRGGBB` or `RRGGBB`.
 pub fn parse_color(s: &str) -> Result<[u8; 3], String> {
-    image_tsne_live::render::parse_hex_color(s).ok_or_else(|| format!("expected a colour like #RRGGBB, got {s:?}"))
+    image_tsne_live::render::parse_hex_color(s)
+        .ok_or_else(|| format!("expected a colour like #RRGGBB, got {s:?}"))
 }
 
 fn main() {
@@ -186,7 +197,10 @@ fn main() {
     }
 }
 
-fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         if n == 0 {
@@ -194,7 +208,9 @@ fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> +
         }
         builder = builder.num_threads(n);
     }
-    let pool = builder.build().map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+    let pool = builder
+        .build()
+        .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
     pool.install(f)
 }
 
@@ -244,7 +260,10 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     let mut written = vec![args.output.display().to_string()];
     if let Some(grid_out) = &args.grid_output {
-        let size = [analysis.grid.shape.cols as u32, analysis.grid.shape.rows as u32];
+        let size = [
+            analysis.grid.shape.cols as u32,
+            analysis.grid.shape.rows as u32,
+        ];
         layout_io::write_grid_layout(grid_out, &entries, size)
             .with_context(|| format!("cannot write {}", grid_out.display()))?;
         written.push(grid_out.display().to_string());
@@ -306,7 +325,12 @@ fn grid(args: &GridArgs) -> Result<()> {
     let size = [grid.shape.cols as u32, grid.shape.rows as u32];
     layout_io::write_grid_layout(&args.output, &entries, size)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    rep.println(&format!("{:>9} wrote {} ({} entries)", "save", args.output.display(), entries.len()));
+    rep.println(&format!(
+        "{:>9} wrote {} ({} entries)",
+        "save",
+        args.output.display(),
+        entries.len()
+    ));
     Ok(())
 }
 
@@ -328,7 +352,11 @@ mod tests {
     fn cli_parses() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-        let cli = Cli::try_parse_from(["x", "analyze", "dir", "-o", "o.json", "--max-images", "10"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Analyze(ref a)) if a.max_images == 10 && a.perplexity == 50.0 && a.theta == 0.3));
+        let cli =
+            Cli::try_parse_from(["x", "analyze", "dir", "-o", "o.json", "--max-images", "10"])
+                .unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Analyze(ref a)) if a.max_images == 10 && a.perplexity == 50.0 && a.theta == 0.3)
+        );
     }
 }

@@ -23,14 +23,26 @@ pub fn pca(data: ArrayView2<f32>, k: usize) -> Pca {
     let (n, d) = data.dim();
     let k = k.min(n).min(d);
     if n == 0 || k == 0 {
-        return Pca { scores: Array2::zeros((n, k)), variances: vec![], explained: 0.0 };
+        return Pca {
+            scores: Array2::zeros((n, k)),
+            variances: vec![],
+            explained: 0.0,
+        };
     }
-    let mean: Array1<f64> = data.map(|&v| v as f64).mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
+    let mean: Array1<f64> = data
+        .map(|&v| v as f64)
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(d));
     let mean32 = mean.map(|&m| m as f32);
     let x: Array2<f32> = &data - &mean32.view().insert_axis(Axis(0));
     let denom = (n.max(2) - 1) as f64;
     let use_gram = n < d;
-    let m: Array2<f64> = if use_gram { x.dot(&x.t()) } else { x.t().dot(&x) }.map(|&v| v as f64 / denom);
+    let m: Array2<f64> = if use_gram {
+        x.dot(&x.t())
+    } else {
+        x.t().dot(&x)
+    }
+    .map(|&v| v as f64 / denom);
     let total: f64 = m.diag().sum();
     let (values, vectors) = top_eigen(&m, k);
     let scores = if use_gram {
@@ -45,8 +57,16 @@ pub fn pca(data: ArrayView2<f32>, k: usize) -> Pca {
         x.dot(&vectors.map(|&v| v as f32))
     };
     let scores = fix_score_signs(scores);
-    let explained = if total > 0.0 { values.iter().sum::<f64>() / total } else { 0.0 };
-    Pca { scores, variances: values, explained }
+    let explained = if total > 0.0 {
+        values.iter().sum::<f64>() / total
+    } else {
+        0.0
+    };
+    Pca {
+        scores,
+        variances: values,
+        explained,
+    }
 }
 
 /// Top `k` eigenpairs of a symmetric positive semi-definite matrix, eigenvalues descending,
@@ -86,7 +106,11 @@ pub fn top_eigen(m: &Array2<f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
             ritz_vals = vals;
             ritz_vecs = q.clone();
             let scale = ritz_vals.first().copied().unwrap_or(0.0).abs().max(1e-300);
-            let converged = ritz_vals.iter().take(k).zip(&prev).all(|(a, b)| (a - b).abs() <= 1e-10 * scale);
+            let converged = ritz_vals
+                .iter()
+                .take(k)
+                .zip(&prev)
+                .all(|(a, b)| (a - b).abs() <= 1e-10 * scale);
             prev = ritz_vals.iter().take(k).copied().collect();
             if converged && it > 0 {
                 break;
@@ -105,7 +129,10 @@ pub fn top_eigen(m: &Array2<f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
 /// whichever way the eigen-solver's vector pointed).
 fn fix_score_signs(mut scores: Array2<f32>) -> Array2<f32> {
     for mut col in scores.axis_iter_mut(Axis(1)) {
-        let big = col.iter().copied().fold(0.0f32, |acc, v| if v.abs() > acc.abs() { v } else { acc });
+        let big = col
+            .iter()
+            .copied()
+            .fold(0.0f32, |acc, v| if v.abs() > acc.abs() { v } else { acc });
         if big < 0.0 {
             col.mapv_inplace(|v| -v);
         }
@@ -124,7 +151,10 @@ fn sorted_top(vals: Vec<f64>, vecs: Array2<f64>, k: usize) -> (Vec<f64>, Array2<
 
 fn fix_signs(mut vecs: Array2<f64>) -> Array2<f64> {
     for mut col in vecs.axis_iter_mut(Axis(1)) {
-        let big = col.iter().copied().fold(0.0f64, |acc, v| if v.abs() > acc.abs() { v } else { acc });
+        let big = col
+            .iter()
+            .copied()
+            .fold(0.0f64, |acc, v| if v.abs() > acc.abs() { v } else { acc });
         if big < 0.0 {
             col.mapv_inplace(|v| -v);
         }
@@ -236,7 +266,9 @@ mod tests {
     fn jacobi_diagonalizes() {
         let a = ndarray::arr2(&[[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]]);
         let (vals, vecs) = jacobi_eigen(a.clone());
-        let recon = vecs.dot(&Array2::from_diag(&ndarray::Array1::from(vals.clone()))).dot(&vecs.t());
+        let recon = vecs
+            .dot(&Array2::from_diag(&ndarray::Array1::from(vals.clone())))
+            .dot(&vecs.t());
         for (x, y) in recon.iter().zip(a.iter()) {
             assert!((x - y).abs() < 1e-10);
         }
@@ -251,7 +283,11 @@ mod tests {
         assert_eq!(p.scores.dim(), (4000, 5));
         for j in 0..5 {
             let got = p.variances[j];
-            assert!((got - var[j]).abs() / var[j] < 0.08, "component {j}: {got} vs {}", var[j]);
+            assert!(
+                (got - var[j]).abs() / var[j] < 0.08,
+                "component {j}: {got} vs {}",
+                var[j]
+            );
             // the variance of the scores is the eigenvalue
             let col = p.scores.column(j).map(|&v| v as f64);
             let m = col.mean().unwrap();
@@ -273,7 +309,10 @@ mod tests {
         for j in 0..10 {
             for i in 0..150 {
                 let (u, v) = (a.scores[[i, j]], b.scores[[i, j]]);
-                assert!((u - v).abs() < 1e-2 * (1.0 + u.abs()), "({i},{j}): {u} vs {v}");
+                assert!(
+                    (u - v).abs() < 1e-2 * (1.0 + u.abs()),
+                    "({i},{j}): {u} vs {v}"
+                );
             }
         }
     }

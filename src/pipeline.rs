@@ -46,7 +46,13 @@ impl Default for AnalyzeOptions {
             seed: 42,
             include_hidden: false,
             pca_dims: 50,
-            tsne: TsneParams { perplexity: 50.0, theta: 0.3, iterations: 1000, seed: 42, ..TsneParams::default() },
+            tsne: TsneParams {
+                perplexity: 50.0,
+                theta: 0.3,
+                iterations: 1000,
+                seed: 42,
+                ..TsneParams::default()
+            },
             preprocess: Preprocess::default(),
             aspect: 1.0,
             solver: Solver::Auto,
@@ -103,7 +109,11 @@ impl Analysis {
 }
 
 /// Zip paths, points and (optionally) grid cells into layout entries.
-pub fn entries(paths: &[PathBuf], points: &[[f32; 2]], grid: Option<&GridAssignment>) -> Vec<LayoutEntry> {
+pub fn entries(
+    paths: &[PathBuf],
+    points: &[[f32; 2]],
+    grid: Option<&GridAssignment>,
+) -> Vec<LayoutEntry> {
     paths
         .iter()
         .zip(points)
@@ -128,7 +138,11 @@ pub fn analyze(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Result<
     let set = extract_features(&paths, &model, &opts.preprocess, &opts.cache, rep)?;
     timings.push((Stage::Features, t.elapsed()));
     if set.paths.is_empty() {
-        bail!("none of the {} images in {} could be used", paths.len(), dir.display());
+        bail!(
+            "none of the {} images in {} could be used",
+            paths.len(),
+            dir.display()
+        );
     }
 
     let t = Instant::now();
@@ -157,20 +171,30 @@ pub fn analyze(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Result<
 /// Scan a folder and take the seeded random subset.
 pub fn scan_folder(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Result<Vec<PathBuf>> {
     let timer = StageTimer::start(rep, Stage::Scan, 0);
-    let found = scan::scan(dir, opts.include_hidden).with_context(|| format!("cannot scan {}", dir.display()))?;
+    let found = scan::scan(dir, opts.include_hidden)
+        .with_context(|| format!("cannot scan {}", dir.display()))?;
     for (path, why) in &found.problems {
         rep.warn(&format!("{}: {why}", path.display()));
     }
     let total = found.images.len();
     let paths = scan::random_subset(found.images, opts.max_images, opts.seed);
     let summary = if paths.len() < total {
-        format!("{total} images found in {}, using a random {} (seed {})", dir.display(), paths.len(), opts.seed)
+        format!(
+            "{total} images found in {}, using a random {} (seed {})",
+            dir.display(),
+            paths.len(),
+            opts.seed
+        )
     } else {
         format!("{total} images found in {}", dir.display())
     };
     timer.finish(&summary);
     if paths.is_empty() {
-        bail!("no images found in {} (looked for {})", dir.display(), scan::IMAGE_EXTENSIONS.join(", "));
+        bail!(
+            "no images found in {} (looked for {})",
+            dir.display(),
+            scan::IMAGE_EXTENSIONS.join(", ")
+        );
     }
     Ok(paths)
 }
@@ -189,13 +213,22 @@ pub fn extract_features(
     cache: &Cache,
     rep: &dyn Reporter,
 ) -> Result<FeatureSet> {
-    let prep = Preprocess { input_size: model.input_size(), ..*prep };
+    let prep = Preprocess {
+        input_size: model.input_size(),
+        ..*prep
+    };
     let model_key = format!("{}-{}", &model.hash()[..16], prep.cache_tag());
     let timer = StageTimer::start(rep, Stage::Features, paths.len() as u64);
     let done = AtomicUsize::new(0);
-    let (read_ns, decode_ns, infer_ns, cache_ns) =
-        (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
-    let add = |acc: &AtomicU64, since: Instant| acc.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    let (read_ns, decode_ns, infer_ns, cache_ns) = (
+        AtomicU64::new(0),
+        AtomicU64::new(0),
+        AtomicU64::new(0),
+        AtomicU64::new(0),
+    );
+    let add = |acc: &AtomicU64, since: Instant| {
+        acc.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed)
+    };
     let wants_thumbs = rep.wants_thumbnails();
 
     let outcomes: Vec<Option<Outcome>> = paths
@@ -246,13 +279,17 @@ pub fn extract_features(
                                     match result {
                                         Ok(f) => {
                                             let t = Instant::now();
-                                            if let Err(e) = cache.store_features(&model_key, &key, &f) {
+                                            if let Err(e) =
+                                                cache.store_features(&model_key, &key, &f)
+                                            {
                                                 log::debug!("cannot write the feature cache: {e}");
                                             }
                                             add(&cache_ns, t);
                                             Outcome::Used(f, false)
                                         }
-                                        Err(e) => Outcome::Skipped(format!("the CNN failed on it: {e}")),
+                                        Err(e) => {
+                                            Outcome::Skipped(format!("the CNN failed on it: {e}"))
+                                        }
                                     }
                                 }
                             }
@@ -285,7 +322,10 @@ pub fn extract_features(
                 from_cache += hit as usize;
             }
             Some(Outcome::Used(..)) => {
-                rep.warn(&format!("skipped {}: the CNN gave an invalid feature vector", path.display()));
+                rep.warn(&format!(
+                    "skipped {}: the CNN gave an invalid feature vector",
+                    path.display()
+                ));
                 skipped.push((path.clone(), "invalid feature vector".into()));
             }
             Some(Outcome::Skipped(why)) => skipped.push((path.clone(), why)),
@@ -303,7 +343,10 @@ pub fn extract_features(
     };
     let computed = used.len() - from_cache;
     let per_image = if computed > 0 {
-        format!(", CNN {:.1} ms/image/thread", time.inference.as_secs_f64() * 1000.0 / computed as f64)
+        format!(
+            ", CNN {:.1} ms/image/thread",
+            time.inference.as_secs_f64() * 1000.0 / computed as f64
+        )
     } else {
         String::new()
     };
@@ -314,7 +357,13 @@ pub fn extract_features(
         skipped.len(),
         model.name()
     ));
-    Ok(FeatureSet { paths: used, features, skipped, from_cache, time })
+    Ok(FeatureSet {
+        paths: used,
+        features,
+        skipped,
+        from_cache,
+        time,
+    })
 }
 
 /// PCA to at most `dims` dimensions.
@@ -331,7 +380,11 @@ pub fn reduce(features: &Array2<f32>, dims: usize, rep: &dyn Reporter) -> Array2
 }
 
 /// Run t-SNE and normalise the result into [0, 1]² (same scale on both axes).
-pub fn embed(reduced: &Array2<f32>, params: &TsneParams, rep: &dyn Reporter) -> Result<Vec<[f32; 2]>> {
+pub fn embed(
+    reduced: &Array2<f32>,
+    params: &TsneParams,
+    rep: &dyn Reporter,
+) -> Result<Vec<[f32; 2]>> {
     let timer = StageTimer::start(rep, Stage::Tsne, params.iterations as u64);
     let every = rep.tsne_frame_every();
     let mut last_kl = None;
@@ -356,8 +409,14 @@ pub fn embed(reduced: &Array2<f32>, params: &TsneParams, rep: &dyn Reporter) -> 
         Err(tsne::TsneError::Cancelled) => bail!(Cancelled),
         Err(e) => return Err(e.into()),
     };
-    let points = normalize_points(&raw.iter().map(|p| [p[0] as f64, p[1] as f64]).collect::<Vec<_>>());
-    let kl = last_kl.map(|kl| format!(", KL ≈ {kl:.3}")).unwrap_or_default();
+    let points = normalize_points(
+        &raw.iter()
+            .map(|p| [p[0] as f64, p[1] as f64])
+            .collect::<Vec<_>>(),
+    );
+    let kl = last_kl
+        .map(|kl| format!(", KL ≈ {kl:.3}"))
+        .unwrap_or_default();
     timer.finish(&format!(
         "{} points, perplexity {}, theta {}, {} iterations{kl}",
         points.len(),
@@ -369,7 +428,12 @@ pub fn embed(reduced: &Array2<f32>, params: &TsneParams, rep: &dyn Reporter) -> 
 }
 
 /// Assign every point its own grid cell (rows × cols chosen for the count and the aspect).
-pub fn snap_to_grid(points: &[[f32; 2]], aspect: f64, solver: Solver, rep: &dyn Reporter) -> Result<GridAssignment> {
+pub fn snap_to_grid(
+    points: &[[f32; 2]],
+    aspect: f64,
+    solver: Solver,
+    rep: &dyn Reporter,
+) -> Result<GridAssignment> {
     let timer = StageTimer::start(rep, Stage::Grid, 0);
     let shape = GridShape::for_count(points.len(), aspect);
     let pts: Vec<[f64; 2]> = points.iter().map(|p| [p[0] as f64, p[1] as f64]).collect();
@@ -384,7 +448,11 @@ pub fn snap_to_grid(points: &[[f32; 2]], aspect: f64, solver: Solver, rep: &dyn 
         result.shape.rows,
         points.len(),
         result.cost,
-        if result.optimal { " (proven optimal)" } else { "" }
+        if result.optimal {
+            " (proven optimal)"
+        } else {
+            ""
+        }
     ));
     Ok(result)
 }

@@ -64,7 +64,14 @@ pub trait Reporter: Send + Sync {
         0
     }
     /// The current t-SNE embedding (raw, unnormalised coordinates).
-    fn tsne_frame(&self, _iteration: usize, _iterations: usize, _embedding: &[[f32; 2]], _kl: Option<f32>) {}
+    fn tsne_frame(
+        &self,
+        _iteration: usize,
+        _iterations: usize,
+        _embedding: &[[f32; 2]],
+        _kl: Option<f32>,
+    ) {
+    }
 }
 
 /// A reporter that shows nothing and collects warnings (tests, library use).
@@ -113,7 +120,12 @@ impl CliReporter {
         if quiet {
             multi.set_draw_target(ProgressDrawTarget::hidden());
         }
-        CliReporter { multi, bars: Mutex::new(HashMap::new()), quiet, cancel: Arc::new(AtomicBool::new(false)) }
+        CliReporter {
+            multi,
+            bars: Mutex::new(HashMap::new()),
+            quiet,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// The flag, to set from elsewhere (e.g. a Ctrl-C handler).
@@ -131,7 +143,10 @@ impl CliReporter {
 
     /// Route `log` records (warnings from library code) through the bars.
     pub fn install_logger(self: &Arc<Self>, level: log::LevelFilter) {
-        let logger = BarLogger { reporter: self.clone(), level };
+        let logger = BarLogger {
+            reporter: self.clone(),
+            level,
+        };
         if log::set_boxed_logger(Box::new(logger)).is_ok() {
             log::set_max_level(level);
         }
@@ -183,7 +198,11 @@ impl Reporter for CliReporter {
                 self.multi.remove(&bar);
             }
         }
-        self.println(&format!("{:>9} {summary} ({})", stage.label(), format_duration(elapsed)));
+        self.println(&format!(
+            "{:>9} {summary} ({})",
+            stage.label(),
+            format_duration(elapsed)
+        ));
     }
 
     fn warn(&self, message: &str) {
@@ -208,7 +227,11 @@ impl log::Log for BarLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!("{}: {}", record.level().as_str().to_lowercase(), record.args());
+        let line = format!(
+            "{}: {}",
+            record.level().as_str().to_lowercase(),
+            record.args()
+        );
         let _ = self.reporter.multi.suspend(|| eprintln!("{line}"));
     }
     fn flush(&self) {}
@@ -236,7 +259,11 @@ pub struct StageTimer<'a> {
 impl<'a> StageTimer<'a> {
     pub fn start(reporter: &'a dyn Reporter, stage: Stage, total: u64) -> Self {
         reporter.begin(stage, total);
-        StageTimer { reporter, stage, start: Instant::now() }
+        StageTimer {
+            reporter,
+            stage,
+            start: Instant::now(),
+        }
     }
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()

@@ -36,7 +36,11 @@ pub fn has_image_extension(path: &Path) -> bool {
 }
 
 fn is_hidden(entry: &walkdir::DirEntry) -> bool {
-    entry.depth() > 0 && entry.file_name().to_str().is_some_and(|s| s.starts_with('.'))
+    entry.depth() > 0
+        && entry
+            .file_name()
+            .to_str()
+            .is_some_and(|s| s.starts_with('.'))
 }
 
 /// Recursively list the images below `root`.
@@ -64,7 +68,10 @@ pub fn scan(root: &Path, include_hidden: bool) -> std::io::Result<ScanResult> {
                 }
             }
             Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.into());
+                let path = err
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.into());
                 let dangling =
                     err.io_error().map(|e| e.kind()) == Some(std::io::ErrorKind::NotFound);
                 let reason = if err.loop_ancestor().is_some() {
@@ -86,7 +93,10 @@ pub fn scan(root: &Path, include_hidden: bool) -> std::io::Result<ScanResult> {
     let mut direct: Vec<(PathBuf, bool)> = found
         .into_iter()
         .map(|p| {
-            let is_link = p.symlink_metadata().map(|m| m.file_type().is_symlink()).unwrap_or(false);
+            let is_link = p
+                .symlink_metadata()
+                .map(|m| m.file_type().is_symlink())
+                .unwrap_or(false);
             (p, is_link)
         })
         .collect();
@@ -130,7 +140,9 @@ mod tests {
 
     #[test]
     fn extensions_are_case_insensitive() {
-        for name in ["a.JPG", "b.jpeg", "c.Png", "d.GIF", "e.bmp", "f.WebP", "g.tif", "h.TIFF"] {
+        for name in [
+            "a.JPG", "b.jpeg", "c.Png", "d.GIF", "e.bmp", "f.WebP", "g.tif", "h.TIFF",
+        ] {
             assert!(has_image_extension(Path::new(name)), "{name}");
         }
         for name in ["notes.txt", "noext", "x.jpg.txt", ".png"] {
@@ -149,10 +161,18 @@ mod tests {
         touch(&root.join(".h.png"));
         touch(&root.join("notes.txt"));
         let r = scan(root, false).unwrap();
-        let rel: Vec<_> = r.images.iter().map(|p| p.strip_prefix(root).unwrap().to_path_buf()).collect();
+        let rel: Vec<_> = r
+            .images
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+            .collect();
         assert_eq!(
             rel,
-            vec![PathBuf::from("a/deep/er/x.webp"), PathBuf::from("a/z.JPG"), PathBuf::from("b.png")]
+            vec![
+                PathBuf::from("a/deep/er/x.webp"),
+                PathBuf::from("a/z.JPG"),
+                PathBuf::from("b.png")
+            ]
         );
         let with_hidden = scan(root, true).unwrap();
         assert_eq!(with_hidden.images.len(), 5);
@@ -169,8 +189,16 @@ mod tests {
         std::os::unix::fs::symlink("missing.png", root.join("dangling.png")).unwrap();
         let r = scan(root, false).unwrap();
         assert_eq!(r.images, vec![root.join("sub/img.png")]);
-        assert!(r.problems.iter().any(|(_, why)| why.contains("loop")), "{:?}", r.problems);
-        assert!(r.problems.iter().any(|(p, _)| p.ends_with("dangling.png")), "{:?}", r.problems);
+        assert!(
+            r.problems.iter().any(|(_, why)| why.contains("loop")),
+            "{:?}",
+            r.problems
+        );
+        assert!(
+            r.problems.iter().any(|(p, _)| p.ends_with("dangling.png")),
+            "{:?}",
+            r.problems
+        );
     }
 
     #[test]
@@ -183,7 +211,9 @@ mod tests {
 
     #[test]
     fn subset_is_seeded_random_and_sorted() {
-        let paths: Vec<PathBuf> = (0..100).map(|i| PathBuf::from(format!("{i:03}.png"))).collect();
+        let paths: Vec<PathBuf> = (0..100)
+            .map(|i| PathBuf::from(format!("{i:03}.png")))
+            .collect();
         let a = random_subset(paths.clone(), 10, 7);
         let b = random_subset(paths.clone(), 10, 7);
         let c = random_subset(paths.clone(), 10, 8);

@@ -58,7 +58,12 @@ pub struct Preprocess {
 
 impl Default for Preprocess {
     fn default() -> Self {
-        Preprocess { background: [255, 255, 255], input_size: 224, crop: Crop::Center, thumb_size: 256 }
+        Preprocess {
+            background: [255, 255, 255],
+            input_size: 224,
+            crop: Crop::Center,
+            thumb_size: 256,
+        }
     }
 }
 
@@ -66,7 +71,11 @@ impl Preprocess {
     /// A short string that identifies the settings that change the CNN input.
     pub fn cache_tag(&self) -> String {
         let [r, g, b] = self.background;
-        format!("v1-{:?}-{}-{r:02x}{g:02x}{b:02x}", self.crop, self.input_size).to_lowercase()
+        format!(
+            "v1-{:?}-{}-{r:02x}{g:02x}{b:02x}",
+            self.crop, self.input_size
+        )
+        .to_lowercase()
     }
 }
 
@@ -86,7 +95,9 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     if is_truncated_jpeg(bytes) {
         // zune-jpeg fills a cut-off scan with grey instead of failing; a half-grey picture
         // would land in the layout as an outlier, so treat it as broken.
-        return Err(DecodeError::Corrupt("JPEG ends before its end-of-image marker".into()));
+        return Err(DecodeError::Corrupt(
+            "JPEG ends before its end-of-image marker".into(),
+        ));
     }
     let mut decoder = reader.into_decoder().map_err(image_error)?;
     let (width, height) = decoder.dimensions();
@@ -97,7 +108,9 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
         return Err(DecodeError::TooLarge { width, height });
     }
     // A broken EXIF block is not worth losing the image for.
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(image_error)?;
     img.apply_orientation(orientation);
     Ok(img)
@@ -112,7 +125,9 @@ pub fn decode_file(path: &Path) -> Result<DynamicImage, DecodeError> {
 fn image_error(e: image::ImageError) -> DecodeError {
     match e {
         image::ImageError::IoError(io) => DecodeError::Corrupt(io.to_string()),
-        image::ImageError::Limits(l) => DecodeError::Corrupt(format!("over the decoder's limits: {l}")),
+        image::ImageError::Limits(l) => {
+            DecodeError::Corrupt(format!("over the decoder's limits: {l}"))
+        }
         image::ImageError::Unsupported(u) => DecodeError::Corrupt(format!("unsupported: {u}")),
         other => DecodeError::Corrupt(other.to_string()),
     }
@@ -222,7 +237,11 @@ pub fn prepare_bytes(bytes: &[u8], prep: &Preprocess) -> Result<Prepared, Decode
 
 /// The display thumbnail of a file, from the cache when it is there (keyed by the file's
 /// content), else decoded and stored in the cache.
-pub fn load_thumbnail(path: &Path, cache: &crate::cache::Cache, thumb_size: u32) -> Result<RgbaImage, DecodeError> {
+pub fn load_thumbnail(
+    path: &Path,
+    cache: &crate::cache::Cache,
+    thumb_size: u32,
+) -> Result<RgbaImage, DecodeError> {
     let bytes = std::fs::read(path)?;
     let key = crate::cache::content_key(&bytes);
     if let Some(thumb) = cache.load_thumb(thumb_size, &key) {
@@ -242,14 +261,18 @@ mod tests {
 
     fn png_bytes(img: &DynamicImage) -> Vec<u8> {
         let mut out = Vec::new();
-        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
         out
     }
 
     #[test]
     fn empty_and_garbage_are_errors() {
         assert!(matches!(decode_bytes(&[]), Err(DecodeError::Empty)));
-        assert!(matches!(decode_bytes(b"hello, I am text"), Err(DecodeError::UnknownFormat)));
+        assert!(matches!(
+            decode_bytes(b"hello, I am text"),
+            Err(DecodeError::UnknownFormat)
+        ));
         let mut png = png_bytes(&DynamicImage::new_rgb8(32, 32));
         png.truncate(png.len() / 2);
         assert!(decode_bytes(&png).is_err());
@@ -283,7 +306,13 @@ mod tests {
         assert_eq!(out.dimensions(), (224, 224));
         assert_eq!(out.get_pixel(112, 112).0, [0, 255, 0]);
         assert_eq!(out.get_pixel(5, 5).0, [0, 255, 0]);
-        let squash = cnn_input(&DynamicImage::ImageRgb8(img), &Preprocess { crop: Crop::Squash, ..prep });
+        let squash = cnn_input(
+            &DynamicImage::ImageRgb8(img),
+            &Preprocess {
+                crop: Crop::Squash,
+                ..prep
+            },
+        );
         assert_eq!(squash.get_pixel(5, 112).0, [255, 0, 0]);
     }
 
@@ -303,21 +332,28 @@ mod tests {
     fn thumbnails_are_premultiplied() {
         let img = RgbaImage::from_pixel(8, 8, Rgba([200, 100, 50, 0]));
         let t = thumbnail(&DynamicImage::ImageRgba8(img), 4);
-        assert!(t.pixels().all(|p| p.0 == [0, 0, 0, 0]), "hidden colour leaked");
+        assert!(
+            t.pixels().all(|p| p.0 == [0, 0, 0, 0]),
+            "hidden colour leaked"
+        );
     }
 
     #[test]
     fn sixteen_bit_is_scaled_not_clamped() {
-        let img = image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(4, 4, image::Luma([32768u16]));
+        let img =
+            image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(4, 4, image::Luma([32768u16]));
         let out = composite_on(&DynamicImage::ImageLuma16(img), [0, 0, 0]);
         assert_eq!(out.get_pixel(0, 0).0, [128, 128, 128]);
     }
 
     #[test]
     fn truncated_jpeg_is_detected() {
-        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 0])));
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([x as u8 * 4, y as u8 * 4, 0])
+        }));
         let mut jpg = Vec::new();
-        img.write_to(&mut Cursor::new(&mut jpg), ImageFormat::Jpeg).unwrap();
+        img.write_to(&mut Cursor::new(&mut jpg), ImageFormat::Jpeg)
+            .unwrap();
         assert!(decode_bytes(&jpg).is_ok());
         jpg.truncate(jpg.len() * 2 / 3);
         assert!(decode_bytes(&jpg).is_err());
@@ -326,9 +362,19 @@ mod tests {
     #[test]
     fn cache_tag_changes_with_settings() {
         let a = Preprocess::default();
-        let b = Preprocess { background: [128, 128, 128], ..a };
+        let b = Preprocess {
+            background: [128, 128, 128],
+            ..a
+        };
         assert_ne!(a.cache_tag(), b.cache_tag());
         // the thumbnail size does not change the CNN input
-        assert_eq!(a.cache_tag(), Preprocess { thumb_size: 64, ..a }.cache_tag());
+        assert_eq!(
+            a.cache_tag(),
+            Preprocess {
+                thumb_size: 64,
+                ..a
+            }
+            .cache_tag()
+        );
     }
 }

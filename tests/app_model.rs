@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn paths(n: usize) -> Vec<PathBuf> {
-    (0..n).map(|i| PathBuf::from(format!("/imgs/{i}.png"))).collect()
+    (0..n)
+        .map(|i| PathBuf::from(format!("/imgs/{i}.png")))
+        .collect()
 }
 
 fn press(state: &mut AppState, key: Key) {
@@ -45,26 +47,55 @@ fn start_analysis(state: &mut AppState, dir: &str) -> u64 {
 
 /// Feed a whole successful analysis of `n` images (image `skip` undecodable).
 fn finish_analysis(state: &mut AppState, job: u64, n: usize, skip: Option<usize>) {
-    state.handle(Msg::Scanned { job, paths: paths(n), source: Source::Folder("/imgs".into()) });
-    state.handle(Msg::Stage { job, stage: Stage::Features, total: n as u64 });
+    state.handle(Msg::Scanned {
+        job,
+        paths: paths(n),
+        source: Source::Folder("/imgs".into()),
+    });
+    state.handle(Msg::Stage {
+        job,
+        stage: Stage::Features,
+        total: n as u64,
+    });
     for i in 0..n {
         if Some(i) == skip {
             state.handle(Msg::Missing { job, index: i });
         } else {
-            state.handle(Msg::Thumb { job, index: i, thumb: image::RgbaImage::new(2, 1) });
+            state.handle(Msg::Thumb {
+                job,
+                index: i,
+                thumb: image::RgbaImage::new(2, 1),
+            });
         }
-        state.handle(Msg::Advance { job, stage: Stage::Features, done: i as u64 + 1 });
+        state.handle(Msg::Advance {
+            job,
+            stage: Stage::Features,
+            done: i as u64 + 1,
+        });
     }
     let rows: Vec<usize> = (0..n).filter(|i| Some(*i) != skip).collect();
     let m = rows.len();
-    state.handle(Msg::Features { job, features: Arc::new(Array2::zeros((m, 4))), rows });
+    state.handle(Msg::Features {
+        job,
+        features: Arc::new(Array2::zeros((m, 4))),
+        rows,
+    });
     let frame: Vec<[f32; 2]> = (0..m).map(|i| [i as f32 / m as f32, 0.5]).collect();
-    state.handle(Msg::TsneFrame { job, iteration: 5, points: frame.clone() });
+    state.handle(Msg::TsneFrame {
+        job,
+        iteration: 5,
+        points: frame.clone(),
+    });
     let done: Vec<[f32; 2]> = (0..m).map(|i| [0.5, i as f32 / m as f32]).collect();
     state.handle(Msg::TsneDone { job, points: done });
     let cols = (m as f64).sqrt().ceil() as u32;
     let cells: Vec<[u32; 2]> = (0..m as u32).map(|i| [i % cols, i / cols]).collect();
-    state.handle(Msg::Grid { job, cols, rows: m.div_ceil(cols as usize) as u32, cells });
+    state.handle(Msg::Grid {
+        job,
+        cols,
+        rows: m.div_ceil(cols as usize) as u32,
+        cells,
+    });
     state.handle(Msg::Done { job });
 }
 
@@ -73,25 +104,52 @@ fn analysis_streams_in_then_g_glides_to_the_grid() {
     let mut s = AppState::new([800.0, 600.0]);
     let job = start_analysis(&mut s, "/imgs");
     assert!(s.shown().is_none());
-    s.handle(Msg::Scanned { job, paths: paths(5), source: Source::Folder("/imgs".into()) });
+    s.handle(Msg::Scanned {
+        job,
+        paths: paths(5),
+        source: Source::Folder("/imgs".into()),
+    });
     let fx = s.drain_effects();
-    assert!(fx.iter().any(|e| matches!(e, Effect::CreateScene { count: 5, .. })));
-    assert_eq!(s.shown().map(|sc| sc.len()), Some(5), "the new scene shows while it is built");
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::CreateScene { count: 5, .. })));
+    assert_eq!(
+        s.shown().map(|sc| sc.len()),
+        Some(5),
+        "the new scene shows while it is built"
+    );
     // thumbnails appear as they are decoded
-    s.handle(Msg::Thumb { job, index: 3, thumb: image::RgbaImage::new(4, 2) });
+    s.handle(Msg::Thumb {
+        job,
+        index: 3,
+        thumb: image::RgbaImage::new(4, 2),
+    });
     let fx = s.drain_effects();
     assert!(matches!(fx.as_slice(), [Effect::Thumb { index: 3, .. }]));
     assert_eq!(s.shown().unwrap().aspects[3], 2.0);
     // live t-SNE frames move the quads (positions upload only)
-    s.handle(Msg::Features { job, features: Arc::new(Array2::zeros((5, 2))), rows: (0..5).collect() });
-    s.handle(Msg::TsneFrame { job, iteration: 10, points: vec![[0.1, 0.2]; 5] });
+    s.handle(Msg::Features {
+        job,
+        features: Arc::new(Array2::zeros((5, 2))),
+        rows: (0..5).collect(),
+    });
+    s.handle(Msg::TsneFrame {
+        job,
+        iteration: 10,
+        points: vec![[0.1, 0.2]; 5],
+    });
     let fx = s.drain_effects();
     assert!(fx.iter().any(|e| matches!(e, Effect::Positions { .. })));
     assert_eq!(s.shown().unwrap().points[0], [0.1, 0.2]);
     // no grid yet: G does nothing but say so
     press(&mut s, Key::G);
     assert!(!s.view.view_as_grid);
-    s.handle(Msg::Grid { job, cols: 3, rows: 2, cells: vec![[0, 0], [1, 0], [2, 0], [0, 1], [1, 1]] });
+    s.handle(Msg::Grid {
+        job,
+        cols: 3,
+        rows: 2,
+        cells: vec![[0, 0], [1, 0], [2, 0], [0, 1], [1, 1]],
+    });
     assert!(s.grid_available());
     s.handle(Msg::Done { job });
     assert!(s.job.is_none() && s.pending.is_none() && s.current.is_some());
@@ -123,11 +181,18 @@ fn cancel_keeps_the_previous_layout_intact() {
     s.drain_effects();
 
     let second = start_analysis(&mut s, "/other");
-    s.handle(Msg::Scanned { job: second, paths: paths(9), source: Source::Folder("/other".into()) });
+    s.handle(Msg::Scanned {
+        job: second,
+        paths: paths(9),
+        source: Source::Folder("/other".into()),
+    });
     assert_eq!(s.shown().unwrap().len(), 9);
     let cancel_flag = s.job.as_ref().unwrap().cancel.clone();
     press(&mut s, Key::Escape);
-    assert!(cancel_flag.load(Ordering::Relaxed), "the worker is told to stop");
+    assert!(
+        cancel_flag.load(Ordering::Relaxed),
+        "the worker is told to stop"
+    );
     assert!(s.job.is_none() && s.pending.is_none());
     let fx = s.drain_effects();
     assert!(fx.iter().any(|e| matches!(e, Effect::DropScene { .. })));
@@ -135,7 +200,11 @@ fn cancel_keeps_the_previous_layout_intact() {
     assert_eq!((shown.id, shown.len()), (before_id, 4));
     assert_eq!(shown.points, before);
     // late messages of the cancelled job are ignored
-    s.handle(Msg::TsneFrame { job: second, iteration: 1, points: vec![[0.0, 0.0]; 9] });
+    s.handle(Msg::TsneFrame {
+        job: second,
+        iteration: 1,
+        points: vec![[0.0, 0.0]; 9],
+    });
     s.handle(Msg::Done { job: second });
     assert_eq!(s.shown().unwrap().id, before_id);
     assert_eq!(s.shown().unwrap().points, before);
@@ -157,8 +226,17 @@ fn changing_perplexity_reruns_tsne_live_and_cancel_restores() {
     let (re_job, settings) = fx
         .iter()
         .find_map(|e| match e {
-            Effect::StartJob(JobRequest::Retsne { job, features, paths, settings, .. }) => {
-                assert!(features.is_some(), "re-run from the kept features, no re-extraction");
+            Effect::StartJob(JobRequest::Retsne {
+                job,
+                features,
+                paths,
+                settings,
+                ..
+            }) => {
+                assert!(
+                    features.is_some(),
+                    "re-run from the kept features, no re-extraction"
+                );
                 assert_eq!(paths.len(), 5);
                 Some((*job, settings.clone()))
             }
@@ -170,11 +248,22 @@ fn changing_perplexity_reruns_tsne_live_and_cancel_restores() {
     // moving the slider again while it runs updates the running job instead of stacking jobs
     s.analysis.perplexity = 30.0;
     s.act(Action::TsneParamsChanged);
-    assert!(s.drain_effects().iter().all(|e| !matches!(e, Effect::StartJob(_))));
+    assert!(s
+        .drain_effects()
+        .iter()
+        .all(|e| !matches!(e, Effect::StartJob(_))));
     assert_eq!(settings.lock().unwrap().perplexity, 30.0);
-    s.handle(Msg::TsneFrame { job: re_job, iteration: 5, points: vec![[0.9, 0.9]; 5] });
+    s.handle(Msg::TsneFrame {
+        job: re_job,
+        iteration: 5,
+        points: vec![[0.9, 0.9]; 5],
+    });
     assert_eq!(s.current.as_ref().unwrap().points[0], [0.9, 0.9]);
-    assert_eq!(s.current.as_ref().unwrap().points[2], points[2], "the skipped image is untouched");
+    assert_eq!(
+        s.current.as_ref().unwrap().points[2],
+        points[2],
+        "the skipped image is untouched"
+    );
     s.act(Action::Cancel);
     let scene = s.current.as_ref().unwrap();
     assert_eq!(scene.points, points);
@@ -192,8 +281,14 @@ fn save_writes_the_used_images_as_ml4a_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("saved.json");
     s.act(Action::SaveDialog);
-    assert!(matches!(s.drain_effects().as_slice(), [Effect::Dialog(DialogKind::SaveJson)]));
-    s.handle(Msg::DialogResult { kind: DialogKind::SaveJson, result: Ok(Some(out.clone())) });
+    assert!(matches!(
+        s.drain_effects().as_slice(),
+        [Effect::Dialog(DialogKind::SaveJson)]
+    ));
+    s.handle(Msg::DialogResult {
+        kind: DialogKind::SaveJson,
+        result: Ok(Some(out.clone())),
+    });
     let fx = s.drain_effects();
     let entries = match fx.as_slice() {
         [Effect::SaveJson { path, entries }] => {
@@ -203,7 +298,10 @@ fn save_writes_the_used_images_as_ml4a_json() {
         other => panic!("{other:?}"),
     };
     assert_eq!(entries.len(), 4, "the undecodable image is not exported");
-    assert!(entries.iter().all(|e| e.grid.is_none()), "the export stores the t-SNE only");
+    assert!(
+        entries.iter().all(|e| e.grid.is_none()),
+        "the export stores the t-SNE only"
+    );
     layout_io::write_layout(&out, &entries).unwrap();
     let back = layout_io::read_layout(&out).unwrap();
     assert_eq!(back.entries.len(), 4);
@@ -221,18 +319,42 @@ fn loading_a_json_with_a_stored_grid_offers_the_grid_at_once() {
         }
         other => panic!("{other:?}"),
     };
-    s.handle(Msg::Scanned { job, paths: paths(2), source: Source::Json("/x/layout.json".into()) });
+    s.handle(Msg::Scanned {
+        job,
+        paths: paths(2),
+        source: Source::Json("/x/layout.json".into()),
+    });
     let entries = vec![
-        layout_io::LayoutEntry { path: "/imgs/0.png".into(), point: [0.2, 0.3], grid: Some([0, 0]) },
-        layout_io::LayoutEntry { path: "/imgs/1.png".into(), point: [0.8, 0.7], grid: Some([1, 0]) },
+        layout_io::LayoutEntry {
+            path: "/imgs/0.png".into(),
+            point: [0.2, 0.3],
+            grid: Some([0, 0]),
+        },
+        layout_io::LayoutEntry {
+            path: "/imgs/1.png".into(),
+            point: [0.8, 0.7],
+            grid: Some([1, 0]),
+        },
     ];
-    s.handle(Msg::Layout { job, entries, grid: Some(GridCells { cols: 2, rows: 1, cells: vec![[0, 0], [1, 0]] }) });
+    s.handle(Msg::Layout {
+        job,
+        entries,
+        grid: Some(GridCells {
+            cols: 2,
+            rows: 1,
+            cells: vec![[0, 0], [1, 0]],
+        }),
+    });
     assert!(s.grid_available());
     assert_eq!(s.shown().unwrap().points[1], [0.8, 0.7]);
     s.handle(Msg::Missing { job, index: 1 });
     s.handle(Msg::Done { job });
     assert_eq!(s.current.as_ref().unwrap().missing, 1);
-    assert!(s.status_line(60.0).contains("1 missing"), "{}", s.status_line(60.0));
+    assert!(
+        s.status_line(60.0).contains("1 missing"),
+        "{}",
+        s.status_line(60.0)
+    );
 }
 
 #[test]
@@ -242,25 +364,39 @@ fn failed_job_reports_and_keeps_what_was_shown() {
     finish_analysis(&mut s, job, 3, None);
     let id = s.current.as_ref().unwrap().id;
     let job = start_analysis(&mut s, "/empty");
-    s.handle(Msg::Failed { job, error: "no images found in /empty".into() });
+    s.handle(Msg::Failed {
+        job,
+        error: "no images found in /empty".into(),
+    });
     assert!(s.job.is_none());
     assert_eq!(s.shown().unwrap().id, id);
-    assert!(s.notices.iter().any(|n| n.is_error && n.text.contains("no images found")));
+    assert!(s
+        .notices
+        .iter()
+        .any(|n| n.is_error && n.text.contains("no images found")));
 }
 
 #[test]
 fn without_a_dialog_program_the_panel_asks_for_a_path() {
     let mut s = AppState::new([800.0, 600.0]);
     s.act(Action::AnalyzeDialog);
-    assert!(matches!(s.drain_effects().as_slice(), [Effect::Dialog(DialogKind::AnalyzeFolder)]));
-    s.handle(Msg::DialogResult { kind: DialogKind::AnalyzeFolder, result: Err("no file dialog available".into()) });
+    assert!(matches!(
+        s.drain_effects().as_slice(),
+        [Effect::Dialog(DialogKind::AnalyzeFolder)]
+    ));
+    s.handle(Msg::DialogResult {
+        kind: DialogKind::AnalyzeFolder,
+        result: Err("no file dialog available".into()),
+    });
     assert!(s.notices.iter().any(|n| n.is_error));
     let (kind, text) = s.path_prompt.as_mut().expect("a path field instead");
     assert_eq!(*kind, DialogKind::AnalyzeFolder);
     text.push_str("/photos");
     s.submit_path_prompt();
     assert!(s.path_prompt.is_none());
-    assert!(matches!(s.drain_effects().as_slice(), [Effect::StartJob(JobRequest::Analyze { dir, .. })] if dir == &PathBuf::from("/photos")));
+    assert!(
+        matches!(s.drain_effects().as_slice(), [Effect::StartJob(JobRequest::Analyze { dir, .. })] if dir == &PathBuf::from("/photos"))
+    );
 }
 
 #[test]
@@ -277,9 +413,14 @@ fn hotkeys_drive_gui_help_gallery_screenshot_and_camera() {
     press(&mut s, Key::Escape);
     assert!(!s.help_visible, "Esc closes the help first");
     press(&mut s, Key::S);
-    assert!(matches!(s.drain_effects().as_slice(), [Effect::Screenshot { path }] if path.extension().unwrap() == "png"));
+    assert!(
+        matches!(s.drain_effects().as_slice(), [Effect::Screenshot { path }] if path.extension().unwrap() == "png")
+    );
     press(&mut s, Key::P);
-    assert!(matches!(s.drain_effects().as_slice(), [Effect::CaptureFrame { .. }]));
+    assert!(matches!(
+        s.drain_effects().as_slice(),
+        [Effect::CaptureFrame { .. }]
+    ));
     let zoom = s.camera.zoom;
     s.act(Action::Zoom(2.0, Some([100.0, 100.0])));
     assert!((s.camera.zoom / zoom - 2.0).abs() < 1e-4);
@@ -288,12 +429,18 @@ fn hotkeys_drive_gui_help_gallery_screenshot_and_camera() {
     for i in 0..20 {
         s.update(20.0 + i as f64 * 0.1);
     }
-    assert!((s.camera.zoom - zoom).abs() / zoom < 1e-3, "fit restores the overview");
+    assert!(
+        (s.camera.zoom - zoom).abs() / zoom < 1e-3,
+        "fit restores the overview"
+    );
     press(&mut s, Key::Space);
     assert!(s.gallery.enabled);
     s.update(30.0);
     s.user_input();
-    assert!(s.gallery.paused(31.0), "input takes control back from the tour");
+    assert!(
+        s.gallery.paused(31.0),
+        "input takes control back from the tour"
+    );
 }
 
 #[test]
@@ -303,7 +450,10 @@ fn real_workers_analyze_a_folder_into_the_state() {
     let dir = tmp.path().join("imgs");
     std::fs::create_dir(&dir).unwrap();
     let emoji = shared.join("datasets/emoji-google/smileys-and-emotion");
-    let mut files: Vec<_> = std::fs::read_dir(&emoji).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&emoji)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     for f in files.iter().take(24) {
         std::fs::copy(f, dir.join(f.file_name().unwrap())).unwrap();
@@ -330,14 +480,27 @@ fn real_workers_analyze_a_folder_into_the_state() {
             Ok(msg) => s.handle(msg),
             Err(e) => panic!("no message from the worker: {e}"),
         }
-        assert!(start.elapsed() < Duration::from_secs(300), "analysis did not finish");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "analysis did not finish"
+        );
     }
     let scene = s.current.as_ref().unwrap();
     assert_eq!(scene.len(), 25);
     assert_eq!(scene.used_count(), 24, "the broken file is skipped");
-    assert!(s.warnings.iter().any(|w| w.contains("broken.png")), "{:?}", s.warnings);
+    assert!(
+        s.warnings.iter().any(|w| w.contains("broken.png")),
+        "{:?}",
+        s.warnings
+    );
     assert_eq!(thumbs, 24);
-    assert!(frames > 10, "t-SNE was shown live ({frames} position uploads)");
+    assert!(
+        frames > 10,
+        "t-SNE was shown live ({frames} position uploads)"
+    );
     assert!(scene.grid.is_some());
-    assert!(scene.points.iter().all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1])));
+    assert!(scene
+        .points
+        .iter()
+        .all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1])));
 }

@@ -19,11 +19,13 @@ impl Drop for Xvfb {
 
 /// A display to use: `$DISPLAY`, or a fresh Xvfb on a free display number.
 fn display() -> (String, Xvfb) {
-    if let Some(d) = std::env::var_os("DISPLAY") {
+    if let Some(d) = std::env::var_os("DISPLAY").filter(|d| !d.is_empty()) {
         return (d.to_string_lossy().into_owned(), Xvfb(None));
     }
     for n in 90..120 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
             continue;
         }
         let child = Command::new("Xvfb")
@@ -35,7 +37,10 @@ fn display() -> (String, Xvfb) {
             .expect("Xvfb is needed for this test (apt-get install xvfb), or set DISPLAY");
         let start = Instant::now();
         while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            assert!(start.elapsed() < Duration::from_secs(10), "Xvfb :{n} did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "Xvfb :{n} did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         return (format!(":{n}"), Xvfb(Some(child)));
@@ -54,7 +59,10 @@ fn spread(img: &image::RgbaImage) -> (usize, f64) {
         sum2 += l * l;
     }
     let n = (img.width() * img.height()) as f64;
-    (colours.len(), (sum2 / n - (sum / n).powi(2)).max(0.0).sqrt())
+    (
+        colours.len(),
+        (sum2 / n - (sum / n).powi(2)).max(0.0).sqrt(),
+    )
 }
 
 #[test]
@@ -71,7 +79,15 @@ fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
         .arg(tmp.path().join("cache"))
         .arg("--screenshot-dir")
         .arg(&shots)
-        .args(["--size", "1024x700", "--press", "gs", "--quit-after", "120", "--capture-on-quit"])
+        .args([
+            "--size",
+            "1024x700",
+            "--press",
+            "gs",
+            "--quit-after",
+            "120",
+            "--capture-on-quit",
+        ])
         .arg(&frame)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -93,16 +109,44 @@ fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
     assert!(status.success(), "app failed: {status}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let img = image::open(&frame).unwrap_or_else(|e| panic!("no captured frame ({e}); stderr:\n{stderr}")).to_rgba8();
-    assert!(img.width() >= 1000 && img.height() >= 680, "{}x{}", img.width(), img.height());
+    let img = image::open(&frame)
+        .unwrap_or_else(|e| panic!("no captured frame ({e}); stderr:\n{stderr}"))
+        .to_rgba8();
+    assert!(
+        img.width() >= 1000 && img.height() >= 680,
+        "{}x{}",
+        img.width(),
+        img.height()
+    );
     let (colours, sd) = spread(&img);
-    assert!(colours > 200 && sd > 10.0, "the frame looks blank: {colours} colours, sd {sd}");
+    assert!(
+        colours > 200 && sd > 10.0,
+        "the frame looks blank: {colours} colours, sd {sd}"
+    );
 
-    let shots: Vec<_> = std::fs::read_dir(&shots).unwrap().map(|e| e.unwrap().path()).collect();
+    let shots: Vec<_> = std::fs::read_dir(&shots)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(shots.len(), 1, "one screenshot from S: {shots:?}");
     let shot = image::open(&shots[0]).unwrap().to_rgba8();
-    // the whole 360-image grid at the atlas cell size: far larger than the window
-    assert!(shot.width() > 2000 && shot.height() > 2000, "{}x{}", shot.width(), shot.height());
+    // the whole 360-image grid (19 × 19 cells), each cell at the emoji's own 64 px: larger than
+    // the window, and not blown up beyond the source pixels
+    assert!(
+        shot.width() >= 19 * 64 && shot.height() >= 19 * 64,
+        "{}x{}",
+        shot.width(),
+        shot.height()
+    );
+    assert!(
+        shot.width() < 19 * 64 + 200,
+        "{}x{}",
+        shot.width(),
+        shot.height()
+    );
     let (colours, sd) = spread(&shot);
-    assert!(colours > 500 && sd > 10.0, "the screenshot looks blank: {colours} colours, sd {sd}");
+    assert!(
+        colours > 500 && sd > 10.0,
+        "the screenshot looks blank: {colours} colours, sd {sd}"
+    );
 }

@@ -21,12 +21,23 @@ fn bad_inputs_behave_as_expected_csv_says() {
     let dir = bad_inputs();
     let expected = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
     let rep = SilentReporter::default();
-    let opts = AnalyzeOptions { max_images: 1000, cache: Cache::disabled(), ..AnalyzeOptions::default() };
+    let opts = AnalyzeOptions {
+        max_images: 1000,
+        cache: Cache::disabled(),
+        ..AnalyzeOptions::default()
+    };
     let paths = pipeline::scan_folder(&dir, &opts, &rep).unwrap();
     let unique: HashSet<_> = paths.iter().collect();
     assert_eq!(unique.len(), paths.len(), "an image is listed twice");
     let model = FeatureModel::bundled().unwrap();
-    let set = pipeline::extract_features(&paths, &model, &Preprocess::default(), &Cache::disabled(), &rep).unwrap();
+    let set = pipeline::extract_features(
+        &paths,
+        &model,
+        &Preprocess::default(),
+        &Cache::disabled(),
+        &rep,
+    )
+    .unwrap();
     let used: HashSet<PathBuf> = set.paths.iter().cloned().collect();
     let candidates: HashSet<PathBuf> = paths.iter().cloned().collect();
     let warnings = rep.warnings();
@@ -37,7 +48,10 @@ fn bad_inputs_behave_as_expected_csv_says() {
         let path = dir.join(rel);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         match expect {
-            "decode" => assert!(used.contains(&path), "{rel} should be decoded and used; warnings: {warnings:#?}"),
+            "decode" => assert!(
+                used.contains(&path),
+                "{rel} should be decoded and used; warnings: {warnings:#?}"
+            ),
             "skip-warn" => {
                 assert!(!used.contains(&path), "{rel} should be skipped");
                 assert!(
@@ -45,10 +59,16 @@ fn bad_inputs_behave_as_expected_csv_says() {
                     "no warning names {rel}: {warnings:#?}"
                 );
             }
-            "ignore" => assert!(!candidates.contains(&path), "{rel} should not be a candidate"),
+            "ignore" => assert!(
+                !candidates.contains(&path),
+                "{rel} should not be a candidate"
+            ),
             "no-loop" => {
                 // The walk ended (we are here) and listed nothing through the loop.
-                assert!(!paths.iter().any(|p| p.starts_with(&path)), "{rel} was followed");
+                assert!(
+                    !paths.iter().any(|p| p.starts_with(&path)),
+                    "{rel} was followed"
+                );
             }
             "decode-or-ignore" => {}
             other => panic!("unknown expectation {other:?} for {rel}"),
@@ -70,22 +90,46 @@ fn decoder_details_are_right() {
     let img = thumbs::decode_file(&dir.join("exif-orientation-6.jpg")).unwrap();
     assert_eq!((img.width(), img.height()), (240, 320));
     // 16-bit gray is scaled, not clamped to white.
-    let gray = thumbs::decode_file(&dir.join("gray-16bit.png")).unwrap().to_rgb8();
-    let mean = gray.pixels().map(|p| p[0] as f64).sum::<f64>() / (gray.width() * gray.height()) as f64;
+    let gray = thumbs::decode_file(&dir.join("gray-16bit.png"))
+        .unwrap()
+        .to_rgb8();
+    let mean =
+        gray.pixels().map(|p| p[0] as f64).sum::<f64>() / (gray.width() * gray.height()) as f64;
     assert!(mean > 30.0 && mean < 225.0, "16-bit gray mean {mean}");
     // CMYK looks like the baseline cat, not inverted.
-    let base = thumbs::decode_file(&dir.join("valid-baseline.jpg")).unwrap().to_rgb8();
-    let cmyk = thumbs::decode_file(&dir.join("cmyk.jpg")).unwrap().to_rgb8();
-    let small = |i: &image::RgbImage| image::imageops::resize(i, 32, 32, image::imageops::FilterType::Triangle);
+    let base = thumbs::decode_file(&dir.join("valid-baseline.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let cmyk = thumbs::decode_file(&dir.join("cmyk.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let small = |i: &image::RgbImage| {
+        image::imageops::resize(i, 32, 32, image::imageops::FilterType::Triangle)
+    };
     let (a, b) = (small(&base), small(&cmyk));
-    let diff = a.pixels().zip(b.pixels()).map(|(p, q)| (0..3).map(|c| (p[c] as f64 - q[c] as f64).abs()).sum::<f64>()).sum::<f64>()
+    let diff = a
+        .pixels()
+        .zip(b.pixels())
+        .map(|(p, q)| {
+            (0..3)
+                .map(|c| (p[c] as f64 - q[c] as f64).abs())
+                .sum::<f64>()
+        })
+        .sum::<f64>()
         / (32.0 * 32.0 * 3.0);
-    assert!(diff < 20.0, "CMYK differs from the baseline by {diff} per channel");
+    assert!(
+        diff < 20.0,
+        "CMYK differs from the baseline by {diff} per channel"
+    );
     // The decompression bomb is refused by size, naming the reason.
     let err = thumbs::decode_file(&dir.join("bomb-20000x20000.png")).unwrap_err();
     assert!(err.to_string().contains("20000x20000"), "{err}");
     // The 48 Mpx JPEG decodes and its CNN input is small.
-    let prepared = thumbs::prepare_bytes(&std::fs::read(dir.join("huge-8000x6000.jpg")).unwrap(), &Preprocess::default()).unwrap();
+    let prepared = thumbs::prepare_bytes(
+        &std::fs::read(dir.join("huge-8000x6000.jpg")).unwrap(),
+        &Preprocess::default(),
+    )
+    .unwrap();
     assert_eq!((prepared.width, prepared.height), (8000, 6000));
     assert_eq!(prepared.cnn_input.dimensions(), (224, 224));
     assert_eq!(prepared.thumb.width(), 256);

@@ -20,11 +20,25 @@ fn label_ids(paths: &[PathBuf], labels: &HashMap<PathBuf, String>) -> Vec<u32> {
     paths
         .iter()
         .map(|p| {
-            let cat = labels.get(p).unwrap_or_else(|| panic!("no label for {}", p.display()));
+            let cat = labels
+                .get(p)
+                .unwrap_or_else(|| panic!("no label for {}", p.display()));
             let next = ids.len() as u32;
             *ids.entry(cat.as_str()).or_insert(next)
         })
         .collect()
+}
+
+/// N in "1000 images used (N from cache)".
+fn from_cache(stderr: &str) -> usize {
+    let rest = stderr
+        .split("images used (")
+        .nth(1)
+        .expect("features summary");
+    rest.split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -50,7 +64,10 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
         .arg(&grid_out)
         .args(["--max-images", "1000", "--cache-dir"])
         .arg(&cache));
-    assert!(stderr.contains("1000 images used (0 from cache)"), "{stderr}");
+    // A few of the files are byte-identical copies (flags shared by territories): those are
+    // found in the cache once their twin is computed; everything else is computed.
+    assert!(stderr.contains("1000 images used ("), "{stderr}");
+    assert!(from_cache(&stderr) < 20, "{stderr}");
 
     // Valid ml4a JSON: an array of {path, point} with absolute paths and points in [0,1].
     let text = std::fs::read_to_string(&out).unwrap();
@@ -68,19 +85,33 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
 
     let layout = layout_io::read_layout(&out).unwrap();
     let labels = common::labels(&dataset);
-    let paths: Vec<PathBuf> = layout.entries.iter().map(|e| e.path.canonicalize().unwrap()).collect();
-    let labels: HashMap<PathBuf, String> = labels.into_iter().map(|(p, c)| (p.canonicalize().unwrap(), c)).collect();
+    let paths: Vec<PathBuf> = layout
+        .entries
+        .iter()
+        .map(|e| e.path.canonicalize().unwrap())
+        .collect();
+    let labels: HashMap<PathBuf, String> = labels
+        .into_iter()
+        .map(|(p, c)| (p.canonicalize().unwrap(), c))
+        .collect();
     let ids = label_ids(&paths, &labels);
     let points: Vec<[f32; 2]> = layout.entries.iter().map(|e| e.point).collect();
     let point_acc = knn_accuracy(&points, &ids, 10);
 
     let grid = layout_io::read_layout(&grid_out).unwrap();
     let [cols, rows] = grid.grid_size.expect("grid file has a complete grid");
-    assert!(cols * rows >= 1000 && cols * rows < 1000 + cols.max(rows), "{cols} x {rows}");
-    let cells: Vec<[f32; 2]> = grid.entries.iter().map(|e| {
-        let g = e.grid.unwrap();
-        [g[0] as f32, g[1] as f32]
-    }).collect();
+    assert!(
+        cols * rows >= 1000 && cols * rows < 1000 + cols.max(rows),
+        "{cols} x {rows}"
+    );
+    let cells: Vec<[f32; 2]> = grid
+        .entries
+        .iter()
+        .map(|e| {
+            let g = e.grid.unwrap();
+            [g[0] as f32, g[1] as f32]
+        })
+        .collect();
     let grid_acc = knn_accuracy(&cells, &ids, 10);
     eprintln!("10-NN category accuracy: t-SNE points {point_acc:.3}, grid cells {grid_acc:.3}");
     assert!(point_acc >= 0.82, "t-SNE 10-NN accuracy {point_acc}");
@@ -93,17 +124,38 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
         .arg(&dataset)
         .arg("-o")
         .arg(&out2)
-        .args(["--max-images", "1000", "--perplexity", "20", "--theta", "0.5", "--cache-dir"])
+        .args([
+            "--max-images",
+            "1000",
+            "--perplexity",
+            "20",
+            "--theta",
+            "0.5",
+            "--cache-dir",
+        ])
         .arg(&cache));
-    assert!(stderr.contains("1000 images used (1000 from cache)"), "{stderr}");
+    assert_eq!(from_cache(&stderr), 1000, "{stderr}");
     let second = layout_io::read_layout(&out2).unwrap();
     let same: Vec<_> = second.entries.iter().map(|e| e.path.clone()).collect();
-    assert_eq!(same, layout.entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), "same seeded subset");
+    assert_eq!(
+        same,
+        layout
+            .entries
+            .iter()
+            .map(|e| e.path.clone())
+            .collect::<Vec<_>>(),
+        "same seeded subset"
+    );
     assert_ne!(second.entries[0].point, layout.entries[0].point);
 
     // `grid` on our own output reproduces the analysis' grid.
     let regrid = tmp.path().join("regrid.json");
-    run(bin().arg("grid").arg(&out).arg("-o").arg(&regrid).arg("--quiet"));
+    run(bin()
+        .arg("grid")
+        .arg(&out)
+        .arg("-o")
+        .arg(&regrid)
+        .arg("--quiet"));
     let regrid = layout_io::read_layout(&regrid).unwrap();
     assert_eq!(regrid.grid_size, Some([cols, rows]));
 }
@@ -112,21 +164,46 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
 fn cli_errors_are_clear_and_not_panics() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.json");
-    std::fs::write(&bad, "[\n {\"path\": \"a.png\", \"point\": [0, 1]},\n {\"path\": \n]").unwrap();
-    let out = bin().arg("grid").arg(&bad).arg("-o").arg(tmp.path().join("g.json")).output().unwrap();
+    std::fs::write(
+        &bad,
+        "[\n {\"path\": \"a.png\", \"point\": [0, 1]},\n {\"path\": \n]",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("grid")
+        .arg(&bad)
+        .arg("-o")
+        .arg(tmp.path().join("g.json"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("bad.json") && stderr.contains("line 4, column 1"), "{stderr}");
+    assert!(
+        stderr.contains("bad.json") && stderr.contains("line 4, column 1"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let out = bin().arg("analyze").arg(tmp.path().join("missing-folder")).arg("-o").arg(tmp.path().join("x.json")).output().unwrap();
+    let out = bin()
+        .arg("analyze")
+        .arg(tmp.path().join("missing-folder"))
+        .arg("-o")
+        .arg(tmp.path().join("x.json"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("missing-folder"), "{stderr}");
 
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let out = bin().arg("analyze").arg(&empty).arg("-o").arg(tmp.path().join("x.json")).output().unwrap();
+    let out = bin()
+        .arg("analyze")
+        .arg(&empty)
+        .arg("-o")
+        .arg(tmp.path().join("x.json"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no images found"));
     assert!(!tmp.path().join("x.json").exists());
@@ -144,9 +221,18 @@ fn tiny_folders_work_one_two_three_images_and_duplicates() {
             std::fs::copy(samples.join("coffee.png"), dir.join(format!("copy{i}.png"))).unwrap();
         }
         let out = tmp.path().join(format!("n{n}.json"));
-        run(bin().arg("analyze").arg(&dir).arg("-o").arg(&out).arg("--no-cache").arg("--quiet"));
+        run(bin()
+            .arg("analyze")
+            .arg(&dir)
+            .arg("-o")
+            .arg(&out)
+            .arg("--no-cache")
+            .arg("--quiet"));
         let l = layout_io::read_layout(&out).unwrap();
         assert_eq!(l.entries.len(), n);
-        assert!(l.entries.iter().all(|e| e.point.iter().all(|v| (0.0..=1.0).contains(v))));
+        assert!(l
+            .entries
+            .iter()
+            .all(|e| e.point.iter().all(|v| (0.0..=1.0).contains(v))));
     }
 }

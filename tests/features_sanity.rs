@@ -20,10 +20,17 @@ fn sample_photos_top1_is_in_the_accept_set() {
     for (name, ok) in accept {
         let bytes = std::fs::read(samples.join(name)).unwrap();
         let prepared = thumbs::prepare_bytes(&bytes, &Preprocess::default()).unwrap();
-        let logits = model.logits(&prepared.cnn_input).unwrap().expect("bundled model has logits");
+        let logits = model
+            .logits(&prepared.cnn_input)
+            .unwrap()
+            .expect("bundled model has logits");
         let probs = softmax(&logits);
         let top = argmax(&probs).unwrap();
-        assert!(ok.contains(&top), "{name}: top-1 {top} (p = {:.3}) not in {ok:?}", probs[top]);
+        assert!(
+            ok.contains(&top),
+            "{name}: top-1 {top} (p = {:.3}) not in {ok:?}",
+            probs[top]
+        );
         let features = model.features(&prepared.cnn_input).unwrap();
         assert_eq!(features.len(), 1280);
         assert!(features.iter().all(|v| v.is_finite() && *v >= 0.0));

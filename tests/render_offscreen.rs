@@ -494,14 +494,15 @@ fn screenshot_covers_the_whole_layout_and_tiles() {
     let o = ScreenshotOptions::default();
     let max_dim = ctx.device.limits().max_texture_dimension_2d;
     let plan = r.plan_screenshot(&layout, &o, max_dim).expect("plan");
-    // cell 64 px per image in grid view: zoom = 64 / pitch = 128; layout spans 0.98 world.
+    // The largest source image is 16 px, so a grid cell gets 16 px (not the 64 px atlas cell:
+    // no blown-up blur): zoom = 16 / pitch = 32; the layout spans 0.98 world.
     assert!(
-        (plan.camera.zoom - 128.0).abs() < 1e-3,
+        (plan.camera.zoom - 32.0).abs() < 1e-3,
         "zoom {}",
         plan.camera.zoom
     );
     let bounds = r.bounds(&layout).expect("bounds");
-    let want_w = (bounds.size()[0] * 128.0 + 32.0).ceil() as u32;
+    let want_w = (bounds.size()[0] * 32.0 + 32.0).ceil() as u32;
     assert_eq!((plan.width, plan.height), (want_w, want_w));
     let shot = r
         .screenshot(&ctx.device, &ctx.queue, &layout, &o)
@@ -513,11 +514,21 @@ fn screenshot_covers_the_whole_layout_and_tiles() {
         assert_px(&shot, p[0] as u32, p[1] as u32, c, 2, "screenshot cell");
     }
     assert_px(&shot, 2, 2, BLACK, 0, "margin");
+    // A 200 px source image: capped at the 64 px atlas cell, zoom = 64 / pitch = 128.
+    let mut big = rgb_scene(&ctx, TargetDesc::OFFSCREEN);
+    big.set_image(&ctx.queue, 3, &solid(200, 100, GREEN))
+        .expect("big");
+    let big_plan = big.plan_screenshot(&layout, &o, max_dim).expect("plan");
+    assert!(
+        (big_plan.camera.zoom - 128.0).abs() < 1e-3,
+        "zoom {}",
+        big_plan.camera.zoom
+    );
 
-    // Same screenshot forced into 40 px tiles.
+    // Same screenshot forced into 16 px tiles.
     let tiled_opts = ScreenshotOptions {
         offscreen: OffscreenOptions {
-            max_tile: 40,
+            max_tile: 16,
             ..o.offscreen
         },
         ..o

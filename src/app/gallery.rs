@@ -83,7 +83,13 @@ impl Gallery {
     }
 
     /// Advance the tour. `params` should be the layout the view is heading to (target blend).
-    pub fn tick(&mut self, now: f64, camera: &Camera, scene: Option<&Scene>, params: &LayoutParams) -> Tick {
+    pub fn tick(
+        &mut self,
+        now: f64,
+        camera: &Camera,
+        scene: Option<&Scene>,
+        params: &LayoutParams,
+    ) -> Tick {
         let mut tick = Tick::default();
         if !self.enabled {
             return tick;
@@ -96,7 +102,9 @@ impl Gallery {
             self.next_move = now;
             self.next_toggle = now + self.toggle_every;
         }
-        let Some(scene) = scene.filter(|s| s.used_count() > 0) else { return tick };
+        let Some(scene) = scene.filter(|s| s.used_count() > 0) else {
+            return tick;
+        };
         if self.toggle_every > 0.0 && now >= self.next_toggle {
             tick.toggle_grid = true;
             self.next_toggle = now + self.toggle_every;
@@ -118,7 +126,12 @@ impl Gallery {
 
     /// Every third view is the overview; the others are close-ups of random images, near enough
     /// that a few images fill the screen.
-    fn next_view(&mut self, camera: &Camera, scene: &Scene, params: &LayoutParams) -> Option<Camera> {
+    fn next_view(
+        &mut self,
+        camera: &Camera,
+        scene: &Scene,
+        params: &LayoutParams,
+    ) -> Option<Camera> {
         let bounds = scene.bounds(params)?;
         let mut target = *camera;
         if self.step % 3 == 0 {
@@ -128,7 +141,11 @@ impl Gallery {
         let used: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
         let pick = used[(self.random() % used.len() as u64) as usize];
         let geom = scene.geometry();
-        let cell = scene.grid.as_ref().and_then(|g| g.cells.get(pick).copied()).unwrap_or([0, 0]);
+        let cell = scene
+            .grid
+            .as_ref()
+            .and_then(|g| g.cells.get(pick).copied())
+            .unwrap_or([0, 0]);
         let center = geom.instance_center(scene.points[pick], cell, params);
         // About 5–8 images across the shorter side of the screen.
         let across = 5.0 + (self.random() % 4) as f32;
@@ -146,12 +163,19 @@ mod tests {
     use std::path::PathBuf;
 
     fn scene(n: usize) -> Scene {
-        Scene::new(1, Source::Folder(PathBuf::from("/x")), (0..n).map(|i| PathBuf::from(format!("{i}.png"))).collect())
+        Scene::new(
+            1,
+            Source::Folder(PathBuf::from("/x")),
+            (0..n).map(|i| PathBuf::from(format!("{i}.png"))).collect(),
+        )
     }
 
     #[test]
     fn tours_overview_then_closeups_and_toggles() {
-        let mut g = Gallery { toggle_every: 20.0, ..Gallery::default() };
+        let mut g = Gallery {
+            toggle_every: 20.0,
+            ..Gallery::default()
+        };
         g.set_enabled(true, 0.0);
         let cam = Camera::new([800.0, 600.0]);
         let s = scene(100);
@@ -161,8 +185,16 @@ mod tests {
         assert!(!first.toggle_grid);
         // nothing until the hold is over
         assert_eq!(g.tick(1.0, &cam, Some(&s), &p), Tick::default());
-        let second = g.tick(MOVE_SECONDS + HOLD_SECONDS, &cam, Some(&s), &p).camera.expect("second move");
-        assert!(second.zoom > overview.zoom * 1.5, "close-up zooms in: {} vs {}", second.zoom, overview.zoom);
+        let second = g
+            .tick(MOVE_SECONDS + HOLD_SECONDS, &cam, Some(&s), &p)
+            .camera
+            .expect("second move");
+        assert!(
+            second.zoom > overview.zoom * 1.5,
+            "close-up zooms in: {} vs {}",
+            second.zoom,
+            overview.zoom
+        );
         let t = g.tick(20.0, &cam, Some(&s), &p);
         assert!(t.toggle_grid);
         assert!(t.camera.is_some(), "overview of the new layout");
@@ -170,7 +202,10 @@ mod tests {
 
     #[test]
     fn input_pauses_then_resumes() {
-        let mut g = Gallery { resume_after: 10.0, ..Gallery::default() };
+        let mut g = Gallery {
+            resume_after: 10.0,
+            ..Gallery::default()
+        };
         g.set_enabled(true, 0.0);
         let cam = Camera::new([800.0, 600.0]);
         let s = scene(10);
@@ -180,7 +215,10 @@ mod tests {
         assert_eq!(g.tick(5.0, &cam, Some(&s), &p), Tick::default());
         assert!(g.tick(11.5, &cam, Some(&s), &p).camera.is_some());
         // with resume_after = 0, input ends the tour
-        let mut g = Gallery { resume_after: 0.0, ..Gallery::default() };
+        let mut g = Gallery {
+            resume_after: 0.0,
+            ..Gallery::default()
+        };
         g.set_enabled(true, 0.0);
         g.interrupt(1.0);
         assert!(!g.enabled);
@@ -190,6 +228,14 @@ mod tests {
     fn empty_scene_is_harmless() {
         let mut g = Gallery::default();
         g.set_enabled(true, 0.0);
-        assert_eq!(g.tick(0.0, &Camera::new([10.0, 10.0]), None, &LayoutParams::default()), Tick::default());
+        assert_eq!(
+            g.tick(
+                0.0,
+                &Camera::new([10.0, 10.0]),
+                None,
+                &LayoutParams::default()
+            ),
+            Tick::default()
+        );
     }
 }

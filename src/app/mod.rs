@@ -10,7 +10,8 @@ pub mod worker;
 
 use crate::cache::Cache;
 use crate::render::{
-    srgb_u8_to_clear_color, AtlasConfig, FrameParams, QuadRenderer, ScreenshotOptions, Style, TargetDesc,
+    srgb_u8_to_clear_color, AtlasConfig, FrameParams, QuadRenderer, ScreenshotOptions, Style,
+    TargetDesc,
 };
 use anyhow::{bail, Result};
 use clap::Args;
@@ -107,7 +108,8 @@ pub fn run(args: AppArgs) -> Result<()> {
         parse_capture_every(c)?;
     }
     #[cfg(target_os = "linux")]
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
         bail!("no display: set DISPLAY (e.g. run under `xvfb-run`), or use the headless subcommands (analyze, grid, render)");
     }
     let _ = ARGS.set(args);
@@ -116,7 +118,9 @@ pub fn run(args: AppArgs) -> Result<()> {
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32)> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| anyhow::anyhow!("--size: expected WxH, got {s:?}"))?;
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow::anyhow!("--size: expected WxH, got {s:?}"))?;
     let (w, h): (u32, u32) = (w.trim().parse()?, h.trim().parse()?);
     if w < 100 || h < 100 || w > 16384 || h > 16384 {
         bail!("--size {s} is out of range");
@@ -125,8 +129,12 @@ fn parse_size(s: &str) -> Result<(u32, u32)> {
 }
 
 fn parse_capture_every(v: &[String]) -> Result<(f64, PathBuf)> {
-    let [secs, dir] = v else { bail!("--capture-every takes SECONDS DIR") };
-    let secs: f64 = secs.parse().map_err(|_| anyhow::anyhow!("--capture-every: {secs:?} is not a number of seconds"))?;
+    let [secs, dir] = v else {
+        bail!("--capture-every takes SECONDS DIR")
+    };
+    let secs: f64 = secs
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--capture-every: {secs:?} is not a number of seconds"))?;
     if !(secs > 0.0) {
         bail!("--capture-every: seconds must be positive");
     }
@@ -268,7 +276,10 @@ fn model(app: &App) -> Model {
     if args.gallery {
         state.gallery.set_enabled(true, 0.0);
     }
-    state.capture_every = args.capture_every.as_deref().and_then(|c| parse_capture_every(c).ok());
+    state.capture_every = args
+        .capture_every
+        .as_deref()
+        .and_then(|c| parse_capture_every(c).ok());
     let first = match &args.path {
         Some(p) if p.is_dir() => Action::Analyze(p.clone()),
         Some(p) => Action::Load(p.clone()),
@@ -290,7 +301,13 @@ fn model(app: &App) -> Model {
         rx,
         workers,
         background,
-        mouse: Mouse { px: [0.0; 2], points: [0.0; 2], down: None, dragged: false, last_click: None },
+        mouse: Mouse {
+            px: [0.0; 2],
+            points: [0.0; 2],
+            down: None,
+            dragged: false,
+            last_click: None,
+        },
         lightbox: None,
         start: Instant::now(),
         startup_done: None,
@@ -315,14 +332,25 @@ fn update(app: &App, model: &mut Model, update: Update) {
 
     // The egui panel.
     model.egui.set_elapsed_time(update.since_start);
-    let hover_label = model.state.hovered.and_then(|i| model.state.shown()?.paths.get(i)).map(|p| {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        (name, model.mouse.points)
-    });
+    let hover_label = model
+        .state
+        .hovered
+        .and_then(|i| model.state.shown()?.paths.get(i))
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, model.mouse.points)
+        });
     let fps = app.fps();
     let (actions, panel_right) = {
         let ctx = model.egui.begin_frame();
-        let tex = model.lightbox.as_ref().filter(|(i, _)| Some(*i) == model.state.lightbox).map(|(_, t)| t);
+        let tex = model
+            .lightbox
+            .as_ref()
+            .filter(|(i, _)| Some(*i) == model.state.lightbox)
+            .map(|(_, t)| t);
         ui::draw(&ctx, &mut model.state, fps, tex, hover_label)
     };
     let inset = panel_right * model.egui.ctx().pixels_per_point();
@@ -370,21 +398,31 @@ fn apply_effects(app: &App, model: &mut Model) {
     if effects.is_empty() {
         return;
     }
-    let Some(win) = app.window(model.window) else { return };
+    let Some(win) = app.window(model.window) else {
+        return;
+    };
     let (device, queue) = (win.device(), win.queue());
     for effect in effects {
         let result: crate::render::Result<()> = (|| {
             match effect {
                 Effect::CreateScene { scene, count } => {
-                    let target = TargetDesc { format: Frame::TEXTURE_FORMAT, sample_count: win.msaa_samples() };
-                    let renderer = QuadRenderer::new(device, target, count, &AtlasConfig::default())?;
+                    let target = TargetDesc {
+                        format: Frame::TEXTURE_FORMAT,
+                        sample_count: win.msaa_samples(),
+                    };
+                    let renderer =
+                        QuadRenderer::new(device, target, count, &AtlasConfig::default())?;
                     log::info!("{}", renderer.atlas_plan());
                     model.renderers.insert(scene, renderer);
                 }
                 Effect::DropScene { scene } => {
                     model.renderers.remove(&scene);
                 }
-                Effect::Thumb { scene, index, thumb } => {
+                Effect::Thumb {
+                    scene,
+                    index,
+                    thumb,
+                } => {
                     if let Some(r) = model.renderers.get_mut(&scene) {
                         r.set_image(queue, index, &thumb)?;
                     }
@@ -407,16 +445,28 @@ fn apply_effects(app: &App, model: &mut Model) {
                 }
                 Effect::Grid { scene } => {
                     let data = find_scene(&model.state, scene).map(|s| {
-                        let cells = s.grid.as_ref().map(|g| g.cells.clone()).unwrap_or_else(|| vec![[0, 0]; s.len()]);
+                        let cells = s
+                            .grid
+                            .as_ref()
+                            .map(|g| g.cells.clone())
+                            .unwrap_or_else(|| vec![[0, 0]; s.len()]);
                         (s.geometry(), cells)
                     });
-                    if let (Some(r), Some((geometry, cells))) = (model.renderers.get_mut(&scene), data) {
+                    if let (Some(r), Some((geometry, cells))) =
+                        (model.renderers.get_mut(&scene), data)
+                    {
                         r.set_grid(queue, geometry, &cells)?;
                     }
                 }
                 Effect::StartJob(request) => model.workers.start(request),
                 Effect::Dialog(kind) => {
-                    let location = state::dialog_location(model.state.shown().and_then(|s| s.paths.first()).map(|p| p.as_path()));
+                    let location = state::dialog_location(
+                        model
+                            .state
+                            .shown()
+                            .and_then(|s| s.paths.first())
+                            .map(|p| p.as_path()),
+                    );
                     model.workers.dialog(kind, location);
                 }
                 Effect::Screenshot { path } => screenshot(model, device, queue, path),
@@ -443,13 +493,21 @@ fn apply_effects(app: &App, model: &mut Model) {
 }
 
 fn find_scene(state: &AppState, id: u64) -> Option<&state::Scene> {
-    state.pending.iter().chain(state.current.iter()).find(|s| s.id == id)
+    state
+        .pending
+        .iter()
+        .chain(state.current.iter())
+        .find(|s| s.id == id)
 }
 
 /// Render the whole layout offscreen on the window's device and write the PNG on a thread.
 fn screenshot(model: &mut Model, device: &wgpu::Device, queue: &wgpu::Queue, path: PathBuf) {
-    let Some(scene) = model.state.shown() else { return };
-    let Some(renderer) = model.renderers.get(&scene.id) else { return };
+    let Some(scene) = model.state.shown() else {
+        return;
+    };
+    let Some(renderer) = model.renderers.get(&scene.id) else {
+        return;
+    };
     let mut opts = ScreenshotOptions::default();
     let [r, g, b] = model.background;
     opts.offscreen.background = [r, g, b, 255];
@@ -457,14 +515,22 @@ fn screenshot(model: &mut Model, device: &wgpu::Device, queue: &wgpu::Queue, pat
     let layout = model.state.layout_params().with_t(model.state.target_t());
     match renderer.screenshot(device, queue, &layout, &opts) {
         Ok(image) => {
-            model.state.notify(format!("saving {}×{} screenshot …", image.width(), image.height()));
+            model.state.notify(format!(
+                "saving {}×{} screenshot …",
+                image.width(),
+                image.height()
+            ));
             model.workers.save_png(path, image);
         }
         Err(e) => model.state.error(format!("screenshot failed: {e}")),
     }
 }
 
-fn lightbox_ready(model: &mut Model, index: usize, image: std::result::Result<image::RgbaImage, String>) {
+fn lightbox_ready(
+    model: &mut Model,
+    index: usize,
+    image: std::result::Result<image::RgbaImage, String>,
+) {
     if model.state.lightbox != Some(index) {
         return;
     }
@@ -472,7 +538,11 @@ fn lightbox_ready(model: &mut Model, index: usize, image: std::result::Result<im
         Ok(img) => {
             let size = [img.width() as usize, img.height() as usize];
             let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
-            let tex = model.egui.ctx().load_texture(format!("lightbox-{index}"), color, egui::TextureOptions::LINEAR);
+            let tex = model.egui.ctx().load_texture(
+                format!("lightbox-{index}"),
+                color,
+                egui::TextureOptions::LINEAR,
+            );
             model.lightbox = Some((index, tex));
         }
         Err(e) => {
@@ -502,7 +572,8 @@ fn raw_window_event(_app: &App, model: &mut Model, event: &nannou::winit::event:
 
 fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
     let egui_wants_keys = model.egui.ctx().wants_keyboard_input();
-    let egui_wants_pointer = model.egui.ctx().wants_pointer_input() || model.egui.ctx().is_pointer_over_area();
+    let egui_wants_pointer =
+        model.egui.ctx().wants_pointer_input() || model.egui.ctx().is_pointer_over_area();
     let now = model.start.elapsed().as_secs_f64();
     match event {
         WindowEvent::KeyPressed(key) if !egui_wants_keys => {
@@ -518,7 +589,9 @@ fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             }
         }
         WindowEvent::MouseMoved(p) => {
-            let Some(win) = app.window(model.window) else { return };
+            let Some(win) = app.window(model.window) else {
+                return;
+            };
             let (w, h) = win.inner_size_points();
             let scale = win.scale_factor();
             let points = [p.x + w / 2.0, h / 2.0 - p.y];
@@ -528,26 +601,35 @@ fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
                 if model.mouse.dragged || moved > 4.0 {
                     model.mouse.dragged = true;
                     model.state.user_input();
-                    model.state.act(Action::Pan([px[0] - model.mouse.px[0], px[1] - model.mouse.px[1]]));
+                    model.state.act(Action::Pan([
+                        px[0] - model.mouse.px[0],
+                        px[1] - model.mouse.px[1],
+                    ]));
                 }
             }
             model.mouse.px = px;
             model.mouse.points = points;
         }
-        WindowEvent::MousePressed(MouseButton::Left) if !egui_wants_pointer || model.state.lightbox.is_some() => {
+        WindowEvent::MousePressed(MouseButton::Left)
+            if !egui_wants_pointer || model.state.lightbox.is_some() =>
+        {
             if model.state.lightbox.is_none() {
                 model.mouse.down = Some((model.mouse.px, now));
                 model.mouse.dragged = false;
             }
         }
         WindowEvent::MouseReleased(MouseButton::Left) => {
-            let Some((down, _)) = model.mouse.down.take() else { return };
+            let Some((down, _)) = model.mouse.down.take() else {
+                return;
+            };
             if model.mouse.dragged {
                 model.mouse.dragged = false;
                 return;
             }
             model.state.user_input();
-            let double = model.mouse.last_click.is_some_and(|(p, t)| now - t < 0.35 && (p[0] - down[0]).hypot(p[1] - down[1]) < 6.0);
+            let double = model.mouse.last_click.is_some_and(|(p, t)| {
+                now - t < 0.35 && (p[0] - down[0]).hypot(p[1] - down[1]) < 6.0
+            });
             if double {
                 model.mouse.last_click = None;
                 model.state.lightbox = None;
@@ -566,7 +648,9 @@ fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             };
             if lines != 0.0 {
                 model.state.user_input();
-                model.state.act(Action::Zoom(1.15f32.powf(lines), Some(model.mouse.px)));
+                model
+                    .state
+                    .act(Action::Zoom(1.15f32.powf(lines), Some(model.mouse.px)));
             }
         }
         WindowEvent::Resized(_) => {
@@ -577,7 +661,11 @@ fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
         }
         WindowEvent::DroppedFile(path) => {
             model.state.user_input();
-            model.state.act(if path.is_dir() { Action::Analyze(path) } else { Action::Load(path) });
+            model.state.act(if path.is_dir() {
+                Action::Analyze(path)
+            } else {
+                Action::Load(path)
+            });
         }
         _ => {}
     }
@@ -599,7 +687,14 @@ fn view(app: &App, model: &Model, frame: Frame) {
             };
             let queue = frame.device_queue_pair().queue();
             let mut encoder = frame.command_encoder();
-            renderer.render(queue, &mut encoder, frame.texture_view(), None, Some(srgb_u8_to_clear_color([r, g, b, 255])), &params);
+            renderer.render(
+                queue,
+                &mut encoder,
+                frame.texture_view(),
+                None,
+                Some(srgb_u8_to_clear_color([r, g, b, 255])),
+                &params,
+            );
         }
         None => frame.clear(nannou::color::rgb8(r, g, b)),
     }
@@ -616,7 +711,10 @@ fn exit(_app: &App, model: Model) {
         job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     // Nothing the user saved is lost: let screenshots and JSON files finish writing.
-    if !model.workers.wait_for_saves(std::time::Duration::from_secs(60)) {
+    if !model
+        .workers
+        .wait_for_saves(std::time::Duration::from_secs(60))
+    {
         eprintln!("warning: a file was still being written when the app quit");
     }
 }
@@ -627,11 +725,24 @@ mod tests {
 
     #[test]
     fn hotkeys_map_to_actions() {
-        assert_eq!(action_for_key(VirtualKeyCode::G, false), Some(Action::ToggleGrid));
-        assert_eq!(action_for_key(VirtualKeyCode::S, false), Some(Action::SaveScreenshot(None)));
-        assert_eq!(action_for_key(VirtualKeyCode::Escape, false), Some(Action::Escape));
+        assert_eq!(
+            action_for_key(VirtualKeyCode::G, false),
+            Some(Action::ToggleGrid)
+        );
+        assert_eq!(
+            action_for_key(VirtualKeyCode::S, false),
+            Some(Action::SaveScreenshot(None))
+        );
+        assert_eq!(
+            action_for_key(VirtualKeyCode::Escape, false),
+            Some(Action::Escape)
+        );
         assert_eq!(action_for_key(VirtualKeyCode::Q, true), Some(Action::Quit));
-        assert_eq!(action_for_key(VirtualKeyCode::Q, false), None, "plain Q must not quit an installation");
+        assert_eq!(
+            action_for_key(VirtualKeyCode::Q, false),
+            None,
+            "plain Q must not quit an installation"
+        );
         assert_eq!(action_for_char('?'), Some(Action::ToggleHelp));
         // every documented hotkey letter is handled
         for (key, _) in ui::HOTKEYS {
@@ -657,7 +768,10 @@ mod tests {
         assert_eq!(parse_size("1280x800").unwrap(), (1280, 800));
         assert!(parse_size("10x10").is_err());
         assert!(parse_size("big").is_err());
-        assert_eq!(parse_capture_every(&["2.5".into(), "/tmp/f".into()]).unwrap(), (2.5, PathBuf::from("/tmp/f")));
+        assert_eq!(
+            parse_capture_every(&["2.5".into(), "/tmp/f".into()]).unwrap(),
+            (2.5, PathBuf::from("/tmp/f"))
+        );
         assert!(parse_capture_every(&["0".into(), "/tmp/f".into()]).is_err());
     }
 }

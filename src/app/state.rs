@@ -34,7 +34,11 @@ pub struct ViewSettings {
 
 impl Default for ViewSettings {
     fn default() -> Self {
-        ViewSettings { view_as_grid: false, scale: 4.0, image_size: 1.0 }
+        ViewSettings {
+            view_as_grid: false,
+            scale: 4.0,
+            image_size: 1.0,
+        }
     }
 }
 
@@ -48,7 +52,11 @@ pub struct AnalysisSettings {
 
 impl Default for AnalysisSettings {
     fn default() -> Self {
-        AnalysisSettings { max_images: 500, perplexity: 50.0, theta: 0.3 }
+        AnalysisSettings {
+            max_images: 500,
+            perplexity: 50.0,
+            theta: 0.3,
+        }
     }
 }
 
@@ -127,7 +135,11 @@ impl Scene {
     pub fn entries(&self) -> Vec<LayoutEntry> {
         (0..self.len())
             .filter(|&i| self.used[i])
-            .map(|i| LayoutEntry { path: self.paths[i].clone(), point: self.points[i], grid: None })
+            .map(|i| LayoutEntry {
+                path: self.paths[i].clone(),
+                point: self.points[i],
+                grid: None,
+            })
             .collect()
     }
 
@@ -148,7 +160,10 @@ impl Scene {
         };
         let idx: Vec<usize> = (0..self.len()).filter(|&i| self.used[i]).collect();
         let pts: Vec<[f32; 2]> = idx.iter().map(|&i| self.points[i]).collect();
-        let cs: Vec<[u32; 2]> = idx.iter().map(|&i| cells.get(i).copied().unwrap_or([0, 0])).collect();
+        let cs: Vec<[u32; 2]> = idx
+            .iter()
+            .map(|&i| cells.get(i).copied().unwrap_or([0, 0]))
+            .collect();
         let asp: Vec<f32> = idx.iter().map(|&i| self.aspects[i]).collect();
         geom.bounds(&pts, &cs, &asp, params)
     }
@@ -248,23 +263,52 @@ pub enum Action {
 #[derive(Debug)]
 pub enum Effect {
     /// Make GPU resources (atlas, buffers) for a scene of `count` images.
-    CreateScene { scene: u64, count: usize },
-    DropScene { scene: u64 },
-    Thumb { scene: u64, index: usize, thumb: RgbaImage },
-    Placeholder { scene: u64, index: usize },
-    Hide { scene: u64, index: usize },
+    CreateScene {
+        scene: u64,
+        count: usize,
+    },
+    DropScene {
+        scene: u64,
+    },
+    Thumb {
+        scene: u64,
+        index: usize,
+        thumb: RgbaImage,
+    },
+    Placeholder {
+        scene: u64,
+        index: usize,
+    },
+    Hide {
+        scene: u64,
+        index: usize,
+    },
     /// Re-upload the scene's t-SNE positions (`Scene::points`).
-    Positions { scene: u64 },
+    Positions {
+        scene: u64,
+    },
     /// Re-upload the scene's grid cells.
-    Grid { scene: u64 },
+    Grid {
+        scene: u64,
+    },
     StartJob(JobRequest),
     Dialog(DialogKind),
     /// Whole-layout screenshot of the shown scene.
-    Screenshot { path: PathBuf },
-    CaptureFrame { path: PathBuf },
+    Screenshot {
+        path: PathBuf,
+    },
+    CaptureFrame {
+        path: PathBuf,
+    },
     /// Write these entries as ml4a JSON (atomically, off the render thread).
-    SaveJson { path: PathBuf, entries: Vec<LayoutEntry> },
-    LoadLightbox { index: usize, path: PathBuf },
+    SaveJson {
+        path: PathBuf,
+        entries: Vec<LayoutEntry>,
+    },
+    LoadLightbox {
+        index: usize,
+        path: PathBuf,
+    },
     SetFullscreen(bool),
     Quit,
 }
@@ -395,12 +439,20 @@ impl AppState {
 
     pub fn notify(&mut self, text: impl Into<String>) {
         let until = self.now + 4.0;
-        self.notices.push(Notice { text: text.into(), is_error: false, until });
+        self.notices.push(Notice {
+            text: text.into(),
+            is_error: false,
+            until,
+        });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
         let until = self.now + 8.0;
-        self.notices.push(Notice { text: text.into(), is_error: true, until });
+        self.notices.push(Notice {
+            text: text.into(),
+            is_error: true,
+            until,
+        });
     }
 
     pub fn set_viewport(&mut self, viewport: [f32; 2]) {
@@ -413,10 +465,16 @@ impl AppState {
     /// Fit the camera to the shown layout at the blend it is heading to.
     pub fn fit_camera(&mut self, animate: bool) {
         let params = self.layout_params().with_t(self.target_t());
-        let Some(bounds) = self.shown().and_then(|s| s.bounds(&params)) else { return };
+        let Some(bounds) = self.shown().and_then(|s| s.bounds(&params)) else {
+            return;
+        };
         // Fit into the part of the window right of the panel, when the panel is shown.
         let [w, h] = self.camera.viewport;
-        let inset = if self.gui_visible { self.left_inset_px.clamp(0.0, w * 0.5) } else { 0.0 };
+        let inset = if self.gui_visible {
+            self.left_inset_px.clamp(0.0, w * 0.5)
+        } else {
+            0.0
+        };
         let mut target = self.camera;
         target.set_viewport([w - inset, h]);
         target.fit(&bounds, 24.0);
@@ -505,13 +563,16 @@ impl AppState {
                 }
                 let path = path.unwrap_or_else(|| {
                     self.screenshot_count += 1;
-                    self.screenshot_dir.join(timestamped("layout", self.screenshot_count))
+                    self.screenshot_dir
+                        .join(timestamped("layout", self.screenshot_count))
                 });
                 self.effects.push(Effect::Screenshot { path });
             }
             Action::CaptureFrame => {
                 self.capture_count += 1;
-                let path = self.screenshot_dir.join(timestamped("frame", self.capture_count));
+                let path = self
+                    .screenshot_dir
+                    .join(timestamped("frame", self.capture_count));
                 self.effects.push(Effect::CaptureFrame { path });
             }
             Action::ToggleGui => {
@@ -524,7 +585,11 @@ impl AppState {
             Action::ToggleGallery => {
                 let on = !self.gallery.enabled;
                 self.gallery.set_enabled(on, self.now);
-                self.notify(if on { "gallery tour on" } else { "gallery tour off" });
+                self.notify(if on {
+                    "gallery tour on"
+                } else {
+                    "gallery tour off"
+                });
             }
             Action::ToggleFullscreen => {
                 self.fullscreen = !self.fullscreen;
@@ -552,14 +617,16 @@ impl AppState {
                 if self.shown().is_none() {
                     return self.error("nothing to save yet");
                 }
-                self.effects.push(Effect::Dialog(DialogKind::SaveScreenshot))
+                self.effects
+                    .push(Effect::Dialog(DialogKind::SaveScreenshot))
             }
             Action::Analyze(dir) => self.start_analyze(dir),
             Action::Load(path) => self.start_load(path),
             Action::Save(path) => self.save_json(path),
             Action::TsneParamsChanged => self.start_retsne(),
             Action::Zoom(factor, at) => {
-                let at = at.unwrap_or([self.camera.viewport[0] / 2.0, self.camera.viewport[1] / 2.0]);
+                let at =
+                    at.unwrap_or([self.camera.viewport[0] / 2.0, self.camera.viewport[1] / 2.0]);
                 self.camera_anim = None;
                 self.camera.zoom_around(factor, at);
                 self.camera_fitted = false;
@@ -592,7 +659,9 @@ impl AppState {
                 }
             }
             JobKind::Retsne => {
-                if let (Some((points, grid)), Some(scene)) = (job.restore, self.scene_mut(job.scene)) {
+                if let (Some((points, grid)), Some(scene)) =
+                    (job.restore, self.scene_mut(job.scene))
+                {
                     scene.points = points;
                     scene.grid = grid;
                     let id = scene.id;
@@ -633,13 +702,19 @@ impl AppState {
     fn start_analyze(&mut self, dir: PathBuf) {
         let scene = self.next_id();
         let (job, cancel, settings) = self.new_job(JobKind::Analyze, scene);
-        self.effects.push(Effect::StartJob(JobRequest::Analyze { job, dir, settings, cancel }));
+        self.effects.push(Effect::StartJob(JobRequest::Analyze {
+            job,
+            dir,
+            settings,
+            cancel,
+        }));
     }
 
     fn start_load(&mut self, path: PathBuf) {
         let scene = self.next_id();
         let (job, cancel, _) = self.new_job(JobKind::Load, scene);
-        self.effects.push(Effect::StartJob(JobRequest::Load { job, path, cancel }));
+        self.effects
+            .push(Effect::StartJob(JobRequest::Load { job, path, cancel }));
     }
 
     fn start_retsne(&mut self) {
@@ -652,12 +727,17 @@ impl AppState {
             }
             return;
         }
-        let Some(scene) = self.current.as_ref() else { return };
+        let Some(scene) = self.current.as_ref() else {
+            return;
+        };
         if scene.used_count() == 0 {
             return;
         }
         let scene_id = scene.id;
-        let features = scene.features.clone().map(|f| (f, scene.reduced_rows.clone()));
+        let features = scene
+            .features
+            .clone()
+            .map(|f| (f, scene.reduced_rows.clone()));
         let used: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
         let paths: Vec<PathBuf> = used.iter().map(|&i| scene.paths[i].clone()).collect();
         let restore = (scene.points.clone(), scene.grid.clone());
@@ -669,24 +749,38 @@ impl AppState {
             scene.grid = None;
         }
         self.effects.push(Effect::Grid { scene: scene_id });
-        self.effects.push(Effect::StartJob(JobRequest::Retsne { job, features, paths, used, settings: shared, cancel }));
+        self.effects.push(Effect::StartJob(JobRequest::Retsne {
+            job,
+            features,
+            paths,
+            used,
+            settings: shared,
+            cancel,
+        }));
     }
 
     fn save_json(&mut self, path: PathBuf) {
-        let Some(scene) = self.shown() else { return self.error("nothing to save yet") };
+        let Some(scene) = self.shown() else {
+            return self.error("nothing to save yet");
+        };
         let entries = scene.entries();
         self.effects.push(Effect::SaveJson { path, entries });
     }
 
     /// The path typed into the fallback field was confirmed.
     pub fn submit_path_prompt(&mut self) {
-        let Some((kind, text)) = self.path_prompt.take() else { return };
+        let Some((kind, text)) = self.path_prompt.take() else {
+            return;
+        };
         let text = text.trim();
         if text.is_empty() {
             return;
         }
         let path = PathBuf::from(text);
-        self.handle(Msg::DialogResult { kind, result: Ok(Some(path)) });
+        self.handle(Msg::DialogResult {
+            kind,
+            result: Ok(Some(path)),
+        });
     }
 
     /// Take the queued effects.
@@ -726,12 +820,17 @@ impl AppState {
                 }
             }
             Msg::Scanned { paths, source, .. } => {
-                let Some(scene_id) = self.job.as_ref().map(|j| j.scene) else { return };
+                let Some(scene_id) = self.job.as_ref().map(|j| j.scene) else {
+                    return;
+                };
                 if let Some(old) = self.pending.take() {
                     self.effects.push(Effect::DropScene { scene: old.id });
                 }
                 let scene = Scene::new(scene_id, source, paths);
-                self.effects.push(Effect::CreateScene { scene: scene_id, count: scene.len() });
+                self.effects.push(Effect::CreateScene {
+                    scene: scene_id,
+                    count: scene.len(),
+                });
                 self.effects.push(Effect::Positions { scene: scene_id });
                 self.pending = Some(scene);
                 self.t = 0.0;
@@ -740,7 +839,14 @@ impl AppState {
                 self.fit_camera(false);
             }
             Msg::Layout { entries, grid, .. } => {
-                let Some(scene) = self.job.as_ref().map(|j| j.scene).and_then(|id| self.scene_mut(id)) else { return };
+                let Some(scene) = self
+                    .job
+                    .as_ref()
+                    .map(|j| j.scene)
+                    .and_then(|id| self.scene_mut(id))
+                else {
+                    return;
+                };
                 for (i, e) in entries.iter().enumerate().take(scene.len()) {
                     scene.points[i] = e.point;
                 }
@@ -754,16 +860,35 @@ impl AppState {
                 }
             }
             Msg::Thumb { index, thumb, .. } => {
-                let Some(scene) = self.job.as_ref().map(|j| j.scene).and_then(|id| self.scene_mut(id)) else { return };
+                let Some(scene) = self
+                    .job
+                    .as_ref()
+                    .map(|j| j.scene)
+                    .and_then(|id| self.scene_mut(id))
+                else {
+                    return;
+                };
                 if index < scene.len() {
-                    scene.aspects[index] = thumb.width().max(1) as f32 / thumb.height().max(1) as f32;
+                    scene.aspects[index] =
+                        thumb.width().max(1) as f32 / thumb.height().max(1) as f32;
                     scene.thumbs_loaded += 1;
                     let id = scene.id;
-                    self.effects.push(Effect::Thumb { scene: id, index, thumb });
+                    self.effects.push(Effect::Thumb {
+                        scene: id,
+                        index,
+                        thumb,
+                    });
                 }
             }
             Msg::Missing { index, .. } => {
-                let Some(scene) = self.job.as_ref().map(|j| j.scene).and_then(|id| self.scene_mut(id)) else { return };
+                let Some(scene) = self
+                    .job
+                    .as_ref()
+                    .map(|j| j.scene)
+                    .and_then(|id| self.scene_mut(id))
+                else {
+                    return;
+                };
                 if index < scene.len() {
                     scene.missing += 1;
                     let id = scene.id;
@@ -771,7 +896,14 @@ impl AppState {
                 }
             }
             Msg::Features { features, rows, .. } => {
-                let Some(scene) = self.job.as_ref().map(|j| j.scene).and_then(|id| self.scene_mut(id)) else { return };
+                let Some(scene) = self
+                    .job
+                    .as_ref()
+                    .map(|j| j.scene)
+                    .and_then(|id| self.scene_mut(id))
+                else {
+                    return;
+                };
                 let id = scene.id;
                 let mut hide = vec![];
                 if !rows.is_empty() {
@@ -795,8 +927,19 @@ impl AppState {
                 }
             }
             Msg::TsneFrame { points, .. } | Msg::TsneDone { points, .. } => {
-                let settings = self.job.as_ref().and_then(|j| j.settings.lock().ok().map(|s| *s)).unwrap_or(self.analysis);
-                let Some(scene) = self.job.as_ref().map(|j| j.scene).and_then(|id| self.scene_mut(id)) else { return };
+                let settings = self
+                    .job
+                    .as_ref()
+                    .and_then(|j| j.settings.lock().ok().map(|s| *s))
+                    .unwrap_or(self.analysis);
+                let Some(scene) = self
+                    .job
+                    .as_ref()
+                    .map(|j| j.scene)
+                    .and_then(|id| self.scene_mut(id))
+                else {
+                    return;
+                };
                 let idx: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
                 if idx.len() != points.len() {
                     return;
@@ -812,8 +955,17 @@ impl AppState {
                     self.fit_camera(false);
                 }
             }
-            Msg::Grid { cols, rows, cells, .. } => {
-                let Some(scene) = self.job.as_ref().map(|j| j.scene).and_then(|id| self.scene_mut(id)) else { return };
+            Msg::Grid {
+                cols, rows, cells, ..
+            } => {
+                let Some(scene) = self
+                    .job
+                    .as_ref()
+                    .map(|j| j.scene)
+                    .and_then(|id| self.scene_mut(id))
+                else {
+                    return;
+                };
                 let idx: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
                 if idx.len() != cells.len() {
                     return;
@@ -823,7 +975,14 @@ impl AppState {
                     full[i] = *c;
                 }
                 let id = scene.id;
-                self.set_grid(id, GridCells { cols, rows, cells: full });
+                self.set_grid(
+                    id,
+                    GridCells {
+                        cols,
+                        rows,
+                        cells: full,
+                    },
+                );
             }
             Msg::Done { .. } => {
                 let Some(job) = self.job.take() else { return };
@@ -914,7 +1073,10 @@ impl AppState {
                 s.push_str(&format!(" {}/{}", j.done, j.total));
             }
             if let Some(eta) = j.eta(self.now) {
-                s.push_str(&format!(", {}", crate::progress::format_duration(std::time::Duration::from_secs_f64(eta))));
+                s.push_str(&format!(
+                    ", {}",
+                    crate::progress::format_duration(std::time::Duration::from_secs_f64(eta))
+                ));
                 s.push_str(" left");
             }
             parts.push(s);
@@ -937,7 +1099,10 @@ fn job_verb(kind: JobKind) -> &'static str {
 /// `layout-20261127-231500-1.png`, local time not needed: UTC seconds since the epoch keep the
 /// files in order.
 fn timestamped(prefix: &str, n: u32) -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format!("{prefix}-{secs}-{n:03}.png")
 }
 

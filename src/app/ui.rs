@@ -12,13 +12,22 @@ pub const HOTKEYS: &[(&str, &str)] = &[
     ("drag", "pan"),
     ("scroll, + / -", "zoom (around the cursor)"),
     ("arrow keys", "pan"),
-    ("click an image", "open it larger (lightbox); click or Esc closes"),
-    ("S", "save a screenshot of the whole layout (PNG, in the screenshot folder)"),
+    (
+        "click an image",
+        "open it larger (lightbox); click or Esc closes",
+    ),
+    (
+        "S",
+        "save a screenshot of the whole layout (PNG, in the screenshot folder)",
+    ),
     ("P", "capture the window's current frame (PNG)"),
     ("H", "hide / show the GUI"),
     ("Space", "start / stop the gallery tour"),
     ("F11", "fullscreen on / off"),
-    ("Esc", "close lightbox or help, else cancel the running analysis"),
+    (
+        "Esc",
+        "close lightbox or help, else cancel the running analysis",
+    ),
     ("A", "analyze new directory"),
     ("L", "load result from json"),
     ("J", "save result to json"),
@@ -83,7 +92,10 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             ui.add(egui::Slider::new(&mut state.view.scale, 1.0..=10.0).text("scale"));
             if state.view.view_as_grid && grid_ok {
                 let mut auto = 1.0f32;
-                ui.add_enabled(false, egui::Slider::new(&mut auto, 0.0..=2.0).text("image size (auto)"));
+                ui.add_enabled(
+                    false,
+                    egui::Slider::new(&mut auto, 0.0..=2.0).text("image size (auto)"),
+                );
             } else {
                 ui.add(egui::Slider::new(&mut state.view.image_size, 0.0..=2.0).text("image size"));
             }
@@ -95,7 +107,9 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
                     .logarithmic(true)
                     .text("max num images"),
             );
-            let p = ui.add(egui::Slider::new(&mut state.analysis.perplexity, 5.0..=80.0).text("perplexity"));
+            let p = ui.add(
+                egui::Slider::new(&mut state.analysis.perplexity, 5.0..=80.0).text("perplexity"),
+            );
             let t = ui.add(egui::Slider::new(&mut state.analysis.theta, 0.1..=0.7).text("theta"));
             // Re-run t-SNE when a slider is let go (or changed by keyboard), not on every drag step.
             let released = |r: &egui::Response| r.drag_released() || (r.changed() && !r.dragged());
@@ -136,9 +150,20 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
 
             if let Some(job) = &state.job {
                 ui.separator();
-                let mut text = format!("{} {}", job.stage.label(), if job.total > 0 { format!("{}/{}", job.done, job.total) } else { String::new() });
+                let mut text = format!(
+                    "{} {}",
+                    job.stage.label(),
+                    if job.total > 0 {
+                        format!("{}/{}", job.done, job.total)
+                    } else {
+                        String::new()
+                    }
+                );
                 if let Some(eta) = job.eta(state.now) {
-                    text.push_str(&format!(" · {} left", crate::progress::format_duration(std::time::Duration::from_secs_f64(eta))));
+                    text.push_str(&format!(
+                        " · {} left",
+                        crate::progress::format_duration(std::time::Duration::from_secs_f64(eta))
+                    ));
                 }
                 let bar = match job.fraction() {
                     Some(f) => egui::ProgressBar::new(f).text(text),
@@ -153,13 +178,18 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             ui.separator();
             ui.small(state.status_line(fps));
             if !state.warnings.is_empty() {
-                egui::CollapsingHeader::new(format!("warnings ({})", state.warnings.len())).show(ui, |ui| {
-                    egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
-                        for w in &state.warnings {
-                            ui.small(w);
-                        }
-                    });
-                });
+                egui::CollapsingHeader::new(format!("warnings ({})", state.warnings.len())).show(
+                    ui,
+                    |ui| {
+                        egui::ScrollArea::vertical()
+                            .max_height(160.0)
+                            .show(ui, |ui| {
+                                for w in &state.warnings {
+                                    ui.small(w);
+                                }
+                            });
+                    },
+                );
             }
             ui.small("press ? for hotkeys");
         });
@@ -176,7 +206,11 @@ fn notices(ctx: &egui::Context, state: &AppState) {
         .show(ctx, |ui| {
             for n in &state.notices {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
-                    let color = if n.is_error { egui::Color32::from_rgb(255, 120, 100) } else { ui.visuals().text_color() };
+                    let color = if n.is_error {
+                        egui::Color32::from_rgb(255, 120, 100)
+                    } else {
+                        ui.visuals().text_color()
+                    };
                     ui.colored_label(color, &n.text);
                 });
             }
@@ -191,13 +225,15 @@ fn help(ctx: &egui::Context, state: &mut AppState) {
         .resizable(false)
         .collapsible(false)
         .show(ctx, |ui| {
-            egui::Grid::new("hotkeys-grid").striped(true).show(ui, |ui| {
-                for (key, what) in HOTKEYS {
-                    ui.strong(*key);
-                    ui.label(*what);
-                    ui.end_row();
-                }
-            });
+            egui::Grid::new("hotkeys-grid")
+                .striped(true)
+                .show(ui, |ui| {
+                    for (key, what) in HOTKEYS {
+                        ui.strong(*key);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
         });
     if !open {
         state.help_visible = false;
@@ -218,30 +254,45 @@ fn lightbox_view(
         .unwrap_or_default();
     let screen = ctx.screen_rect();
     let mut close = false;
-    egui::Area::new("lightbox-backdrop").fixed_pos(screen.min).order(egui::Order::Foreground).show(ctx, |ui| {
-        let r = ui.allocate_rect(screen, egui::Sense::click());
-        ui.painter().rect_filled(screen, 0.0, egui::Color32::from_black_alpha(200));
-        if let Some(tex) = texture {
-            let size = tex.size_vec2();
-            let max = screen.size() * 0.85;
-            let scale = (max.x / size.x).min(max.y / size.y).min(4.0);
-            let rect = egui::Rect::from_center_size(screen.center(), size * scale);
-            ui.painter().image(tex.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
-            let [w, h] = tex.size();
-            ui.painter().text(
-                egui::pos2(screen.center().x, rect.max.y + 8.0),
-                egui::Align2::CENTER_TOP,
-                format!("{name}  ({w}×{h})"),
-                egui::FontId::proportional(15.0),
-                egui::Color32::WHITE,
-            );
-        } else {
-            ui.painter().text(screen.center(), egui::Align2::CENTER_CENTER, format!("loading {name} …"), egui::FontId::proportional(16.0), egui::Color32::WHITE);
-        }
-        if r.clicked() {
-            close = true;
-        }
-    });
+    egui::Area::new("lightbox-backdrop")
+        .fixed_pos(screen.min)
+        .order(egui::Order::Foreground)
+        .show(ctx, |ui| {
+            let r = ui.allocate_rect(screen, egui::Sense::click());
+            ui.painter()
+                .rect_filled(screen, 0.0, egui::Color32::from_black_alpha(200));
+            if let Some(tex) = texture {
+                let size = tex.size_vec2();
+                let max = screen.size() * 0.85;
+                let scale = (max.x / size.x).min(max.y / size.y).min(4.0);
+                let rect = egui::Rect::from_center_size(screen.center(), size * scale);
+                ui.painter().image(
+                    tex.id(),
+                    rect,
+                    egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                    egui::Color32::WHITE,
+                );
+                let [w, h] = tex.size();
+                ui.painter().text(
+                    egui::pos2(screen.center().x, rect.max.y + 8.0),
+                    egui::Align2::CENTER_TOP,
+                    format!("{name}  ({w}×{h})"),
+                    egui::FontId::proportional(15.0),
+                    egui::Color32::WHITE,
+                );
+            } else {
+                ui.painter().text(
+                    screen.center(),
+                    egui::Align2::CENTER_CENTER,
+                    format!("loading {name} …"),
+                    egui::FontId::proportional(16.0),
+                    egui::Color32::WHITE,
+                );
+            }
+            if r.clicked() {
+                close = true;
+            }
+        });
     if close {
         actions.push(Action::Escape);
     }

@@ -47,8 +47,17 @@ impl DialogKind {
 /// A job for a background thread.
 #[derive(Debug)]
 pub enum JobRequest {
-    Analyze { job: u64, dir: PathBuf, settings: SharedSettings, cancel: Arc<AtomicBool> },
-    Load { job: u64, path: PathBuf, cancel: Arc<AtomicBool> },
+    Analyze {
+        job: u64,
+        dir: PathBuf,
+        settings: SharedSettings,
+        cancel: Arc<AtomicBool>,
+    },
+    Load {
+        job: u64,
+        path: PathBuf,
+        cancel: Arc<AtomicBool>,
+    },
     /// Re-run t-SNE and the grid on a scene. `features`: PCA rows and the image index of each
     /// row; without them the features of `paths` (image indices `used`) are extracted first.
     Retsne {
@@ -64,28 +73,84 @@ pub enum JobRequest {
 /// What background threads tell the UI.
 #[derive(Debug)]
 pub enum Msg {
-    Stage { job: u64, stage: Stage, total: u64 },
-    Advance { job: u64, stage: Stage, done: u64 },
-    Warn { job: u64, text: String },
+    Stage {
+        job: u64,
+        stage: Stage,
+        total: u64,
+    },
+    Advance {
+        job: u64,
+        stage: Stage,
+        done: u64,
+    },
+    Warn {
+        job: u64,
+        text: String,
+    },
     /// The images of the new scene (scan result or the layout's entries).
-    Scanned { job: u64, paths: Vec<PathBuf>, source: Source },
+    Scanned {
+        job: u64,
+        paths: Vec<PathBuf>,
+        source: Source,
+    },
     /// A loaded layout's points (and stored grid).
-    Layout { job: u64, entries: Vec<LayoutEntry>, grid: Option<super::state::GridCells> },
-    Thumb { job: u64, index: usize, thumb: RgbaImage },
+    Layout {
+        job: u64,
+        entries: Vec<LayoutEntry>,
+        grid: Option<super::state::GridCells>,
+    },
+    Thumb {
+        job: u64,
+        index: usize,
+        thumb: RgbaImage,
+    },
     /// Image `index` is missing or unreadable: draw a placeholder.
-    Missing { job: u64, index: usize },
+    Missing {
+        job: u64,
+        index: usize,
+    },
     /// PCA output; `rows[r]` is the image index of row r (images not listed were skipped).
-    Features { job: u64, features: Arc<Array2<f32>>, rows: Vec<usize> },
+    Features {
+        job: u64,
+        features: Arc<Array2<f32>>,
+        rows: Vec<usize>,
+    },
     /// Current embedding of the used images, normalised into [0,1]².
-    TsneFrame { job: u64, iteration: usize, points: Vec<[f32; 2]> },
-    TsneDone { job: u64, points: Vec<[f32; 2]> },
+    TsneFrame {
+        job: u64,
+        iteration: usize,
+        points: Vec<[f32; 2]>,
+    },
+    TsneDone {
+        job: u64,
+        points: Vec<[f32; 2]>,
+    },
     /// Grid cells of the used images, in order.
-    Grid { job: u64, cols: u32, rows: u32, cells: Vec<[u32; 2]> },
-    Done { job: u64 },
-    Failed { job: u64, error: String },
-    Saved { path: PathBuf, result: Result<(), String> },
-    DialogResult { kind: DialogKind, result: Result<Option<PathBuf>, String> },
-    Lightbox { index: usize, image: Result<RgbaImage, String> },
+    Grid {
+        job: u64,
+        cols: u32,
+        rows: u32,
+        cells: Vec<[u32; 2]>,
+    },
+    Done {
+        job: u64,
+    },
+    Failed {
+        job: u64,
+        error: String,
+    },
+    Saved {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
+    DialogResult {
+        kind: DialogKind,
+        result: Result<Option<PathBuf>, String>,
+    },
+    Lightbox {
+        index: usize,
+        image: Result<RgbaImage, String>,
+    },
 }
 
 impl Msg {
@@ -124,19 +189,32 @@ pub struct Workers {
 impl Workers {
     pub fn new(tx: Sender<Msg>, cache: Cache, model_path: Option<PathBuf>) -> Arc<Self> {
         // Leave a core for the render loop when there are several.
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(if threads > 2 { threads - 1 } else { threads })
             .thread_name(|i| format!("itl-worker-{i}"))
             .build()
             .ok()
             .map(Arc::new);
-        Arc::new(Workers { tx, cache, model_path, model: OnceLock::new(), pool, saving: Default::default() })
+        Arc::new(Workers {
+            tx,
+            cache,
+            model_path,
+            model: OnceLock::new(),
+            pool,
+            saving: Default::default(),
+        })
     }
 
     fn model(&self) -> Result<Arc<FeatureModel>> {
         self.model
-            .get_or_init(|| FeatureModel::load(self.model_path.as_deref()).map(Arc::new).map_err(|e| format!("{e:#}")))
+            .get_or_init(|| {
+                FeatureModel::load(self.model_path.as_deref())
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"))
+            })
             .clone()
             .map_err(|e| anyhow!(e))
     }
@@ -156,48 +234,88 @@ impl Workers {
     /// Start a job on its own thread.
     pub fn start(self: &Arc<Self>, request: JobRequest) {
         let this = self.clone();
-        let spawned = std::thread::Builder::new().name("itl-job".into()).spawn(move || {
-            let job = match &request {
-                JobRequest::Analyze { job, .. } | JobRequest::Load { job, .. } | JobRequest::Retsne { job, .. } => *job,
-            };
-            let result = this.install(|| match request {
-                JobRequest::Analyze { job, dir, settings, cancel } => this.analyze(job, &dir, settings, cancel),
-                JobRequest::Load { job, path, cancel } => this.load(job, &path, cancel),
-                JobRequest::Retsne { job, features, paths, used, settings, cancel } => {
-                    this.retsne(job, features, &paths, &used, settings, cancel)
+        let spawned = std::thread::Builder::new()
+            .name("itl-job".into())
+            .spawn(move || {
+                let job = match &request {
+                    JobRequest::Analyze { job, .. }
+                    | JobRequest::Load { job, .. }
+                    | JobRequest::Retsne { job, .. } => *job,
+                };
+                let result = this.install(|| match request {
+                    JobRequest::Analyze {
+                        job,
+                        dir,
+                        settings,
+                        cancel,
+                    } => this.analyze(job, &dir, settings, cancel),
+                    JobRequest::Load { job, path, cancel } => this.load(job, &path, cancel),
+                    JobRequest::Retsne {
+                        job,
+                        features,
+                        paths,
+                        used,
+                        settings,
+                        cancel,
+                    } => this.retsne(job, features, &paths, &used, settings, cancel),
+                });
+                match result {
+                    Ok(()) => this.send(Msg::Done { job }),
+                    Err(e) if pipeline::is_cancelled(&e) => {}
+                    Err(e) => this.send(Msg::Failed {
+                        job,
+                        error: format!("{e:#}"),
+                    }),
                 }
             });
-            match result {
-                Ok(()) => this.send(Msg::Done { job }),
-                Err(e) if pipeline::is_cancelled(&e) => {}
-                Err(e) => this.send(Msg::Failed { job, error: format!("{e:#}") }),
-            }
-        });
         if let Err(e) = spawned {
             log::error!("cannot start a worker thread: {e}");
         }
     }
 
-    fn analyze(&self, job: u64, dir: &Path, settings: SharedSettings, cancel: Arc<AtomicBool>) -> Result<()> {
+    fn analyze(
+        &self,
+        job: u64,
+        dir: &Path,
+        settings: SharedSettings,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<()> {
         let snapshot = read(&settings);
         let rep = ChannelReporter::new(self, job, cancel.clone(), settings.clone(), true);
-        let opts = AnalyzeOptions { max_images: snapshot.max_images.max(1), cache: self.cache.clone(), ..AnalyzeOptions::default() };
+        let opts = AnalyzeOptions {
+            max_images: snapshot.max_images.max(1),
+            cache: self.cache.clone(),
+            ..AnalyzeOptions::default()
+        };
         let paths = pipeline::scan_folder(dir, &opts, &rep)?;
-        self.send(Msg::Scanned { job, paths: paths.clone(), source: Source::Folder(dir.to_path_buf()) });
+        self.send(Msg::Scanned {
+            job,
+            paths: paths.clone(),
+            source: Source::Folder(dir.to_path_buf()),
+        });
         let model = self.model()?;
         let set = pipeline::extract_features(&paths, &model, &opts.preprocess, &self.cache, &rep)?;
         if set.paths.is_empty() {
             return Err(anyhow!("none of the {} images could be used", paths.len()));
         }
-        let index: HashMap<&PathBuf, usize> = paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
-        let rows: Vec<usize> = set.paths.iter().filter_map(|p| index.get(p).copied()).collect();
+        let index: HashMap<&PathBuf, usize> =
+            paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
+        let rows: Vec<usize> = set
+            .paths
+            .iter()
+            .filter_map(|p| index.get(p).copied())
+            .collect();
         for (path, _) in &set.skipped {
             if let Some(&i) = index.get(path) {
                 self.send(Msg::Missing { job, index: i });
             }
         }
         let reduced = Arc::new(pipeline::reduce(&set.features, opts.pca_dims, &rep));
-        self.send(Msg::Features { job, features: reduced.clone(), rows });
+        self.send(Msg::Features {
+            job,
+            features: reduced.clone(),
+            rows,
+        });
         self.embed_and_grid(job, &reduced, &rep, &settings)
     }
 
@@ -212,17 +330,35 @@ impl Workers {
             rep.warn(&format!("{}: {w}", path.display()));
         }
         if !loaded.missing.is_empty() {
-            rep.warn(&format!("{} of {} images are missing, shown as placeholders", loaded.missing.len(), loaded.entries.len()));
+            rep.warn(&format!(
+                "{} of {} images are missing, shown as placeholders",
+                loaded.missing.len(),
+                loaded.entries.len()
+            ));
         }
         let paths: Vec<PathBuf> = loaded.entries.iter().map(|e| e.path.clone()).collect();
-        self.send(Msg::Scanned { job, paths: paths.clone(), source: Source::Json(path.to_path_buf()) });
-        let grid = loaded.grid_size.map(|[cols, rows]| super::state::GridCells {
-            cols,
-            rows,
-            cells: loaded.entries.iter().map(|e| e.grid.unwrap_or([0, 0])).collect(),
+        self.send(Msg::Scanned {
+            job,
+            paths: paths.clone(),
+            source: Source::Json(path.to_path_buf()),
         });
+        let grid = loaded
+            .grid_size
+            .map(|[cols, rows]| super::state::GridCells {
+                cols,
+                rows,
+                cells: loaded
+                    .entries
+                    .iter()
+                    .map(|e| e.grid.unwrap_or([0, 0]))
+                    .collect(),
+            });
         let has_grid = grid.is_some();
-        self.send(Msg::Layout { job, entries: loaded.entries.clone(), grid });
+        self.send(Msg::Layout {
+            job,
+            entries: loaded.entries.clone(),
+            grid,
+        });
         let points: Vec<[f32; 2]> = loaded.entries.iter().map(|e| e.point).collect();
 
         // Thumbnails stream in (cache first), in parallel.
@@ -241,7 +377,10 @@ impl Workers {
                     self.send(Msg::Missing { job, index });
                 }
             }
-            rep.advance(Stage::Thumbs, done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
+            rep.advance(
+                Stage::Thumbs,
+                done.fetch_add(1, Ordering::Relaxed) as u64 + 1,
+            );
         });
         if rep.cancelled() {
             return Err(pipeline::Cancelled.into());
@@ -273,10 +412,19 @@ impl Workers {
                 if set.paths.is_empty() {
                     return Err(anyhow!("none of the images could be used"));
                 }
-                let index: HashMap<&PathBuf, usize> = paths.iter().zip(used).map(|(p, &i)| (p, i)).collect();
-                let rows: Vec<usize> = set.paths.iter().filter_map(|p| index.get(p).copied()).collect();
+                let index: HashMap<&PathBuf, usize> =
+                    paths.iter().zip(used).map(|(p, &i)| (p, i)).collect();
+                let rows: Vec<usize> = set
+                    .paths
+                    .iter()
+                    .filter_map(|p| index.get(p).copied())
+                    .collect();
                 let reduced = Arc::new(pipeline::reduce(&set.features, 50, &rep));
-                self.send(Msg::Features { job, features: reduced.clone(), rows });
+                self.send(Msg::Features {
+                    job,
+                    features: reduced.clone(),
+                    rows,
+                });
                 reduced
             }
         };
@@ -285,18 +433,35 @@ impl Workers {
 
     /// t-SNE (restarted whenever the shared perplexity/theta change while it runs), then grid;
     /// settings changed during the grid step start another round.
-    fn embed_and_grid(&self, job: u64, reduced: &Array2<f32>, rep: &ChannelReporter, settings: &SharedSettings) -> Result<()> {
+    fn embed_and_grid(
+        &self,
+        job: u64,
+        reduced: &Array2<f32>,
+        rep: &ChannelReporter,
+        settings: &SharedSettings,
+    ) -> Result<()> {
         loop {
             let s = read(settings);
             rep.set_running(Some(s));
-            let params = TsneParams { perplexity: s.perplexity, theta: s.theta, iterations: 1000, seed: 42, ..TsneParams::default() };
+            let params = TsneParams {
+                perplexity: s.perplexity,
+                theta: s.theta,
+                iterations: 1000,
+                seed: 42,
+                ..TsneParams::default()
+            };
             let points = match pipeline::embed(reduced, &params, rep) {
                 Ok(points) => points,
-                Err(e) if pipeline::is_cancelled(&e) && !rep.cancel.load(Ordering::Relaxed) => continue,
+                Err(e) if pipeline::is_cancelled(&e) && !rep.cancel.load(Ordering::Relaxed) => {
+                    continue
+                }
                 Err(e) => return Err(e),
             };
             rep.set_running(None);
-            self.send(Msg::TsneDone { job, points: points.clone() });
+            self.send(Msg::TsneDone {
+                job,
+                points: points.clone(),
+            });
             let grid = pipeline::snap_to_grid(&points, 1.0, crate::grid::Solver::Auto, rep)?;
             let now = read(settings);
             if now.perplexity != s.perplexity || now.theta != s.theta {
@@ -308,27 +473,42 @@ impl Workers {
     }
 
     fn send_grid(&self, job: u64, grid: &crate::grid::GridAssignment) {
-        self.send(Msg::Grid { job, cols: grid.shape.cols as u32, rows: grid.shape.rows as u32, cells: grid.cells.clone() });
+        self.send(Msg::Grid {
+            job,
+            cols: grid.shape.cols as u32,
+            rows: grid.shape.rows as u32,
+            cells: grid.cells.clone(),
+        });
     }
 
     /// Write a layout JSON on a thread.
     pub fn save_json(self: &Arc<Self>, path: PathBuf, entries: Vec<LayoutEntry>) {
-        self.save(path, move |p| layout_io::write_layout(p, &entries).map_err(|e| e.to_string()));
+        self.save(path, move |p| {
+            layout_io::write_layout(p, &entries).map_err(|e| e.to_string())
+        });
     }
 
     /// Encode and write a PNG on a thread.
     pub fn save_png(self: &Arc<Self>, path: PathBuf, image: RgbaImage) {
-        self.save(path, move |p| crate::render::cli::write_png(p, &image).map_err(|e| format!("{e:#}")));
+        self.save(path, move |p| {
+            crate::render::cli::write_png(p, &image).map_err(|e| format!("{e:#}"))
+        });
     }
 
-    fn save(self: &Arc<Self>, path: PathBuf, write: impl FnOnce(&Path) -> Result<(), String> + Send + 'static) {
+    fn save(
+        self: &Arc<Self>,
+        path: PathBuf,
+        write: impl FnOnce(&Path) -> Result<(), String> + Send + 'static,
+    ) {
         let this = self.clone();
         this.saving.fetch_add(1, Ordering::SeqCst);
-        let spawned = std::thread::Builder::new().name("itl-save".into()).spawn(move || {
-            let result = write(&path);
-            this.saving.fetch_sub(1, Ordering::SeqCst);
-            this.send(Msg::Saved { path, result });
-        });
+        let spawned = std::thread::Builder::new()
+            .name("itl-save".into())
+            .spawn(move || {
+                let result = write(&path);
+                this.saving.fetch_sub(1, Ordering::SeqCst);
+                this.send(Msg::Saved { path, result });
+            });
         if let Err(e) = spawned {
             self.saving.fetch_sub(1, Ordering::SeqCst);
             log::error!("cannot start a thread to save: {e}");
@@ -350,23 +530,33 @@ impl Workers {
     /// Decode an image for the lightbox (at most 2048 px) on a thread.
     pub fn load_lightbox(self: &Arc<Self>, index: usize, path: PathBuf) {
         let this = self.clone();
-        let _ = std::thread::Builder::new().name("itl-lightbox".into()).spawn(move || {
-            let image = crate::thumbs::decode_file(&path).map_err(|e| format!("{}: {e}", path.display())).map(|img| {
-                let img = if img.width().max(img.height()) > 2048 { img.resize(2048, 2048, image::imageops::FilterType::Triangle) } else { img };
-                img.to_rgba8()
+        let _ = std::thread::Builder::new()
+            .name("itl-lightbox".into())
+            .spawn(move || {
+                let image = crate::thumbs::decode_file(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+                    .map(|img| {
+                        let img = if img.width().max(img.height()) > 2048 {
+                            img.resize(2048, 2048, image::imageops::FilterType::Triangle)
+                        } else {
+                            img
+                        };
+                        img.to_rgba8()
+                    });
+                this.send(Msg::Lightbox { index, image });
             });
-            this.send(Msg::Lightbox { index, image });
-        });
     }
 
     /// Show a native file dialog on a thread (zenity/kdialog on Linux). Without a dialog
     /// program the result is an error and the UI falls back to a path field.
     pub fn dialog(self: &Arc<Self>, kind: DialogKind, location: Option<PathBuf>) {
         let this = self.clone();
-        let _ = std::thread::Builder::new().name("itl-dialog".into()).spawn(move || {
-            let result = run_dialog(kind, location.as_deref());
-            this.send(Msg::DialogResult { kind, result });
-        });
+        let _ = std::thread::Builder::new()
+            .name("itl-dialog".into())
+            .spawn(move || {
+                let result = run_dialog(kind, location.as_deref());
+                this.send(Msg::DialogResult { kind, result });
+            });
     }
 }
 
@@ -378,13 +568,25 @@ fn run_dialog(kind: DialogKind, location: Option<&Path>) -> Result<Option<PathBu
     }
     let result = match kind {
         DialogKind::AnalyzeFolder => builder.open_single_dir().show(),
-        DialogKind::LoadJson => builder.add_filter("layout JSON", ["json"]).open_single_file().show(),
-        DialogKind::SaveJson => builder.add_filter("layout JSON", ["json"]).set_filename("layout.json").save_single_file().show(),
-        DialogKind::SaveScreenshot => builder.add_filter("PNG image", ["png"]).set_filename("layout.png").save_single_file().show(),
+        DialogKind::LoadJson => builder
+            .add_filter("layout JSON", ["json"])
+            .open_single_file()
+            .show(),
+        DialogKind::SaveJson => builder
+            .add_filter("layout JSON", ["json"])
+            .set_filename("layout.json")
+            .save_single_file()
+            .show(),
+        DialogKind::SaveScreenshot => builder
+            .add_filter("PNG image", ["png"])
+            .set_filename("layout.png")
+            .save_single_file()
+            .show(),
     };
     result.map_err(|e| match e {
         native_dialog::Error::MissingDep => {
-            "no file dialog available (install zenity or kdialog); type a path in the panel instead".to_string()
+            "no file dialog available (install zenity or kdialog); type a path in the panel instead"
+                .to_string()
         }
         other => format!("file dialog failed: {other}; type a path in the panel instead"),
     })
@@ -408,7 +610,13 @@ struct ChannelReporter<'a> {
 }
 
 impl<'a> ChannelReporter<'a> {
-    fn new(workers: &'a Workers, job: u64, cancel: Arc<AtomicBool>, settings: SharedSettings, thumbs: bool) -> Self {
+    fn new(
+        workers: &'a Workers,
+        job: u64,
+        cancel: Arc<AtomicBool>,
+        settings: SharedSettings,
+        thumbs: bool,
+    ) -> Self {
         ChannelReporter {
             workers,
             job,
@@ -443,7 +651,11 @@ impl<'a> ChannelReporter<'a> {
 
 impl Reporter for ChannelReporter<'_> {
     fn begin(&self, stage: Stage, total: u64) {
-        self.workers.send(Msg::Stage { job: self.job, stage, total });
+        self.workers.send(Msg::Stage {
+            job: self.job,
+            stage,
+            total,
+        });
     }
     fn advance(&self, stage: Stage, done: u64) {
         // At most ~30 updates a second.
@@ -453,13 +665,20 @@ impl Reporter for ChannelReporter<'_> {
             }
             *last = Instant::now();
         }
-        self.workers.send(Msg::Advance { job: self.job, stage, done });
+        self.workers.send(Msg::Advance {
+            job: self.job,
+            stage,
+            done,
+        });
     }
     fn finish(&self, _stage: Stage, summary: &str, _elapsed: Duration) {
         log::info!("{summary}");
     }
     fn warn(&self, message: &str) {
-        self.workers.send(Msg::Warn { job: self.job, text: message.to_string() });
+        self.workers.send(Msg::Warn {
+            job: self.job,
+            text: message.to_string(),
+        });
     }
     fn cancel_flag(&self) -> &AtomicBool {
         if self.settings_changed() {
@@ -472,14 +691,31 @@ impl Reporter for ChannelReporter<'_> {
         self.thumbs
     }
     fn image_ready(&self, index: usize, _path: &Path, thumb: &RgbaImage) {
-        self.workers.send(Msg::Thumb { job: self.job, index, thumb: thumb.clone() });
+        self.workers.send(Msg::Thumb {
+            job: self.job,
+            index,
+            thumb: thumb.clone(),
+        });
     }
     fn tsne_frame_every(&self) -> usize {
         TSNE_FRAME_EVERY
     }
-    fn tsne_frame(&self, iteration: usize, _iterations: usize, embedding: &[[f32; 2]], _kl: Option<f32>) {
-        let raw: Vec<[f64; 2]> = embedding.iter().map(|p| [p[0] as f64, p[1] as f64]).collect();
+    fn tsne_frame(
+        &self,
+        iteration: usize,
+        _iterations: usize,
+        embedding: &[[f32; 2]],
+        _kl: Option<f32>,
+    ) {
+        let raw: Vec<[f64; 2]> = embedding
+            .iter()
+            .map(|p| [p[0] as f64, p[1] as f64])
+            .collect();
         let points = layout_io::normalize_points(&raw);
-        self.workers.send(Msg::TsneFrame { job: self.job, iteration, points });
+        self.workers.send(Msg::TsneFrame {
+            job: self.job,
+            iteration,
+            points,
+        });
     }
 }

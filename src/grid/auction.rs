@@ -40,7 +40,12 @@ pub(crate) struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+        let env = |k: &str, d: f64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
         Params {
             k: env("GRID_K", 16.0) as usize,
             theta: env("GRID_THETA", 6.0) as i64,
@@ -167,13 +172,21 @@ impl<'a> Auction<'a> {
         let mut buf = std::mem::take(&mut self.scratch);
         self.thr[i] = if self.params.pyramid_lists {
             let seed = &self.lists[i * k..(i + 1) * k];
-            let t = self
-                .pyr
-                .smallest_dfs(self.p, i, self.mult, k + 1, seed, &mut self.stack, &mut buf);
+            let t =
+                self.pyr
+                    .smallest_dfs(self.p, i, self.mult, k + 1, seed, &mut self.stack, &mut buf);
             buf.truncate(k);
             t
         } else {
-            build_list(self.p, &self.price, &self.row_min, self.mult, i, k, &mut buf)
+            build_list(
+                self.p,
+                &self.price,
+                &self.row_min,
+                self.mult,
+                i,
+                k,
+                &mut buf,
+            )
         };
         for (t, &(v, j)) in buf.iter().take(k).enumerate() {
             self.lists[i * k + t] = j;
@@ -309,7 +322,9 @@ impl<'a> Auction<'a> {
                 self.pyr
                     .smallest(self.p, None, 0, 2, &mut self.heap, &mut buf);
                 let Some(&(p1, j1)) = buf.first() else {
-                    return Err(GridError::InvalidInput("internal: no cell to bid on".into()));
+                    return Err(GridError::InvalidInput(
+                        "internal: no cell to bid on".into(),
+                    ));
                 };
                 let p2 = buf.get(1).map_or(p1, |t| t.0);
                 self.scratch = buf;
@@ -333,7 +348,13 @@ impl<'a> Auction<'a> {
             self.start_phase(eps);
             self.run_phase(cancel)?;
             if dbg {
-                eprintln!("  eps={eps:>20} ({:>10.4} cells2) bids={:>8} rebuilds={:>8} t={:.3}", eps as f64 / self.p.scale / self.mult as f64, self.stats.bids - b0, self.stats.rebuilds - r0, t.elapsed().as_secs_f64());
+                eprintln!(
+                    "  eps={eps:>20} ({:>10.4} cells2) bids={:>8} rebuilds={:>8} t={:.3}",
+                    eps as f64 / self.p.scale / self.mult as f64,
+                    self.stats.bids - b0,
+                    self.stats.rebuilds - r0,
+                    t.elapsed().as_secs_f64()
+                );
             }
             log::debug!(
                 "grid auction: phase eps={eps} bids={} rebuilds={}",
@@ -405,48 +426,49 @@ fn build_list(
     let r0 = (p.py[i].round().max(0.0) as usize).min(p.rows - 1);
     let c0 = (p.px[i].round().max(0.0) as usize).min(cols - 1);
     let (px, py, scale) = (p.px[i], p.py[i], p.scale);
-    let mut visit_row = |r: usize, buf: &mut Vec<(i64, u32)>, worst: &mut i64, skipped: &mut i64| {
-        let rm = row_min[r];
-        let dy = py - r as f64;
-        let dy2 = dy * dy;
-        let lb = ((scale * dy2 + 0.5) as i64) * mult + rm;
-        if lb >= *worst {
-            *skipped = (*skipped).min(lb);
-            return;
-        }
-        let row = &price[r * cols..(r + 1) * cols];
-        let mut try_cell = |c: usize, buf: &mut Vec<(i64, u32)>, worst: &mut i64| -> bool {
-            let dx = px - c as f64;
-            let cc = ((scale * (dx * dx + dy2) + 0.5) as i64) * mult;
-            if cc + rm >= *worst {
-                *skipped = (*skipped).min(cc + rm);
-                return false;
+    let mut visit_row =
+        |r: usize, buf: &mut Vec<(i64, u32)>, worst: &mut i64, skipped: &mut i64| {
+            let rm = row_min[r];
+            let dy = py - r as f64;
+            let dy2 = dy * dy;
+            let lb = ((scale * dy2 + 0.5) as i64) * mult + rm;
+            if lb >= *worst {
+                *skipped = (*skipped).min(lb);
+                return;
             }
-            let v = cc + row[c];
-            if v < *worst {
-                let j = (r * cols + c) as u32;
-                let pos = buf.partition_point(|&(bv, bj)| (bv, bj) < (v, j));
-                if buf.len() == cap {
-                    buf.pop();
+            let row = &price[r * cols..(r + 1) * cols];
+            let mut try_cell = |c: usize, buf: &mut Vec<(i64, u32)>, worst: &mut i64| -> bool {
+                let dx = px - c as f64;
+                let cc = ((scale * (dx * dx + dy2) + 0.5) as i64) * mult;
+                if cc + rm >= *worst {
+                    *skipped = (*skipped).min(cc + rm);
+                    return false;
                 }
-                buf.insert(pos, (v, j));
-                if buf.len() == cap {
-                    *worst = buf[cap - 1].0;
+                let v = cc + row[c];
+                if v < *worst {
+                    let j = (r * cols + c) as u32;
+                    let pos = buf.partition_point(|&(bv, bj)| (bv, bj) < (v, j));
+                    if buf.len() == cap {
+                        buf.pop();
+                    }
+                    buf.insert(pos, (v, j));
+                    if buf.len() == cap {
+                        *worst = buf[cap - 1].0;
+                    }
+                }
+                true
+            };
+            for c in (0..=c0).rev() {
+                if !try_cell(c, buf, worst) {
+                    break;
                 }
             }
-            true
+            for c in c0 + 1..cols {
+                if !try_cell(c, buf, worst) {
+                    break;
+                }
+            }
         };
-        for c in (0..=c0).rev() {
-            if !try_cell(c, buf, worst) {
-                break;
-            }
-        }
-        for c in c0 + 1..cols {
-            if !try_cell(c, buf, worst) {
-                break;
-            }
-        }
-    };
     visit_row(r0, buf, &mut worst, &mut skipped);
     for d in 1..p.rows {
         if d <= r0 {
@@ -456,7 +478,11 @@ fn build_list(
             visit_row(r0 + d, buf, &mut worst, &mut skipped);
         }
     }
-    let thr = if buf.len() == cap { worst.min(skipped) } else { skipped };
+    let thr = if buf.len() == cap {
+        worst.min(skipped)
+    } else {
+        skipped
+    };
     buf.truncate(k);
     thr
 }

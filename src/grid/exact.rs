@@ -61,7 +61,13 @@ pub(crate) fn certify_scan(
 ) -> Result<Certificate, GridError> {
     let cols = p.cols;
     let row_min: Vec<i64> = (0..p.rows)
-        .map(|r| price[r * cols..(r + 1) * cols].iter().copied().min().unwrap_or(0))
+        .map(|r| {
+            price[r * cols..(r + 1) * cols]
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(0)
+        })
         .collect();
     let global_min = row_min.iter().copied().min().unwrap_or(0);
     let min_row = |i: usize| -> i64 {
@@ -95,9 +101,9 @@ fn certify_with(
     // Must be a bijection persons -> cells.
     let mut seen = vec![false; m];
     if assigned.len() != m
-        || assigned
-            .iter()
-            .any(|&j| j == NONE || (j as usize) >= m || std::mem::replace(&mut seen[j as usize], true))
+        || assigned.iter().any(|&j| {
+            j == NONE || (j as usize) >= m || std::mem::replace(&mut seen[j as usize], true)
+        })
     {
         return Err(GridError::InvalidInput("internal: not a bijection".into()));
     }
@@ -111,7 +117,9 @@ fn certify_with(
             let paid = p.cost(i, j % cols, j / cols) * mult + price[j];
             let best = u(i);
             if best > paid {
-                return Err(GridError::InvalidInput("internal: certificate minimum above assigned value".into()));
+                return Err(GridError::InvalidInput(
+                    "internal: certificate minimum above assigned value".into(),
+                ));
             }
             Ok(paid as i128 - best as i128)
         })
@@ -130,7 +138,11 @@ fn certify_with(
     Ok(Certificate {
         gap,
         optimal: gap < mult,
-        lower_bound_int: if lower <= 0 { 0 } else { (lower + mult - 1) / mult },
+        lower_bound_int: if lower <= 0 {
+            0
+        } else {
+            (lower + mult - 1) / mult
+        },
     })
 }
 
@@ -144,12 +156,18 @@ pub(crate) fn solve_with(
     cancel: Option<&AtomicBool>,
 ) -> Result<Solution, GridError> {
     let warm = super::multiscale::warm_prices(p, params, cancel)?;
-    let mut a = Auction::new(p, params, warm.as_deref().map(|w| (w, params.warm_eps_cells2)));
+    let mut a = Auction::new(
+        p,
+        params,
+        warm.as_deref().map(|w| (w, params.warm_eps_cells2)),
+    );
     a.solve(cancel, |_| false)?;
     if let (Some(w), Ok(path)) = (warm.as_ref(), std::env::var("GRID_DUMP")) {
         let fin = a.prices_cells2();
         let mut s = String::new();
-        for j in 0..p.m { s.push_str(&format!("{} {}\n", w[j], fin[j])); }
+        for j in 0..p.m {
+            s.push_str(&format!("{} {}\n", w[j], fin[j]));
+        }
         let _ = std::fs::write(path, s);
     }
     let tc = std::time::Instant::now();
@@ -166,10 +184,17 @@ pub(crate) fn solve_with(
         cert.optimal
     );
     if std::env::var("GRID_DEBUG").is_ok() {
-        eprintln!("exact n={} {:?} gap={} optimal={}", p.n, a.stats, cert.gap, cert.optimal);
+        eprintln!(
+            "exact n={} {:?} gap={} optimal={}",
+            p.n, a.stats, cert.gap, cert.optimal
+        );
     }
     if !cert.optimal {
-        log::warn!("grid exact: certificate failed (gap {} >= {})", cert.gap, a.mult);
+        log::warn!(
+            "grid exact: certificate failed (gap {} >= {})",
+            cert.gap,
+            a.mult
+        );
     }
     Ok(Solution {
         cell_of: a.cells_of_points(),
@@ -186,7 +211,9 @@ mod tests {
     fn lcg_points(n: usize, seed: u64) -> Vec<[f64; 2]> {
         let mut s = seed;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64
         };
         (0..n).map(|_| [next(), next() * next()]).collect()
@@ -201,7 +228,12 @@ mod tests {
         let c = certify(&p, a.mult, &a.price, &a.assigned, None).unwrap();
         assert!(c.optimal);
         assert_eq!(c.lower_bound_int, p.int_cost(&a.cells_of_points()));
-        assert_eq!(c.gap, certify_scan(&p, a.mult, &a.price, &a.assigned, None).unwrap().gap);
+        assert_eq!(
+            c.gap,
+            certify_scan(&p, a.mult, &a.price, &a.assigned, None)
+                .unwrap()
+                .gap
+        );
         // Swap two points' cells with different costs: must no longer certify.
         let mut bad = a.assigned.clone();
         let (x, y) = (0..p.n)

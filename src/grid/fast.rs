@@ -15,7 +15,11 @@ pub(crate) fn solve(
 ) -> Result<Solution, GridError> {
     let params = Params::default();
     let warm = super::multiscale::warm_prices(p, params, cancel)?;
-    let mut a = Auction::new(p, params, warm.as_deref().map(|w| (w, params.warm_eps_cells2)));
+    let mut a = Auction::new(
+        p,
+        params,
+        warm.as_deref().map(|w| (w, params.warm_eps_cells2)),
+    );
     let n = p.n;
     a.solve(cancel, |a| {
         // Cheap certified gap from the candidate-list thresholds (valid bound, see auction docs).

@@ -11,11 +11,14 @@ use super::{is_cancelled, GridError, Solution, HUNGARIAN_MAX_ENTRIES};
 
 pub(crate) fn solve(p: &Problem, cancel: Option<&AtomicBool>) -> Result<Solution, GridError> {
     let (n, m, cols) = (p.n, p.m, p.cols);
-    let entries = n.checked_mul(m).filter(|&e| e <= HUNGARIAN_MAX_ENTRIES).ok_or_else(|| {
-        GridError::InvalidInput(format!(
-            "Hungarian reference limited to {HUNGARIAN_MAX_ENTRIES} matrix entries ({n} x {m})"
-        ))
-    })?;
+    let entries = n
+        .checked_mul(m)
+        .filter(|&e| e <= HUNGARIAN_MAX_ENTRIES)
+        .ok_or_else(|| {
+            GridError::InvalidInput(format!(
+                "Hungarian reference limited to {HUNGARIAN_MAX_ENTRIES} matrix entries ({n} x {m})"
+            ))
+        })?;
     if n == 0 {
         return Ok(Solution {
             cell_of: Vec::new(),

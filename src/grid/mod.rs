@@ -29,8 +29,8 @@ mod exact;
 mod fast;
 mod hungarian;
 mod multiscale;
-mod pyramid;
 pub(crate) mod problem;
+mod pyramid;
 mod shape;
 
 /// Largest `n` for which [`Solver::Auto`] uses the exact solver.

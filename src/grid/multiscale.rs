@@ -3,7 +3,6 @@
 
 use std::sync::atomic::AtomicBool;
 
-
 use super::auction::{Auction, Params};
 use super::problem::Problem;
 use super::GridError;
@@ -33,7 +32,11 @@ pub(crate) fn warm_prices(
     let py = idx.iter().map(|&i| to_coarse(p.py[i], sy)).collect();
     let q = Problem::from_grid_units(cc, cr, px, py);
     let warm = warm_prices(&q, params, cancel)?;
-    let mut a = Auction::new(&q, params, warm.as_deref().map(|w| (w, params.warm_eps_cells2)));
+    let mut a = Auction::new(
+        &q,
+        params,
+        warm.as_deref().map(|w| (w, params.warm_eps_cells2)),
+    );
     let stop = params.coarse_stop_cells2;
     a.solve(cancel, |a| a.eps_cells2() <= stop)?;
     let coarse = a.prices_cells2();

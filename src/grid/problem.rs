@@ -37,7 +37,9 @@ impl Problem {
             )));
         }
         if m >= (1usize << 31) {
-            return Err(GridError::InvalidInput(format!("grid too large: {m} cells")));
+            return Err(GridError::InvalidInput(format!(
+                "grid too large: {m} cells"
+            )));
         }
         if let Some(i) = points
             .iter()
@@ -111,7 +113,9 @@ impl Problem {
     /// Frame cost and `[col, row]` cells of an assignment (cell index per point); checks it.
     pub fn report(&self, cell_of: &[u32]) -> Result<(f64, Vec<[u32; 2]>), GridError> {
         if cell_of.len() != self.n {
-            return Err(GridError::InvalidInput("internal: wrong assignment length".into()));
+            return Err(GridError::InvalidInput(
+                "internal: wrong assignment length".into(),
+            ));
         }
         let mut used = vec![false; self.m];
         let mut cells = Vec::with_capacity(self.n);
@@ -181,13 +185,18 @@ mod tests {
         assert!(Problem::new(&[[f64::NAN, 0.0]], g).is_err());
         assert!(Problem::new(&[[0.0, f64::INFINITY]], g).is_err());
         assert!(Problem::new(&[[0.0, 0.0]; 5], g).is_err());
-        let huge = GridShape { cols: usize::MAX, rows: 2 };
+        let huge = GridShape {
+            cols: usize::MAX,
+            rows: 2,
+        };
         assert!(Problem::new(&[[0.0, 0.0]], huge).is_err());
     }
 
     #[test]
     fn row_bound_is_a_lower_bound() {
-        let pts: Vec<[f64; 2]> = (0..50).map(|i| [(i * 37 % 11) as f64 * 0.37, (i * 13 % 7) as f64 * 1.3]).collect();
+        let pts: Vec<[f64; 2]> = (0..50)
+            .map(|i| [(i * 37 % 11) as f64 * 0.37, (i * 13 % 7) as f64 * 1.3])
+            .collect();
         let p = Problem::new(&pts, GridShape { cols: 8, rows: 7 }).unwrap();
         for i in 0..p.n {
             for r in 0..p.rows {

@@ -407,7 +407,10 @@ mod tests {
             pyr.smallest(&p, None, 3, 2, &mut heap, &mut out);
             let mut sorted = prices.clone();
             sorted.sort();
-            assert_eq!(out.iter().map(|o| o.0).collect::<Vec<_>>(), sorted[..2].to_vec());
+            assert_eq!(
+                out.iter().map(|o| o.0).collect::<Vec<_>>(),
+                sorted[..2].to_vec()
+            );
             assert_eq!(pyr.min_price(), sorted[0]);
             for j in (0..cols * rows).step_by(3 + round) {
                 prices[j] += 1 + (j as i64 * 31) % 500 * p.scale as i64 / 50;

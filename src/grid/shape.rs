@@ -130,7 +130,12 @@ mod tests {
                 continue; // not tight
             }
             let err = ((cols as f64 / rows as f64).ln() - aspect.ln()).abs();
-            let k = (err, cols * rows - n, usize::MAX - cols, GridShape { cols, rows });
+            let k = (
+                err,
+                cols * rows - n,
+                usize::MAX - cols,
+                GridShape { cols, rows },
+            );
             if best.is_none_or(|b| (k.0, k.1, k.2) < (b.0, b.1, b.2)) {
                 best = Some(k);
             }
@@ -154,8 +159,20 @@ mod tests {
         assert_eq!(s(1, 1.0), GridShape { cols: 1, rows: 1 });
         assert_eq!(s(2, 1.0), GridShape { cols: 2, rows: 1 });
         assert_eq!(s(1024, 1.0), GridShape { cols: 32, rows: 32 });
-        assert_eq!(s(10000, 1.0), GridShape { cols: 100, rows: 100 });
-        assert_eq!(s(10001, 1.0), GridShape { cols: 101, rows: 100 });
+        assert_eq!(
+            s(10000, 1.0),
+            GridShape {
+                cols: 100,
+                rows: 100
+            }
+        );
+        assert_eq!(
+            s(10001, 1.0),
+            GridShape {
+                cols: 101,
+                rows: 100
+            }
+        );
         assert_eq!(s(1000, 16.0 / 9.0), GridShape { cols: 42, rows: 24 });
         assert_eq!(s(7, 1e9), GridShape { cols: 7, rows: 1 });
         assert_eq!(s(7, 0.0), s(7, 1.0));
@@ -182,9 +199,18 @@ mod tests {
         let wide = GridShape { cols: 5, rows: 3 };
         let a = wide.cell_position(0, 0);
         let b = wide.cell_position(1, 1);
-        assert!(((b[0] - a[0]) - (b[1] - a[1])).abs() < 1e-15, "square cells");
+        assert!(
+            ((b[0] - a[0]) - (b[1] - a[1])).abs() < 1e-15,
+            "square cells"
+        );
         assert_eq!(wide.cell_position(4, 2), [1.0, 0.75]);
-        assert_eq!(GridShape { cols: 1, rows: 1 }.cell_position(0, 0), [0.5, 0.5]);
-        assert_eq!(GridShape { cols: 3, rows: 1 }.cell_position(1, 0), [0.5, 0.5]);
+        assert_eq!(
+            GridShape { cols: 1, rows: 1 }.cell_position(0, 0),
+            [0.5, 0.5]
+        );
+        assert_eq!(
+            GridShape { cols: 3, rows: 1 }.cell_position(1, 0),
+            [0.5, 0.5]
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! cache first), render the whole layout offscreen and write a PNG — no window needed.
 
 use super::{
-    GpuContext, LayoutGeometry, LayoutParams, OffscreenOptions, QuadRenderer, ScreenshotOptions, ScreenshotSize,
-    TargetDesc,
+    GpuContext, LayoutGeometry, LayoutParams, OffscreenOptions, QuadRenderer, ScreenshotOptions,
+    ScreenshotSize, TargetDesc,
 };
 use crate::cache::Cache;
 use crate::layout_io::{self, LayoutEntry};
@@ -73,8 +73,12 @@ pub fn parse_hex_color(s: &str) -> Option<[u8; 3]> {
 
 /// Run the `render` subcommand.
 pub fn run(args: &RenderArgs) -> Result<()> {
-    let background = parse_hex_color(&args.background)
-        .ok_or_else(|| anyhow!("--background: expected a colour like #RRGGBB, got {:?}", args.background))?;
+    let background = parse_hex_color(&args.background).ok_or_else(|| {
+        anyhow!(
+            "--background: expected a colour like #RRGGBB, got {:?}",
+            args.background
+        )
+    })?;
     if !(0.0..=2.0).contains(&args.image_size) {
         bail!("--image-size must be between 0 and 2");
     }
@@ -92,7 +96,9 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     if let Some(n) = args.threads {
         pool = pool.num_threads(n.max(1));
     }
-    let pool = pool.build().map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+    let pool = pool
+        .build()
+        .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
 
     let loaded = layout_io::read_layout(&args.layout)?;
     for w in &loaded.warnings {
@@ -107,7 +113,12 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         None => {
             let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
             let grid = pool.install(|| {
-                crate::pipeline::snap_to_grid(&points, args.aspect, crate::grid::Solver::Auto, rep.as_ref())
+                crate::pipeline::snap_to_grid(
+                    &points,
+                    args.aspect,
+                    crate::grid::Solver::Auto,
+                    rep.as_ref(),
+                )
             })?;
             for (e, c) in entries.iter_mut().zip(&grid.cells) {
                 e.grid = Some(*c);
@@ -118,11 +129,28 @@ pub fn run(args: &RenderArgs) -> Result<()> {
 
     let timer = StageTimer::start(rep.as_ref(), Stage::Render, 0);
     let gpu = GpuContext::new_headless()?;
-    let atlas = AtlasConfig { budget_bytes: args.atlas_budget_mb.max(1) * 1024 * 1024, ..AtlasConfig::default() };
-    let mut renderer = QuadRenderer::new(&gpu.device, TargetDesc::OFFSCREEN, entries.len(), &atlas)?;
-    timer.finish(&format!("{} on {}", renderer.atlas_plan(), gpu.adapter_summary()));
+    let atlas = AtlasConfig {
+        budget_bytes: args.atlas_budget_mb.max(1) * 1024 * 1024,
+        ..AtlasConfig::default()
+    };
+    let mut renderer =
+        QuadRenderer::new(&gpu.device, TargetDesc::OFFSCREEN, entries.len(), &atlas)?;
+    timer.finish(&format!(
+        "{} on {}",
+        renderer.atlas_plan(),
+        gpu.adapter_summary()
+    ));
 
-    let missing = pool.install(|| fill_renderer(&mut renderer, &gpu.queue, &entries, grid_size, &cache, rep.as_ref()))?;
+    let missing = pool.install(|| {
+        fill_renderer(
+            &mut renderer,
+            &gpu.queue,
+            &entries,
+            grid_size,
+            &cache,
+            rep.as_ref(),
+        )
+    })?;
 
     let timer = StageTimer::start(rep.as_ref(), Stage::Render, 0);
     let layout = LayoutParams {
@@ -142,7 +170,8 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         },
         ..ScreenshotOptions::default()
     };
-    let plan = renderer.plan_screenshot(&layout, &opts, gpu.device.limits().max_texture_dimension_2d)?;
+    let plan =
+        renderer.plan_screenshot(&layout, &opts, gpu.device.limits().max_texture_dimension_2d)?;
     let image = renderer.screenshot(&gpu.device, &gpu.queue, &layout, &opts)?;
     let elapsed = timer.elapsed();
     write_png(&args.output, &image)?;
@@ -155,7 +184,11 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         image.width(),
         image.height(),
         plan.tiles[0] * plan.tiles[1],
-        if plan.tiles[0] * plan.tiles[1] == 1 { "" } else { "s" },
+        if plan.tiles[0] * plan.tiles[1] == 1 {
+            ""
+        } else {
+            "s"
+        },
     );
     rep.finish(Stage::Render, &summary, elapsed);
     Ok(())
@@ -178,7 +211,10 @@ pub fn fill_renderer(
         .par_iter()
         .map(|e| {
             let result = load_cell(&e.path, cache, &plan);
-            rep.advance(Stage::Thumbs, done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
+            rep.advance(
+                Stage::Thumbs,
+                done.fetch_add(1, Ordering::Relaxed) as u64 + 1,
+            );
             result
         })
         .collect();
@@ -187,7 +223,10 @@ pub fn fill_renderer(
         match cell {
             Ok(cell) => renderer.set_prepared_image(queue, i, cell)?,
             Err(why) => {
-                rep.warn(&format!("{}: {why}; drawn as a placeholder", entry.path.display()));
+                rep.warn(&format!(
+                    "{}: {why}; drawn as a placeholder",
+                    entry.path.display()
+                ));
                 renderer.set_placeholder(queue, i, None)?;
                 missing += 1;
             }
@@ -196,16 +235,28 @@ pub fn fill_renderer(
     let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
     renderer.update_tsne_positions(queue, &points)?;
     let cells: Vec<[u32; 2]> = entries.iter().map(|e| e.grid.unwrap_or([0, 0])).collect();
-    renderer.set_grid(queue, LayoutGeometry::new(grid_size[0], grid_size[1]), &cells)?;
-    timer.finish(&format!("{} thumbnails loaded, {missing} missing or unreadable", entries.len() - missing));
+    renderer.set_grid(
+        queue,
+        LayoutGeometry::new(grid_size[0], grid_size[1]),
+        &cells,
+    )?;
+    timer.finish(&format!(
+        "{} thumbnails loaded, {missing} missing or unreadable",
+        entries.len() - missing
+    ));
     Ok(missing)
 }
 
-fn load_cell(path: &Path, cache: &Cache, plan: &crate::render::AtlasPlan) -> Result<PreparedCell, String> {
+fn load_cell(
+    path: &Path,
+    cache: &Cache,
+    plan: &crate::render::AtlasPlan,
+) -> Result<PreparedCell, String> {
     if !path.exists() {
         return Err("file not found".into());
     }
-    let thumb = crate::thumbs::load_thumbnail(path, cache, THUMB_SIZE).map_err(|e| e.to_string())?;
+    let thumb =
+        crate::thumbs::load_thumbnail(path, cache, THUMB_SIZE).map_err(|e| e.to_string())?;
     prepare_cell(plan, &thumb).map_err(|e| e.to_string())
 }
 
@@ -214,9 +265,15 @@ pub fn write_png(path: &Path, image: &image::RgbaImage) -> Result<()> {
     use image::ImageEncoder;
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgba8)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgba8,
+        )
         .context("cannot encode the PNG")?;
-    crate::atomic::write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+    crate::atomic::write_atomic(path, &bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

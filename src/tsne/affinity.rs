@@ -219,7 +219,10 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn entropy_of(p: &[f64]) -> f64 {
-        -p.iter().filter(|&&v| v > 0.0).map(|v| v * v.ln()).sum::<f64>()
+        -p.iter()
+            .filter(|&&v| v > 0.0)
+            .map(|v| v * v.ln())
+            .sum::<f64>()
     }
 
     #[test]

@@ -83,17 +83,17 @@ unsafe fn row_force_avx(xi: f32, yi: f32, cols: &[u32], vals: &[f32], y: &[[f32;
     let mut k = 0;
     while k < full {
         // SAFETY: k + 8 <= full <= len.
-        step(unsafe { cols.as_ptr().add(k) }, unsafe { vals.as_ptr().add(k) });
+        step(unsafe { cols.as_ptr().add(k) }, unsafe {
+            vals.as_ptr().add(k)
+        });
         k += LANES;
     }
     if k < len {
         // Tail: unused lanes get p = 0 (and a valid index), contributing exactly 0.
         let mut idx = [cols[k]; LANES];
         let mut pv = [0f32; LANES];
-        for l in 0..len - k {
-            idx[l] = cols[k + l];
-            pv[l] = vals[k + l];
-        }
+        idx[..len - k].copy_from_slice(&cols[k..len]);
+        pv[..len - k].copy_from_slice(&vals[k..len]);
         step(idx.as_ptr(), pv.as_ptr());
     }
     let mut out = [[0f32; LANES]; 2];
@@ -116,15 +116,35 @@ pub(crate) fn has_avx() -> bool {
     }
 }
 
+/// Whether every column index of `p` is a valid index into an embedding of `n` points and `p`
+/// has a row for each of them.
+pub fn matches_embedding(p: &SparseP, n: usize) -> bool {
+    p.indptr.len() > n
+        && p.indptr.windows(2).all(|w| w[0] <= w[1])
+        && p.indptr
+            .get(n)
+            .is_some_and(|&e| e <= p.indices.len().min(p.values.len()))
+        && p.indices.iter().all(|&j| (j as usize) < n)
+}
+
 /// Attractive forces `out[i] = Σⱼ pᵢⱼ wᵢⱼ (yᵢ − yⱼ)` (un-exaggerated), parallel over rows.
 ///
 /// # Panics
-/// If `p` has a column index `>= y.len()` or fewer rows than `y`.
+/// If `p` does not match the embedding (see [`matches_embedding`]).
 pub fn attractive(p: &SparseP, y: &[[f32; 2]], out: &mut [[f32; 2]]) {
     assert!(
-        p.indptr.len() > y.len() && p.indices.iter().all(|&j| (j as usize) < y.len()),
+        matches_embedding(p, y.len()),
         "SparseP does not match the embedding"
     );
+    // SAFETY: checked just above.
+    unsafe { attractive_prechecked(p, y, out) }
+}
+
+/// [`attractive`] without the O(nnz) validation.
+///
+/// # Safety
+/// `matches_embedding(p, y.len())` must hold.
+pub(crate) unsafe fn attractive_prechecked(p: &SparseP, y: &[[f32; 2]], out: &mut [[f32; 2]]) {
     let avx = has_avx();
     out.par_chunks_mut(ROWS_PER_TASK)
         .enumerate()
@@ -137,8 +157,8 @@ pub fn attractive(p: &SparseP, y: &[[f32; 2]], out: &mut [[f32; 2]]) {
                 #[cfg(target_arch = "x86_64")]
                 {
                     *o = if avx {
-                        // SAFETY: `avx` is only true when the CPU supports AVX, and all column
-                        // indices were checked to be < y.len() above.
+                        // SAFETY: `avx` is only true when the CPU supports AVX, and the caller
+                        // guarantees all column indices are < y.len().
                         unsafe { row_force_avx(xi, yi, cols, vals, y) }
                     } else {
                         row_force(xi, yi, cols, vals, y)
@@ -321,7 +341,11 @@ mod tests {
                 a[i][c] += h;
                 b[i][c] -= h;
                 let fd = (kl(&a) - kl(&b)) / (2.0 * h);
-                assert!((fd - 4.0 * grad[i][c]).abs() < 1e-6, "{fd} vs {}", 4.0 * grad[i][c]);
+                assert!(
+                    (fd - 4.0 * grad[i][c]).abs() < 1e-6,
+                    "{fd} vs {}",
+                    4.0 * grad[i][c]
+                );
             }
         }
     }
@@ -377,7 +401,11 @@ mod tests {
             for i in 0..n {
                 for c in 0..2 {
                     let gi = 3.0 * f64::from(attr[i][c]) - f64::from(reps[i][c]) / z;
-                    assert!((gi - reference[i][c]).abs() < 1e-5 * scale, "{gi} {:?}", reference[i]);
+                    assert!(
+                        (gi - reference[i][c]).abs() < 1e-5 * scale,
+                        "{gi} {:?}",
+                        reference[i]
+                    );
                 }
             }
         }

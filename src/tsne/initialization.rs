@@ -1,15 +1,13 @@
-//! Initial embedding: the first two principal components of the (centered) data, found by
-//! randomized subspace iteration and rescaled so the first coordinate has standard deviation 1e-4
-//! (openTSNE's default); a seeded random Gaussian initialisation is the fallback for degenerate data.
+//! Initial embedding: the first two principal components of the data ([`crate::pca`]), rescaled
+//! so the first coordinate has standard deviation 1e-4 (openTSNE's default); a seeded random
+//! Gaussian initialisation is the fallback for degenerate data.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Standard deviation of the first coordinate of the initial embedding.
 pub const INIT_STD: f64 = 1e-4;
-const SKETCH: usize = 12;
-const POWER_ITERATIONS: usize = 10;
 
 fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
     // Box-Muller; 1 - u keeps the logarithm finite.
@@ -31,123 +29,23 @@ pub fn random(n: usize, seed: u64) -> Vec<[f32; 2]> {
         .collect()
 }
 
-/// Orthonormalises the columns of `a` in place (modified Gram-Schmidt, twice); columns that
-/// vanish (rank deficiency) are set to zero.
-fn orthonormalize(a: &mut Array2<f64>) {
-    let cols = a.ncols();
-    for j in 0..cols {
-        for _pass in 0..2 {
-            for i in 0..j {
-                let dot = a.column(i).dot(&a.column(j));
-                let ci = a.column(i).to_owned();
-                a.column_mut(j).scaled_add(-dot, &ci);
-            }
-        }
-        let norm = a.column(j).dot(&a.column(j)).sqrt();
-        if norm > 1e-12 {
-            a.column_mut(j).mapv_inplace(|v| v / norm);
-        } else {
-            a.column_mut(j).fill(0.0);
-        }
-    }
-}
-
-/// Eigen-decomposition of a small symmetric matrix (cyclic Jacobi). Returns (values, vectors as
-/// columns), sorted by decreasing eigenvalue.
-fn symmetric_eigen(m: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
-    let l = m.nrows();
-    let mut a = m.clone();
-    let mut v = Array2::<f64>::eye(l);
-    for _sweep in 0..100 {
-        let off: f64 = (0..l)
-            .flat_map(|i| (0..l).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[[i, j]] * a[[i, j]])
-            .sum();
-        let diag: f64 = (0..l).map(|i| a[[i, i]] * a[[i, i]]).sum();
-        if off <= 1e-30 * diag.max(1e-300) {
-            break;
-        }
-        for p in 0..l {
-            for q in p + 1..l {
-                let apq = a[[p, q]];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[[q, q]] - a[[p, p]]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..l {
-                    let (akp, akq) = (a[[k, p]], a[[k, q]]);
-                    a[[k, p]] = c * akp - s * akq;
-                    a[[k, q]] = s * akp + c * akq;
-                }
-                for k in 0..l {
-                    let (apk, aqk) = (a[[p, k]], a[[q, k]]);
-                    a[[p, k]] = c * apk - s * aqk;
-                    a[[q, k]] = s * apk + c * aqk;
-                }
-                for k in 0..l {
-                    let (vkp, vkq) = (v[[k, p]], v[[k, q]]);
-                    v[[k, p]] = c * vkp - s * vkq;
-                    v[[k, q]] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    let mut order: Vec<usize> = (0..l).collect();
-    order.sort_by(|&i, &j| a[[j, j]].total_cmp(&a[[i, i]]));
-    let values = order.iter().map(|&i| a[[i, i]]).collect();
-    let mut vectors = Array2::<f64>::zeros((l, l));
-    for (c, &i) in order.iter().enumerate() {
-        vectors.column_mut(c).assign(&v.column(i));
-    }
-    (values, vectors)
-}
-
-/// Top two principal-component scores of the centered matrix `x` (n × d), in f64.
-pub fn principal_components(x: ArrayView2<f32>, seed: u64) -> Option<(Array1<f64>, Array1<f64>)> {
+/// Top two principal-component scores of `x` (n × d), in f64 — the crate's [`crate::pca`]
+/// (exact for the usual 50 PCA dimensions; deterministic signs). `None` when there is nothing
+/// to decompose.
+pub fn principal_components(x: ArrayView2<f32>) -> Option<(Array1<f64>, Array1<f64>)> {
     let (n, d) = x.dim();
     if n < 2 || d == 0 {
         return None;
     }
-    let x64 = x.mapv(f64::from);
-    let l = SKETCH.min(d).min(n);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00C0_FFEE);
-    let omega = Array2::from_shape_fn((d, l), |_| gaussian(&mut rng));
-    let mut q = x64.dot(&omega);
-    orthonormalize(&mut q);
-    for _ in 0..POWER_ITERATIONS {
-        let mut w = x64.t().dot(&q);
-        orthonormalize(&mut w);
-        q = x64.dot(&w);
-        orthonormalize(&mut q);
-    }
-    let mut w = x64.t().dot(&q);
-    orthonormalize(&mut w);
-    let s = x64.dot(&w); // n × l scores in the sketch basis
-    let m = s.t().dot(&s);
-    let (_values, vectors) = symmetric_eigen(&m);
-    let component = |c: usize| {
-        let mut score = s.dot(&vectors.column(c));
-        // Deterministic sign: the entry of largest magnitude is positive.
-        let big = score
-            .iter()
-            .copied()
-            .fold(0f64, |acc, v| if v.abs() > acc.abs() { v } else { acc });
-        if big < 0.0 {
-            score.mapv_inplace(|v| -v);
+    let scores = crate::pca::pca(x, 2).scores;
+    let column = |c: usize| -> Array1<f64> {
+        if c < scores.ncols() {
+            scores.column(c).mapv(f64::from)
+        } else {
+            Array1::zeros(n)
         }
-        score
     };
-    let first = component(0);
-    let second = if l >= 2 {
-        component(1)
-    } else {
-        Array1::zeros(n)
-    };
-    Some((first, second))
+    Some((column(0), column(1)))
 }
 
 fn std_dev(v: &Array1<f64>) -> f64 {
@@ -160,11 +58,12 @@ fn std_dev(v: &Array1<f64>) -> f64 {
 pub fn pca(x: ArrayView2<f32>, seed: u64) -> Vec<[f32; 2]> {
     let n = x.nrows();
     let fallback = random(n, seed);
-    let Some((a, b)) = principal_components(x, seed) else {
+    let Some((a, b)) = principal_components(x) else {
         return fallback;
     };
     let sa = std_dev(&a);
-    if !(sa.is_finite() && sa > 1e-12 * (1.0 + x.iter().map(|v| v.abs()).fold(0f32, f32::max) as f64))
+    if !(sa.is_finite()
+        && sa > 1e-12 * (1.0 + x.iter().map(|v| v.abs()).fold(0f32, f32::max) as f64))
     {
         return fallback;
     }
@@ -180,17 +79,16 @@ pub fn pca(x: ArrayView2<f32>, seed: u64) -> Vec<[f32; 2]> {
         .collect()
 }
 
-/// Mean of each column (used by tests).
-#[allow(dead_code)]
-fn column_means(x: ArrayView2<f32>) -> Vec<f64> {
-    x.mean_axis(Axis(0))
-        .map(|m| m.iter().map(|&v| f64::from(v)).collect())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Axis;
+
+    fn column_means(x: ArrayView2<f32>) -> Vec<f64> {
+        x.mean_axis(Axis(0))
+            .map(|m| m.iter().map(|&v| f64::from(v)).collect())
+            .unwrap_or_default()
+    }
 
     #[test]
     fn pca_recovers_dominant_directions() {

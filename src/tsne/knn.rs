@@ -7,16 +7,16 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-/// [`KnnMethod::Auto`] uses the exact search up to this many points and the approximate one above.
-pub const AUTO_EXACT_MAX_N: usize = 60_000;
-
 /// Which nearest-neighbour search to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KnnMethod {
-    /// Exact up to [`AUTO_EXACT_MAX_N`] points, approximate above.
+    /// Currently always the exact search: on 2 cores the blocked GEMM search beats the
+    /// approximate one at every size measured (10k: 0.5 s vs 1.5 s; 50k: 18 s vs 117 s).
     #[default]
     Auto,
     Exact,
+    /// Experimental: random-projection forest + neighbour descent (recall ≈ 0.94–0.99 on
+    /// clustered 50-D data, lower on heavily overlapping clusters). Memory-latency bound.
     Approximate,
 }
 
@@ -58,15 +58,9 @@ pub fn nearest_neighbors(
     seed: u64,
     poll: &mut dyn FnMut() -> bool,
 ) -> Result<KnnGraph, TsneError> {
-    let exact = match method {
-        KnnMethod::Exact => true,
-        KnnMethod::Approximate => false,
-        KnnMethod::Auto => x.nrows() <= AUTO_EXACT_MAX_N,
-    };
-    if exact {
-        exact_knn(x, k, poll)
-    } else {
-        approximate_knn(x, k, seed, poll)
+    match method {
+        KnnMethod::Exact | KnnMethod::Auto => exact_knn(x, k, poll),
+        KnnMethod::Approximate => approximate_knn(x, k, seed, poll),
     }
 }
 
@@ -92,46 +86,78 @@ pub(crate) fn sqdist(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn sqdist_f64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(&u, &v)| {
-            let t = f64::from(u) - f64::from(v);
-            t * t
-        })
-        .sum()
+    let mut acc = [0f64; 4];
+    let ca = a.chunks_exact(4);
+    let cb = b.chunks_exact(4);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (u, v) in ca.zip(cb) {
+        for l in 0..4 {
+            let t = f64::from(u[l]) - f64::from(v[l]);
+            acc[l] += t * t;
+        }
+    }
+    let mut tail = 0f64;
+    for (u, v) in ra.iter().zip(rb) {
+        let t = f64::from(*u) - f64::from(*v);
+        tail += t * t;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
 }
 
-/// Bounded candidate list kept sorted by (distance, index).
+/// Candidate collector for the `cap` smallest (distance, index) pairs: candidates at or below
+/// the current threshold are appended, and every time the buffer holds `2 · cap` entries it is
+/// cut back to the `cap` best with a linear-time selection (amortised O(1) per candidate).
 struct TopK {
     cap: usize,
     items: Vec<(f32, u32)>,
+    thr: f32,
+}
+
+#[inline]
+fn by_dist_then_index(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
 }
 
 impl TopK {
     fn new(cap: usize) -> Self {
         Self {
             cap,
-            items: Vec::with_capacity(cap + 1),
+            items: Vec::with_capacity(2 * cap),
+            thr: f32::INFINITY,
         }
     }
+    fn clear(&mut self) {
+        self.items.clear();
+        self.thr = f32::INFINITY;
+    }
+    /// Candidates with a distance above this can be skipped.
     #[inline]
     fn threshold(&self) -> f32 {
-        if self.items.len() < self.cap {
-            f32::INFINITY
-        } else {
-            self.items[self.cap - 1].0
-        }
+        self.thr
     }
-    /// Inserts `(d, j)`; candidates must arrive in increasing `j` so equal distances keep the
-    /// lower index.
     #[inline]
     fn push(&mut self, d: f32, j: u32) {
-        let pos = self.items.partition_point(|e| e.0 <= d);
-        if pos >= self.cap {
-            return;
+        self.items.push((d, j));
+        if self.items.len() >= 2 * self.cap {
+            self.compact();
         }
-        self.items.insert(pos, (d, j));
-        self.items.truncate(self.cap);
+    }
+    fn compact(&mut self) {
+        if self.items.len() > self.cap {
+            self.items
+                .select_nth_unstable_by(self.cap - 1, by_dist_then_index);
+            self.items.truncate(self.cap);
+            self.thr = self.items[self.cap - 1].0;
+            for e in &self.items {
+                self.thr = self.thr.max(e.0);
+            }
+        }
+    }
+    /// The best `cap` candidates, sorted by (distance, index).
+    fn finish(&mut self) -> &[(f32, u32)] {
+        self.compact();
+        self.items.sort_unstable_by(by_dist_then_index);
+        &self.items
     }
 }
 
@@ -190,7 +216,7 @@ pub fn exact_knn(
                         let mut thr = f32::INFINITY;
                         for j in 0..n {
                             let dd = sqdist(xr, &flat[j * d..(j + 1) * d]);
-                            if dd < thr && j != r {
+                            if dd <= thr && j != r {
                                 top.push(dd, j as u32);
                                 thr = top.threshold();
                             }
@@ -205,15 +231,25 @@ pub fn exact_knn(
                         let mut t = tile.slice_mut(s![.., ..c1 - c0]);
                         general_mat_mul(-2.0, &xr, &xc.t(), 0.0, &mut t);
                         for (ri, (r, top)) in (r0..r1).zip(tops.iter_mut()).enumerate() {
-                            let row = t.row(ri);
-                            let row = row.as_slice().unwrap_or(&[]);
+                            let mut row = t.row_mut(ri);
+                            let Some(row) = row.as_slice_mut() else {
+                                continue;
+                            };
                             let base = norms[r];
+                            // dd = |x_r|² + |x_j|² − 2 x_r·x_j, in place (vectorises).
+                            for (g, &nj) in row.iter_mut().zip(&norms[c0..c1]) {
+                                *g += base + nj;
+                            }
+                            // Skip blocks of 8 whose minimum is above the threshold.
                             let mut thr = top.threshold();
-                            for (jj, (&g, &nj)) in row.iter().zip(&norms[c0..c1]).enumerate() {
-                                let dd = base + nj + g;
-                                if dd < thr {
-                                    let j = c0 + jj;
-                                    if j != r {
+                            for (b, block) in row.chunks(8).enumerate() {
+                                let m = block.iter().fold(f32::INFINITY, |a, &v| a.min(v));
+                                if m > thr {
+                                    continue;
+                                }
+                                for (t8, &dd) in block.iter().enumerate() {
+                                    let j = c0 + b * 8 + t8;
+                                    if dd <= thr && j != r {
                                         top.push(dd, j as u32);
                                         thr = top.threshold();
                                     }
@@ -225,7 +261,7 @@ pub fn exact_knn(
                 for (ri, (r, top)) in (r0..r1).zip(tops.iter_mut()).enumerate() {
                     let xr = &flat[r * d..(r + 1) * d];
                     let mut exact: Vec<(f64, u32)> = top
-                        .items
+                        .finish()
                         .iter()
                         .map(|&(_, j)| {
                             let j_us = j as usize;
@@ -266,19 +302,19 @@ pub fn exact_knn_2d(points: &[[f32; 2]], k: usize) -> KnnGraph {
             let r1 = (r0 + ROW_BLOCK).min(n);
             let mut top = TopK::new(k);
             for (ri, r) in (r0..r1).enumerate() {
-                top.items.clear();
+                top.clear();
                 let [px, py] = points[r];
                 let mut thr = f32::INFINITY;
                 for (j, q) in points.iter().enumerate() {
                     let dx = px - q[0];
                     let dy = py - q[1];
                     let dd = dx * dx + dy * dy;
-                    if dd < thr && j != r {
+                    if dd <= thr && j != r {
                         top.push(dd, j as u32);
                         thr = top.threshold();
                     }
                 }
-                for (t, &(dd, j)) in top.items.iter().enumerate() {
+                for (t, &(dd, j)) in top.finish().iter().enumerate() {
                     idx_out[ri * k + t] = j;
                     d_out[ri * k + t] = dd;
                 }
@@ -298,7 +334,11 @@ pub fn exact_knn_2d(points: &[[f32; 2]], k: usize) -> KnnGraph {
 /// Number of random-projection trees of the approximate search.
 const RP_TREES: usize = 8;
 /// Maximum number of neighbour-descent refinement rounds.
-const DESCENT_ROUNDS: usize = 6;
+const DESCENT_ROUNDS: usize = 4;
+/// Neighbour descent explores the first this-many neighbours of each neighbour.
+const DESCENT_FANOUT: usize = 32;
+/// Stop when fewer than this fraction of the graph's entries changed in a round.
+const DESCENT_STOP: f64 = 0.01;
 
 fn splitmix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -366,27 +406,11 @@ fn rp_split(x: ArrayView2<f32>, idx: &mut [u32], leaf_size: usize, seed: u64) ->
     a
 }
 
-/// Inserts `(d, j)` into a full row sorted by (distance, index) unless `j` is already present.
-/// Returns whether the row changed.
-#[inline]
-fn row_insert(row: &mut [(f32, u32)], d: f32, j: u32) -> bool {
-    let k = row.len();
-    let last = row[k - 1];
-    if (d, j) >= last {
-        return false;
-    }
-    if row.iter().any(|e| e.1 == j) {
-        return false;
-    }
-    let pos = row.partition_point(|e| (e.0, e.1) < (d, j));
-    row.copy_within(pos..k - 1, pos + 1);
-    row[pos] = (d, j);
-    true
-}
-
 /// Approximate k nearest neighbours: a forest of random-projection trees gives initial candidates
-/// (brute force inside leaves), then neighbour-descent rounds (each point pulls the neighbours of
-/// its neighbours and reverse neighbours) refine them. Deterministic for a given seed.
+/// (each point is compared with the other points of its leaf in every tree), then
+/// neighbour-descent rounds refine them (each point pulls the neighbours of its nearest
+/// neighbours and of its reverse neighbours). Rows are computed independently from the previous
+/// round's graph, so the result is deterministic for a given seed.
 pub fn approximate_knn(
     x: ArrayView2<f32>,
     k: usize,
@@ -408,49 +432,67 @@ pub fn approximate_knn(
         .ok_or_else(|| TsneError::InvalidInput("non-contiguous data".into()))?;
     let row = |i: usize| &flat[i * d..(i + 1) * d];
     let leaf_size = (2 * k).max(64);
-    let mut graph = vec![(f32::INFINITY, u32::MAX); n * k];
 
-    let mut leaf_of = vec![0u32; n];
-    let mut leaf_start: Vec<usize> = Vec::new();
-    let mut perm: Vec<u32> = (0..n as u32).collect();
+    // Forest: for every tree, the points in leaf order and each point's leaf range.
+    let mut perms: Vec<Vec<u32>> = Vec::with_capacity(RP_TREES);
+    let mut ranges: Vec<Vec<(u32, u32)>> = Vec::with_capacity(RP_TREES);
     for t in 0..RP_TREES {
         if poll() {
             return Err(TsneError::Cancelled);
         }
-        for (i, p) in perm.iter_mut().enumerate() {
-            *p = i as u32;
-        }
-        let lens = rp_split(x, &mut perm, leaf_size, splitmix64(seed ^ (t as u64 + 1) << 32));
-        leaf_start.clear();
-        let mut acc = 0;
-        for (l, &len) in lens.iter().enumerate() {
-            leaf_start.push(acc);
+        let mut perm: Vec<u32> = (0..n as u32).collect();
+        let lens = rp_split(
+            x,
+            &mut perm,
+            leaf_size,
+            splitmix64(seed ^ ((t as u64 + 1) << 32)),
+        );
+        let mut range_of = vec![(0u32, 0u32); n];
+        let mut acc = 0usize;
+        for len in lens {
             for &p in &perm[acc..acc + len] {
-                leaf_of[p as usize] = l as u32;
+                range_of[p as usize] = (acc as u32, (acc + len) as u32);
             }
             acc += len;
         }
-        leaf_start.push(acc);
-        graph
-            .par_chunks_mut(k)
-            .enumerate()
-            .with_min_len(64)
-            .for_each(|(p, out)| {
-                let l = leaf_of[p] as usize;
+        perms.push(perm);
+        ranges.push(range_of);
+    }
+    if poll() {
+        return Err(TsneError::Cancelled);
+    }
+    let mut graph = vec![(f32::INFINITY, u32::MAX); n * k];
+    graph
+        .par_chunks_mut(k)
+        .enumerate()
+        .with_min_len(64)
+        .for_each_init(
+            || (vec![u32::MAX; n], TopK::new(k)),
+            |(seen, top), (p, out)| {
+                top.clear();
+                seen[p] = p as u32;
                 let xp = row(p);
-                for &q in &perm[leaf_start[l]..leaf_start[l + 1]] {
-                    if q as usize != p {
-                        let dd = sqdist(xp, row(q as usize));
-                        if dd < out[k - 1].0 {
-                            row_insert(out, dd, q);
+                for (perm, range_of) in perms.iter().zip(&ranges) {
+                    let (a, b) = range_of[p];
+                    for &q in &perm[a as usize..b as usize] {
+                        if seen[q as usize] != p as u32 {
+                            seen[q as usize] = p as u32;
+                            let dd = sqdist(xp, row(q as usize));
+                            if dd <= top.threshold() {
+                                top.push(dd, q);
+                            }
                         }
                     }
                 }
-            });
-    }
+                for (o, &e) in out.iter_mut().zip(top.finish()) {
+                    *o = e;
+                }
+            },
+        );
+    drop((perms, ranges));
 
-    // Neighbour descent (pull-based, double-buffered so rows are independent).
-    let m = k.min(24); // how many neighbours of each neighbour are explored
+    // Neighbour descent.
+    let m = k.min(DESCENT_FANOUT);
     let mut next = graph.clone();
     let mut rev_start = vec![0usize; n + 1];
     let mut rev: Vec<u32> = Vec::new();
@@ -458,81 +500,88 @@ pub fn approximate_knn(
         if poll() {
             return Err(TsneError::Cancelled);
         }
-        // Reverse lists of the first m neighbours, capped at m per point.
-        let mut counts = vec![0usize; n];
-        for p in 0..n {
-            for e in &graph[p * k..p * k + m] {
-                if e.1 != u32::MAX {
-                    counts[e.1 as usize] += 1;
-                }
+        // Reverse lists of the first m neighbours, capped at m per point (lowest indices first).
+        rev_start.iter_mut().for_each(|v| *v = 0);
+        for e in graph.chunks(k).flat_map(|r| &r[..m]) {
+            if e.1 != u32::MAX {
+                rev_start[e.1 as usize + 1] += 1;
             }
         }
-        rev_start[0] = 0;
         for p in 0..n {
-            rev_start[p + 1] = rev_start[p] + counts[p].min(m);
+            rev_start[p + 1] = rev_start[p] + rev_start[p + 1].min(m);
         }
         rev.clear();
         rev.resize(rev_start[n], 0);
         let mut fill = vec![0usize; n];
-        for p in 0..n {
-            for e in &graph[p * k..p * k + m] {
+        for (p, r) in graph.chunks(k).enumerate() {
+            for e in &r[..m] {
                 let q = e.1 as usize;
-                if e.1 != u32::MAX && fill[q] < m {
+                if e.1 != u32::MAX && rev_start[q] + fill[q] < rev_start[q + 1] {
                     rev[rev_start[q] + fill[q]] = p as u32;
                     fill[q] += 1;
                 }
             }
         }
-        let graph_ref = &graph;
-        let (rev_ref, rev_start_ref) = (&rev, &rev_start);
+        let (graph_ref, rev_ref, rev_start_ref) = (&graph, &rev, &rev_start);
         let updates: usize = next
             .par_chunks_mut(k)
             .enumerate()
-            .with_min_len(256)
+            .with_min_len(64)
             .map_init(
-                || vec![u32::MAX; n],
-                |seen, (p, out)| {
-                    out.copy_from_slice(&graph_ref[p * k..(p + 1) * k]);
+                || (vec![u32::MAX; n], TopK::new(k)),
+                |(seen, top), (p, out)| {
+                    // Stamps: `pp | OLD` marks the current neighbours, `pp` the candidates
+                    // examined in this round.
+                    const OLD: u32 = 1 << 31;
                     let pp = p as u32;
-                    seen[p] = pp;
-                    for e in out.iter() {
+                    top.clear();
+                    seen[p] = pp | OLD;
+                    let old = &graph_ref[p * k..(p + 1) * k];
+                    for e in old {
                         if e.1 != u32::MAX {
-                            seen[e.1 as usize] = pp;
+                            seen[e.1 as usize] = pp | OLD;
+                            top.push(e.0, e.1);
                         }
                     }
                     let xp = row(p);
-                    let mut changed = 0usize;
-                    let direct = graph_ref[p * k..p * k + m].iter().map(|e| e.1);
-                    let reverse = rev_ref[rev_start_ref[p]..rev_start_ref[p + 1]].iter().copied();
+                    let direct = old[..m].iter().map(|e| e.1);
+                    let reverse = rev_ref[rev_start_ref[p]..rev_start_ref[p + 1]]
+                        .iter()
+                        .copied();
                     for q in direct.chain(reverse) {
                         if q == u32::MAX {
                             continue;
                         }
                         let q = q as usize;
-                        let fwd = graph_ref[q * k..q * k + m].iter().map(|e| e.1);
-                        let bwd = rev_ref[rev_start_ref[q]..rev_start_ref[q + 1]].iter().copied();
-                        for r in fwd.chain(bwd) {
-                            if r == u32::MAX || seen[r as usize] == pp {
+                        for e in &graph_ref[q * k..q * k + m] {
+                            let r = e.1;
+                            if r == u32::MAX || seen[r as usize] & !OLD == pp {
                                 continue;
                             }
                             seen[r as usize] = pp;
                             let dd = sqdist(xp, row(r as usize));
-                            if dd < out[k - 1].0 && row_insert(out, dd, r) {
-                                changed += 1;
+                            if dd <= top.threshold() {
+                                top.push(dd, r);
                             }
                         }
+                    }
+                    let best = top.finish();
+                    // Entries that are new in this row.
+                    let changed = best.iter().filter(|e| seen[e.1 as usize] == pp).count();
+                    for (o, &e) in out.iter_mut().zip(best) {
+                        *o = e;
                     }
                     changed
                 },
             )
             .sum();
         std::mem::swap(&mut graph, &mut next);
-        if (updates as f64) < 0.001 * (n * k) as f64 {
+        if (updates as f64) < DESCENT_STOP * (n * k) as f64 {
             break;
         }
     }
 
-    // Re-rank with f64 distances so the output format matches the exact search.
+    // Re-rank with f64 distances so the output matches the exact search's format.
     let mut indices = vec![0u32; n * k];
     let mut dist2 = vec![0f32; n * k];
     indices
@@ -546,8 +595,8 @@ pub fn approximate_knn(
                 .map(|e| (sqdist_f64(row(p), row(e.1 as usize)), e.1))
                 .collect();
             rowv.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            // Rows are always full (leaves hold >= k + 1 points), but stay safe.
-            let fallback = if p == 0 { 1 } else { 0 };
+            // Rows are always full (every leaf holds more than k points), but stay safe.
+            let fallback = u32::from(p == 0);
             for t in 0..k {
                 let (dd, j) = rowv.get(t).copied().unwrap_or((f64::MAX, fallback));
                 io[t] = j;
@@ -608,10 +657,10 @@ mod tests {
             let k = 15;
             let g = exact_knn(x.view(), k, &mut no_cancel()).expect("knn");
             let b = brute(x.view(), k);
-            for i in 0..n {
-                let want: Vec<u32> = b[i].iter().map(|e| e.1).collect();
+            for (i, bi) in b.iter().enumerate() {
+                let want: Vec<u32> = bi.iter().map(|e| e.1).collect();
                 assert_eq!(g.neighbors(i), &want[..], "row {i} (n={n}, d={d})");
-                for (t, e) in b[i].iter().enumerate() {
+                for (t, e) in bi.iter().enumerate() {
                     assert!((f64::from(g.distances2(i)[t]) - e.0).abs() <= 1e-5 * e.0.max(1e-3));
                 }
             }
@@ -624,8 +673,8 @@ mod tests {
         let pts: Vec<[f32; 2]> = x.rows().into_iter().map(|r| [r[0], r[1]]).collect();
         let g = exact_knn_2d(&pts, 10);
         let b = brute(x.view(), 10);
-        for i in 0..400 {
-            let want: Vec<u32> = b[i].iter().map(|e| e.1).collect();
+        for (i, bi) in b.iter().enumerate() {
+            let want: Vec<u32> = bi.iter().map(|e| e.1).collect();
             assert_eq!(g.neighbors(i), &want[..]);
         }
     }
@@ -640,9 +689,15 @@ mod tests {
             assert!(g.distances2(i).iter().all(|&v| v == 0.0));
         }
         let one = Array2::<f32>::zeros((1, 3));
-        assert_eq!(exact_knn(one.view(), 5, &mut no_cancel()).expect("knn").k, 0);
+        assert_eq!(
+            exact_knn(one.view(), 5, &mut no_cancel()).expect("knn").k,
+            0
+        );
         let empty = Array2::<f32>::zeros((0, 3));
-        assert_eq!(exact_knn(empty.view(), 5, &mut no_cancel()).expect("knn").n, 0);
+        assert_eq!(
+            exact_knn(empty.view(), 5, &mut no_cancel()).expect("knn").n,
+            0
+        );
     }
 
     #[test]
@@ -653,7 +708,10 @@ mod tests {
             calls += 1;
             calls > 1
         };
-        assert_eq!(exact_knn(x.view(), 10, &mut poll), Err(TsneError::Cancelled));
+        assert_eq!(
+            exact_knn(x.view(), 10, &mut poll),
+            Err(TsneError::Cancelled)
+        );
     }
 
     /// Recall of the approximate search on clustered 50-D data, k = 90 (the t-SNE setting).

@@ -58,8 +58,7 @@ impl Default for TsneParams {
 /// Engine choices that are not part of the app-facing parameters.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TsneOptions {
-    /// Nearest-neighbour search used for the affinities (default: exact up to
-    /// [`knn::AUTO_EXACT_MAX_N`] points, approximate above).
+    /// Nearest-neighbour search used for the affinities (default [`KnnMethod::Auto`]: exact).
     pub knn: KnnMethod,
 }
 
@@ -245,4 +244,243 @@ pub(crate) fn centered(data: ArrayView2<f32>) -> Array2<f32> {
         }
     }
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn blobs(n: usize, d: usize, seed: u64) -> (Array2<f32>, Vec<u32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let centers = Array2::from_shape_fn((4, d), |_| rng.random::<f32>() * 20.0 - 10.0);
+        let labels: Vec<u32> = (0..n as u32).map(|i| i % 4).collect();
+        let x = Array2::from_shape_fn((n, d), |(i, j)| {
+            centers[[labels[i] as usize, j]] + rng.random::<f32>() * 2.0 - 1.0
+        });
+        (x, labels)
+    }
+
+    fn run(x: &Array2<f32>, params: &TsneParams) -> Result<Vec<[f32; 2]>, TsneError> {
+        tsne(x.view(), params, &mut |_| ControlFlow::Continue(()))
+    }
+
+    fn quick() -> TsneParams {
+        TsneParams {
+            iterations: 300,
+            exaggeration_iterations: 100,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn tiny_inputs_work() {
+        for n in 0..=5 {
+            let x = Array2::from_shape_fn((n, 3), |(i, j)| (i * 3 + j) as f32);
+            let y = run(&x, &quick()).expect("tiny input");
+            assert_eq!(y.len(), n);
+            assert!(y.iter().flatten().all(|v| v.is_finite()), "n={n}: {y:?}");
+        }
+        // Zero columns: every point is identical.
+        let x = Array2::<f32>::zeros((6, 0));
+        let y = run(&x, &quick()).expect("zero columns");
+        assert!(y.iter().flatten().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn perplexity_is_clamped_for_small_inputs() {
+        assert_eq!(effective_perplexity(30.0, 31), 10.0);
+        assert_eq!(effective_perplexity(30.0, 1000), 30.0);
+        assert_eq!(effective_perplexity(30.0, 2), 1.0);
+        assert_eq!(neighbors_for_perplexity(10.0, 31), 30);
+        assert_eq!(neighbors_for_perplexity(1.0, 2), 1);
+        assert_eq!(neighbors_for_perplexity(30.0, 0), 0);
+    }
+
+    #[test]
+    fn duplicates_work() {
+        let (mut x, _) = blobs(120, 5, 1);
+        for i in 0..60 {
+            let src = x.row(i % 3).to_owned();
+            x.row_mut(i).assign(&src);
+        }
+        let y = run(&x, &quick()).expect("duplicates");
+        assert!(y.iter().flatten().all(|v| v.is_finite()));
+        // All rows identical.
+        let same = Array2::from_elem((40, 4), 2.5f32);
+        let y = run(&same, &quick()).expect("all identical");
+        assert!(y.iter().flatten().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn non_finite_input_and_bad_params_are_rejected() {
+        let (mut x, _) = blobs(50, 4, 2);
+        x[[7, 2]] = f32::NAN;
+        assert!(matches!(run(&x, &quick()), Err(TsneError::InvalidInput(_))));
+        x[[7, 2]] = f32::INFINITY;
+        assert!(matches!(run(&x, &quick()), Err(TsneError::InvalidInput(_))));
+        let (x, _) = blobs(50, 4, 2);
+        for bad in [
+            TsneParams {
+                perplexity: f32::NAN,
+                ..quick()
+            },
+            TsneParams {
+                theta: -1.0,
+                ..quick()
+            },
+            TsneParams {
+                learning_rate: Some(0.0),
+                ..quick()
+            },
+        ] {
+            assert!(matches!(run(&x, &bad), Err(TsneError::InvalidInput(_))));
+        }
+        assert!(matches!(
+            array_from_rows(&[vec![1.0, 2.0], vec![3.0]]),
+            Err(TsneError::InvalidInput(_))
+        ));
+        assert_eq!(
+            array_from_rows(&[vec![1.0, 2.0], vec![3.0, 4.0]])
+                .expect("rectangular")
+                .dim(),
+            (2, 2)
+        );
+    }
+
+    #[test]
+    fn progress_is_reported_and_cancellation_works() {
+        let (x, _) = blobs(200, 6, 3);
+        let params = quick();
+        let mut phases = Vec::new();
+        let mut iterations = 0;
+        let mut kls = 0;
+        let y = tsne(x.view(), &params, &mut |p| {
+            if phases.last() != Some(&p.phase) {
+                phases.push(p.phase);
+            }
+            if p.phase == Phase::Optimize {
+                assert_eq!(p.iteration, iterations);
+                assert_eq!(p.embedding.len(), 200);
+                iterations += 1;
+                if let Some(kl) = p.kl {
+                    assert!(kl.is_finite() && kl >= 0.0);
+                    kls += 1;
+                }
+            } else {
+                assert!(p.embedding.is_empty());
+            }
+            ControlFlow::Continue(())
+        })
+        .expect("run");
+        assert_eq!(y.len(), 200);
+        assert_eq!(
+            phases,
+            vec![Phase::Neighbors, Phase::Affinities, Phase::Optimize]
+        );
+        assert_eq!(iterations, params.iterations);
+        assert_eq!(kls, params.iterations / params.kl_every);
+
+        for stop_phase in [Phase::Neighbors, Phase::Affinities] {
+            let r = tsne(x.view(), &params, &mut |p| {
+                if p.phase == stop_phase {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            assert_eq!(r, Err(TsneError::Cancelled));
+        }
+        let mut seen = 0;
+        let r = tsne(x.view(), &params, &mut |p| {
+            if p.phase == Phase::Optimize {
+                seen += 1;
+                if p.iteration == 10 {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        assert_eq!(r, Err(TsneError::Cancelled));
+        assert_eq!(seen, 11, "cancelled promptly");
+    }
+
+    #[test]
+    fn cancellation_during_knn_is_prompt_for_large_inputs() {
+        let (x, _) = blobs(9000, 20, 4);
+        let mut calls = 0;
+        let started = std::time::Instant::now();
+        let r = tsne(x.view(), &TsneParams::default(), &mut |p| {
+            assert_eq!(p.phase, Phase::Neighbors);
+            calls += 1;
+            if calls == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(r, Err(TsneError::Cancelled));
+        assert!(started.elapsed().as_secs_f64() < 5.0);
+    }
+
+    #[test]
+    fn deterministic_for_seed_and_thread_count() {
+        let (x, _) = blobs(600, 8, 5);
+        let params = quick();
+        let a = run(&x, &params).expect("run");
+        let b = run(&x, &params).expect("run");
+        assert!(a == b, "same seed, same input => same output");
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("pool");
+        let c = one.install(|| run(&x, &params)).expect("run");
+        let d = three.install(|| run(&x, &params)).expect("run");
+        assert!(a == c && a == d, "independent of the thread count");
+        let e = run(
+            &x,
+            &TsneParams {
+                seed: 7,
+                ..params.clone()
+            },
+        )
+        .expect("run");
+        assert_eq!(e.len(), a.len());
+    }
+
+    #[test]
+    fn separates_clusters_exact_and_barnes_hut() {
+        let (x, labels) = blobs(400, 10, 6);
+        for theta in [0.0f32, 0.5] {
+            let params = TsneParams {
+                theta,
+                perplexity: 20.0,
+                ..quick()
+            };
+            let y = run(&x, &params).expect("run");
+            let acc = crate::metrics::knn_accuracy(&y, &labels, 5);
+            assert!(acc > 0.99, "theta {theta}: accuracy {acc}");
+        }
+    }
+
+    #[test]
+    fn approximate_knn_option_runs() {
+        let (x, labels) = blobs(600, 10, 8);
+        let y = tsne_with_options(
+            x.view(),
+            &quick(),
+            &TsneOptions {
+                knn: KnnMethod::Approximate,
+            },
+            &mut |_| ControlFlow::Continue(()),
+        )
+        .expect("run");
+        assert!(crate::metrics::knn_accuracy(&y, &labels, 5) > 0.99);
+    }
 }

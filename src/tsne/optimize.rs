@@ -3,7 +3,9 @@
 //! clipping, re-centering every iteration and a progress callback per iteration.
 
 use super::affinity::SparseP;
-use super::gradient::{attractive, attractive_with_kl, exact_repulsion, p_log_p};
+use super::gradient::{
+    attractive_prechecked, attractive_with_kl, exact_repulsion, matches_embedding, p_log_p,
+};
 use super::quadtree::QuadTree;
 use super::{Phase, Progress, TsneError};
 use rayon::prelude::*;
@@ -41,6 +43,11 @@ pub fn optimize(
     on_progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Vec<[f32; 2]>, TsneError> {
     let n = y.len();
+    if !matches_embedding(p, n) {
+        return Err(TsneError::InvalidInput(
+            "affinity matrix does not match the embedding".into(),
+        ));
+    }
     let mut update = vec![[0f32; 2]; n];
     let mut gains = vec![[1f32; 2]; n];
     let mut attr = vec![[0f32; 2]; n];
@@ -58,7 +65,11 @@ pub fn optimize(
             update.fill([0.0; 2]);
         }
         let exaggeration = if early { cfg.early_exaggeration } else { 1.0 };
-        let momentum = if early { MOMENTUM_EARLY } else { MOMENTUM_FINAL };
+        let momentum = if early {
+            MOMENTUM_EARLY
+        } else {
+            MOMENTUM_FINAL
+        };
         let want_kl =
             cfg.kl_every > 0 && ((it + 1) % cfg.kl_every == 0 || it + 1 == cfg.iterations);
 
@@ -72,11 +83,11 @@ pub fn optimize(
             let (s_log, s_p) = attractive_with_kl(p, &y, &mut attr, &mut kl_parts);
             Some((plogp + s_log + s_p * z.max(f64::MIN_POSITIVE).ln()) as f32)
         } else {
-            attractive(p, &y, &mut attr);
+            // SAFETY: `matches_embedding(p, n)` was checked before the loop.
+            unsafe { attractive_prechecked(p, &y, &mut attr) };
             None
         };
 
-        let z = z + if std::env::var("ZSELF").is_ok() { n as f64 } else { 0.0 };
         let inv_z = if z > 0.0 { (1.0 / z) as f32 } else { 0.0 };
         y.par_chunks_mut(UPDATE_CHUNK)
             .zip(update.par_chunks_mut(UPDATE_CHUNK))
@@ -90,7 +101,8 @@ pub fn optimize(
                     for c in 0..2 {
                         let grad = exaggeration * ai[c] - ri[c] * inv_z;
                         // sign(update) != sign(grad), with sign(0) = 0 as in numpy.
-                        let flipped = (ui[c] > 0.0) != (grad > 0.0) || (ui[c] < 0.0) != (grad < 0.0);
+                        let flipped =
+                            (ui[c] > 0.0) != (grad > 0.0) || (ui[c] < 0.0) != (grad < 0.0);
                         gi[c] = if flipped {
                             gi[c] + 0.2
                         } else {

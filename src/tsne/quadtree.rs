@@ -3,7 +3,7 @@
 //! Barnes-Hut repulsion. The traversal is done once per small group of nearby points (a subtree
 //! of at most `GROUP_SIZE` points) with the opening test applied to the group's bounding box,
 //! which yields an interaction list that every point of the group then sums branch-free in
-//! 8-lane SIMD-friendly loops.
+//! 8 lanes (AVX when the CPU has it, else a portable loop with bit-identical results).
 
 use rayon::prelude::*;
 
@@ -79,10 +79,16 @@ impl Interactions {
         self.m.push(m);
     }
     fn pad(&mut self) {
-        while self.x.len() % LANES != 0 {
+        while !self.x.len().is_multiple_of(LANES) {
             self.push(0.0, 0.0, 0.0);
         }
     }
+}
+
+thread_local! {
+    /// Per-thread interaction-list buffer, reused across groups and iterations (no allocation in
+    /// the steady state).
+    static SCRATCH: std::cell::RefCell<Interactions> = std::cell::RefCell::new(Interactions::default());
 }
 
 /// Spreads the low 24 bits of `v` to the even bit positions.
@@ -404,8 +410,12 @@ impl QuadTree {
 
     /// Unnormalised repulsive forces `force[i] = Σ_j w_ij² (y_i − y_j)` (original order) and the
     /// normalisation `Z = Σ_{i≠j} w_ij` for the points the tree was built on.
+    ///
+    /// # Panics
+    /// If `force.len()` differs from the number of points of the last [`QuadTree::build`].
     pub fn repulsion(&mut self, force: &mut [[f32; 2]]) -> f64 {
         let n = self.pos.len();
+        assert_eq!(force.len(), n, "one force slot per point");
         self.force_sorted.resize(n, [0.0; 2]);
         self.z_sorted.resize(n, 0.0);
         let mut fs = std::mem::take(&mut self.force_sorted);
@@ -416,45 +426,45 @@ impl QuadTree {
             fs.par_chunks_mut(CHUNK)
                 .zip(zs.par_chunks_mut(CHUNK))
                 .enumerate()
-                .for_each_init(Interactions::default, |list, (c, (f, z))| {
-                    let c0 = c * CHUNK;
-                    let c1 = c0 + f.len();
-                    // First group overlapping this chunk.
-                    let mut gi = this
-                        .group_first
-                        .partition_point(|&s| s as usize <= c0)
-                        .saturating_sub(1);
-                    while let Some(&g) = this.groups.get(gi) {
-                        let gn = this.nodes[g as usize];
-                        let (gf, ge) = (gn.first as usize, (gn.first + gn.len) as usize);
-                        if gf >= c1 {
-                            break;
+                .for_each(|(c, (f, z))| {
+                    SCRATCH.with(|cell| {
+                        let list = &mut *cell.borrow_mut();
+                        let c0 = c * CHUNK;
+                        let c1 = c0 + f.len();
+                        // First group overlapping this chunk.
+                        let mut gi = this
+                            .group_first
+                            .partition_point(|&s| s as usize <= c0)
+                            .saturating_sub(1);
+                        while let Some(&g) = this.groups.get(gi) {
+                            let gn = this.nodes[g as usize];
+                            let (gf, ge) = (gn.first as usize, (gn.first + gn.len) as usize);
+                            if gf >= c1 {
+                                break;
+                            }
+                            let (a, b) = (gf.max(c0), ge.min(c1));
+                            if a < b {
+                                this.interactions(g as usize, list);
+                                evaluate_group(
+                                    avx,
+                                    &this.pos[a..b],
+                                    list,
+                                    &mut f[a - c0..b - c0],
+                                    &mut z[a - c0..b - c0],
+                                );
+                            }
+                            gi += 1;
                         }
-                        let (a, b) = (gf.max(c0), ge.min(c1));
-                        if a < b {
-                            this.interactions(g as usize, list);
-                            evaluate_group(
-                                avx,
-                                &this.pos[a..b],
-                                list,
-                                &mut f[a - c0..b - c0],
-                                &mut z[a - c0..b - c0],
-                            );
-                        }
-                        gi += 1;
-                    }
+                    });
                 });
         }
         let total: f64 = zs.iter().map(|&v| f64::from(v)).sum();
         let rank = &self.rank;
-        force
-            .par_chunks_mut(1024)
-            .enumerate()
-            .for_each(|(c, out)| {
-                for (t, o) in out.iter_mut().enumerate() {
-                    *o = fs[rank[c * 1024 + t] as usize];
-                }
-            });
+        force.par_chunks_mut(1024).enumerate().for_each(|(c, out)| {
+            for (t, o) in out.iter_mut().enumerate() {
+                *o = fs[rank[c * 1024 + t] as usize];
+            }
+        });
         self.force_sorted = fs;
         self.z_sorted = zs;
         total
@@ -545,6 +555,27 @@ mod tests {
         assert_eq!(f1[0], [0.0, 0.0]);
         tree.build(&[], 0.5);
         assert_eq!(tree.repulsion(&mut []), 0.0);
+    }
+
+    #[test]
+    fn simd_and_portable_sums_agree_bitwise() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let mut list = Interactions::default();
+        for _ in 0..37 {
+            list.push(
+                rng.random::<f32>() * 9.0,
+                rng.random::<f32>() * 9.0,
+                1.0 + rng.random::<f32>(),
+            );
+        }
+        list.pad();
+        let portable = sum_interactions(1.5, 2.5, &list);
+        #[cfg(target_arch = "x86_64")]
+        if has_avx() {
+            // SAFETY: AVX availability checked.
+            let fast = unsafe { sum_interactions_avx(1.5, 2.5, &list) };
+            assert_eq!(portable, fast);
+        }
     }
 
     #[test]
