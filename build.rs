@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-fn collect(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            collect(&path, root, out);
+            collect(&path, out);
         } else if path.is_file() {
             out.push(path);
         }
@@ -23,7 +23,7 @@ fn main() {
     let root = manifest.join("assets/demo");
     println!("cargo:rerun-if-changed=assets/demo");
     let mut files = Vec::new();
-    collect(&root, &root, &mut files);
+    collect(&root, &mut files);
     files.sort();
     let mut code = String::from("/// The demo set: (path relative to the demo folder, file bytes).\npub static DEMO_FILES: &[(&str, &[u8])] = &[\n");
     for f in &files {

@@ -310,7 +310,7 @@ pub fn normalize_points(points: &[[f64; 2]]) -> Vec<[f32; 2]> {
         }
     }
     let extent = (hi[0] - lo[0]).max(hi[1] - lo[1]);
-    if !(extent > 0.0) || !extent.is_finite() {
+    if !extent.is_finite() || extent <= 0.0 {
         return vec![[0.5, 0.5]; points.len()];
     }
     let offset = [

@@ -281,7 +281,7 @@ mod tests {
         let (x, var) = known(4000, 120, 1);
         let p = pca(x.view(), 5);
         assert_eq!(p.scores.dim(), (4000, 5));
-        for j in 0..5 {
+        for (j, &want) in var.iter().enumerate().take(5) {
             let got = p.variances[j];
             assert!(
                 (got - var[j]).abs() / var[j] < 0.08,

@@ -394,7 +394,7 @@ pub fn embed(
             if p.kl.is_some() {
                 last_kl = p.kl;
             }
-            if every > 0 && (p.iteration % every == 0 || p.iteration + 1 == p.iterations) {
+            if every > 0 && (p.iteration.is_multiple_of(every) || p.iteration + 1 == p.iterations) {
                 rep.tsne_frame(p.iteration, p.iterations, p.embedding, p.kl);
             }
         }

@@ -138,7 +138,7 @@ impl CliReporter {
         if self.quiet {
             return;
         }
-        let _ = self.multi.suspend(|| eprintln!("{line}"));
+        self.multi.suspend(|| eprintln!("{line}"));
     }
 
     /// Route `log` records (warnings from library code) through the bars.
@@ -206,7 +206,7 @@ impl Reporter for CliReporter {
     }
 
     fn warn(&self, message: &str) {
-        let _ = self.multi.suspend(|| eprintln!("warning: {message}"));
+        self.multi.suspend(|| eprintln!("warning: {message}"));
     }
 
     fn cancel_flag(&self) -> &AtomicBool {
@@ -232,9 +232,28 @@ impl log::Log for BarLogger {
             record.level().as_str().to_lowercase(),
             record.args()
         );
-        let _ = self.reporter.multi.suspend(|| eprintln!("{line}"));
+        self.reporter.multi.suspend(|| eprintln!("{line}"));
     }
     fn flush(&self) {}
+}
+
+/// Print `log` records of this crate to stderr (the live app, which has no progress bars).
+pub fn init_stderr_logger(level: log::LevelFilter) {
+    struct Stderr(log::LevelFilter);
+    impl log::Log for Stderr {
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            m.level() <= self.0 && m.target().starts_with("image_tsne_live")
+        }
+        fn log(&self, r: &log::Record) {
+            if self.enabled(r.metadata()) {
+                eprintln!("{}: {}", r.level().as_str().to_lowercase(), r.args());
+            }
+        }
+        fn flush(&self) {}
+    }
+    if log::set_boxed_logger(Box::new(Stderr(level))).is_ok() {
+        log::set_max_level(level);
+    }
 }
 
 /// `850 ms`, `12.3 s`, `2 min 05 s`.

@@ -134,7 +134,7 @@ impl Gallery {
     ) -> Option<Camera> {
         let bounds = scene.bounds(params)?;
         let mut target = *camera;
-        if self.step % 3 == 0 {
+        if self.step.is_multiple_of(3) {
             target.fit(&bounds, 24.0);
             return Some(target);
         }

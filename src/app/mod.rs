@@ -112,6 +112,7 @@ pub fn run(args: AppArgs) -> Result<()> {
     if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
         bail!("no display: set DISPLAY (e.g. run under `xvfb-run`), or use the headless subcommands (analyze, grid, render)");
     }
+    crate::progress::init_stderr_logger(log::LevelFilter::Warn);
     let _ = ARGS.set(args);
     nannou::app(model).update(update).exit(exit).run();
     Ok(())
@@ -135,7 +136,7 @@ fn parse_capture_every(v: &[String]) -> Result<(f64, PathBuf)> {
     let secs: f64 = secs
         .parse()
         .map_err(|_| anyhow::anyhow!("--capture-every: {secs:?} is not a number of seconds"))?;
-    if !(secs > 0.0) {
+    if secs.is_nan() || secs <= 0.0 {
         bail!("--capture-every: seconds must be positive");
     }
     Ok((secs, PathBuf::from(dir)))
@@ -373,7 +374,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
         model.startup_done = Some(model.frames);
     }
     if let Some(done) = model.startup_done {
-        if model.frames > done && (model.frames - done) % 30 == 0 {
+        if model.frames > done && (model.frames - done).is_multiple_of(30) {
             if let Some(a) = model.press.pop().and_then(action_for_press) {
                 model.state.act(a);
                 apply_effects(app, model);
@@ -412,7 +413,7 @@ fn apply_effects(app: &App, model: &mut Model) {
                     };
                     let renderer =
                         QuadRenderer::new(device, target, count, &AtlasConfig::default())?;
-                    log::info!("{}", renderer.atlas_plan());
+                    eprintln!("{}", renderer.atlas_plan());
                     model.renderers.insert(scene, renderer);
                 }
                 Effect::DropScene { scene } => {
@@ -611,12 +612,11 @@ fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             model.mouse.points = points;
         }
         WindowEvent::MousePressed(MouseButton::Left)
-            if !egui_wants_pointer || model.state.lightbox.is_some() =>
+            if (!egui_wants_pointer || model.state.lightbox.is_some())
+                && model.state.lightbox.is_none() =>
         {
-            if model.state.lightbox.is_none() {
-                model.mouse.down = Some((model.mouse.px, now));
-                model.mouse.dragged = false;
-            }
+            model.mouse.down = Some((model.mouse.px, now));
+            model.mouse.dragged = false;
         }
         WindowEvent::MouseReleased(MouseButton::Left) => {
             let Some((down, _)) = model.mouse.down.take() else {

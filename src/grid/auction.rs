@@ -1,11 +1,5 @@
 //! ε-scaling forward auction (Gauss-Seidel) on the square problem points + dummies x cells, with
 //! price-aware candidate lists whose thresholds bound every cell outside the list.
-//!
-//! Minimisation form: person `i` holding cell `j` "pays" `value = c'(i, j) + price[j]`, where
-//! `c' = M * cost` with `M = m + 1` (so that ε = 1 in scaled units proves the integer optimum).
-//! The `m - n` dummy persons (cost 0 to every cell) make the problem square; the cells they hold are
-//! the empty cells. Prices never decrease, so a list threshold (a lower bound, taken when the list was
-//! built, of `c' + price` over every cell outside the list) stays a valid lower bound forever.
 
 use std::sync::atomic::AtomicBool;
 
@@ -17,47 +11,44 @@ use super::{is_cancelled, GridError};
 
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// Tuning knobs (defaults are what the solvers use).
+/// Tuning knobs (the defaults were measured on the shared clustered t-SNE sets).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Params {
-    /// Candidate list length per point.
+    /// Candidate list length per point (groups of `d` identical points get up to `k * sqrt(d)`).
     pub k: usize,
     /// ε divisor between phases.
     pub theta: i64,
-    /// Initial ε in grid units² (times `S * M`).
+    /// First ε without a warm start, in grid units².
     pub eps0_cells2: f64,
-    /// First ε (grid units²) after a multiscale warm start.
+    /// First ε after a multiscale warm start, in grid units².
     pub warm_eps_cells2: f64,
-    /// Coarse levels stop once ε (their grid units²) is at most this.
+    /// Coarse levels stop once ε (in their grid units²) is at most this.
     pub coarse_stop_cells2: f64,
     /// No coarsening below this many points.
     pub coarse_min_n: usize,
-    /// Build lists with the min-price pyramid (else row scans).
-    pub pyramid_lists: bool,
     /// Refit the pyramid's price tilts every this many bids.
     pub tilt_every: usize,
+    /// Lists may grow (up to 256) in phases with ε below this (grid units²).
+    pub grow_below_cells2: f64,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        let env = |k: &str, d: f64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(d)
-        };
         Params {
-            k: env("GRID_K", 16.0) as usize,
-            theta: env("GRID_THETA", 6.0) as i64,
-            eps0_cells2: env("GRID_EPS0", 300.0),
-            warm_eps_cells2: env("GRID_WEPS", 1.0),
-            coarse_stop_cells2: env("GRID_CSTOP", 0.05),
-            coarse_min_n: env("GRID_CMIN", 1500.0) as usize,
-            pyramid_lists: env("GRID_PYR", 1.0) > 0.5,
-            tilt_every: env("GRID_TILT", 16384.0) as usize,
+            k: 32,
+            theta: 6,
+            eps0_cells2: 300.0,
+            warm_eps_cells2: 1.5,
+            coarse_stop_cells2: 0.05,
+            coarse_min_n: 1500,
+            tilt_every: 16384,
+            grow_below_cells2: 0.1,
         }
     }
 }
+
+/// Largest candidate list (groups of identical points).
+const MAX_LIST: usize = 256;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Stats {
@@ -66,156 +57,211 @@ pub(crate) struct Stats {
     pub phases: u32,
 }
 
+/// Auction state.
+///
+/// Minimisation form: person `i` holding cell `j` pays `value = c'(i, j) + price[j]`, where
+/// `c' = M * cost` and `M = m + 1`, so that ε = 1 (scaled) proves the integer optimum. The `m - n`
+/// dummy persons (cost 0 to every cell) make the problem square; the cells they hold stay empty.
+/// Dummies are identical, so they bid as a group (`place_dummies`: the cheapest cells, levelled at
+/// the next price + ε) and an evicted dummy never evicts a sibling (`bid_dummy`).
+///
+/// Candidate lists: for each group of identical points (usually a single point), the `k` cells
+/// with the smallest value, found exactly by branch and bound on the min-price [`Pyramid`], plus a
+/// threshold = the `(k+1)`-th smallest value. Prices never decrease, so the threshold stays a lower
+/// bound for every cell outside the list; a list is rebuilt only when its best value is more than
+/// ε - 1 above the threshold (then a bid could break ε-complementary slackness).
 pub(crate) struct Auction<'a> {
     pub p: &'a Problem,
     pub params: Params,
     /// `M = m + 1`.
     pub mult: i64,
-    k: usize,
-    lists: Vec<u32>,
-    lcost: Vec<i64>,
+    /// Group (identical normalised coordinates) of each point; `rep` is a member of each group.
+    group_of: Vec<u32>,
+    rep: Vec<u32>,
+    /// Group `g`'s candidate list: (cell, scaled cost), its target length and its threshold.
+    lists: Vec<Vec<(u32, i64)>>,
+    list_len: Vec<u32>,
     thr: Vec<i64>,
+    /// Lists that keep going stale immediately grow (see `rebuild`).
+    churn: Vec<u8>,
+    /// Whether ε is small enough (see `Params::grow_below_cells2`) for lists to grow.
+    fine_phase: bool,
     pub price: Vec<i64>,
     /// Person holding each cell (`NONE` if free). Persons `0..n` are points, `n..m` dummies.
-    pub owner: Vec<u32>,
+    owner: Vec<u32>,
     /// Cell held by each person (`NONE` if unassigned).
     pub assigned: Vec<u32>,
     pyr: Pyramid,
-    heap: SearchHeap,
-    /// Per-row lower bounds of the prices (exact at phase start; prices only rise).
-    row_min: Vec<i64>,
     stack: Vec<(u32, u32)>,
+    scratch: Vec<(i64, u32)>,
+    seed: Vec<u32>,
     queue: Vec<u32>,
     pub eps: i64,
     pub stats: Stats,
-    scratch: Vec<(i64, u32)>,
+    /// Prices of the cells not held by dummies (others `i64::MAX`), and of the cells held by
+    /// dummies (others `i64::MAX`): what an evicted dummy needs to re-bid in O(log m).
+    open: Pyramid,
+    held: Pyramid,
+    heap: SearchHeap,
 }
 
 impl<'a> Auction<'a> {
-    /// Auction with zero prices and the default ε schedule, or warm prices (grid units², per cell)
-    /// with a first ε of `warm_eps_cells2`.
-    pub fn new(p: &'a Problem, params: Params, warm: Option<(&[f64], f64)>) -> Auction<'a> {
+    /// Auction with zero prices and the default ε schedule, or with warm prices (grid units², one
+    /// per cell) and a first ε of `warm.1` grid units².
+    pub fn new(
+        p: &'a Problem,
+        params: Params,
+        warm: Option<(&[f64], f64)>,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Auction<'a>, GridError> {
         let (n, m) = (p.n, p.m);
-        let k = params.k.clamp(1, m.max(1));
         let mult = m as i64 + 1;
+        let unit = p.scale * mult as f64;
+        let max_scaled = p.max_cost as f64 * mult as f64;
+        let mut price = vec![0i64; m];
+        let mut eps0 = params.eps0_cells2 * unit;
+        if let Some((prices, eps_cells2)) = warm.filter(|w| w.0.len() == m) {
+            let lo = prices.iter().copied().fold(f64::INFINITY, f64::min);
+            for (dst, &v) in price.iter_mut().zip(prices) {
+                *dst = ((v - lo) * unit).clamp(0.0, max_scaled) as i64;
+            }
+            eps0 = eps_cells2 * unit;
+        }
+        // Groups of identical points share one list (their costs are identical).
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        let key = |i: u32| (p.px[i as usize].to_bits(), p.py[i as usize].to_bits());
+        order.sort_unstable_by_key(|&i| (key(i), i));
+        let mut group_of = vec![0u32; n];
+        let mut rep = Vec::new();
+        let mut size = Vec::new();
+        for (t, &i) in order.iter().enumerate() {
+            if t == 0 || key(order[t - 1]) != key(i) {
+                rep.push(i);
+                size.push(0usize);
+            }
+            group_of[i as usize] = (rep.len() - 1) as u32;
+            if let Some(s) = size.last_mut() {
+                *s += 1;
+            }
+        }
+        let list_len: Vec<u32> = size
+            .iter()
+            .map(|&d| {
+                (params.k.max(1) * (d as f64).sqrt().ceil() as usize)
+                    .min(MAX_LIST.max(params.k))
+                    .min(m.max(1)) as u32
+            })
+            .collect();
+        let pyr = Pyramid::new(p.cols, p.rows, &price);
         let mut a = Auction {
             p,
             params,
             mult,
-            k,
-            lists: vec![0; n * k],
-            lcost: vec![0; n * k],
-            thr: vec![i64::MAX; n],
-            price: vec![0; m],
+            group_of,
+            thr: vec![i64::MAX; rep.len()],
+            lists: vec![Vec::new(); rep.len()],
+            churn: vec![0; rep.len()],
+            fine_phase: false,
+            rep,
+            list_len,
+            price,
             owner: vec![NONE; m],
             assigned: vec![NONE; m],
-            pyr: Pyramid::new(p.cols, p.rows, &vec![0; m]),
-            heap: SearchHeap::new(),
-            row_min: vec![0; p.rows],
+            pyr,
             stack: Vec::new(),
+            scratch: Vec::new(),
+            seed: Vec::new(),
             queue: Vec::with_capacity(m),
-            eps: 1,
+            eps: eps0.min(max_scaled).max(1.0) as i64,
             stats: Stats::default(),
-            scratch: Vec::with_capacity(k + 1),
+            open: Pyramid::new(1, 1, &[i64::MAX]),
+            held: Pyramid::new(1, 1, &[i64::MAX]),
+            heap: SearchHeap::new(),
         };
-        let unit = p.scale * mult as f64;
-        let max_scaled = p.max_cost as f64 * mult as f64;
-        let mut eps0 = params.eps0_cells2 * unit;
-        if let Some((prices, eps_cells2)) = warm {
-            if prices.len() == m {
-                let lo = prices.iter().copied().fold(f64::INFINITY, f64::min);
-                for (dst, &v) in a.price.iter_mut().zip(prices) {
-                    *dst = ((v - lo) * unit).clamp(0.0, max_scaled) as i64;
-                }
-                eps0 = eps_cells2 * unit;
-            }
+        if m > n {
+            a.open = Pyramid::new(p.cols, p.rows, &a.price);
+            a.held = Pyramid::new(p.cols, p.rows, &vec![i64::MAX; m]);
         }
-        a.eps = eps0.min(max_scaled).max(1.0) as i64;
-        a.pyr.reset(&a.price);
-        a.refresh_row_min();
         a.pyr.refresh_tilt();
-        a.build_all_lists();
-        a
+        a.build_all_lists(cancel)?;
+        Ok(a)
     }
 
-    /// Rebuild every candidate list (in parallel).
-    fn build_all_lists(&mut self) {
-        let k = self.k;
-        let (p, price, row_min, mult) = (self.p, &self.price, &self.row_min, self.mult);
-        let (pyr, use_pyr) = (&self.pyr, self.params.pyramid_lists);
-        self.lists
-            .par_chunks_mut(k)
-            .zip(self.lcost.par_chunks_mut(k))
-            .zip(self.thr.par_iter_mut())
-            .enumerate()
-            .for_each_init(
-                || (Vec::with_capacity(k + 1), Vec::new()),
-                |(buf, stack), (i, ((cells, costs), thr))| {
-                    *thr = if use_pyr {
-                        let t = pyr.smallest_dfs(p, i, mult, k + 1, &[], stack, buf);
-                        buf.truncate(k);
-                        t
-                    } else {
-                        build_list(p, price, row_min, mult, i, k, buf)
-                    };
-                    for (t, &(v, j)) in buf.iter().take(k).enumerate() {
-                        cells[t] = j;
-                        costs[t] = v - price[j as usize];
-                    }
-                },
-            );
+    /// Build every group's list (in parallel).
+    fn build_all_lists(&mut self, cancel: Option<&AtomicBool>) -> Result<(), GridError> {
+        let (p, pyr, mult) = (self.p, &self.pyr, self.mult);
+        let (rep, list_len) = (&self.rep, &self.list_len);
+        type Built = (i64, Vec<(i64, u32)>);
+        let built: Option<Vec<Built>> = (0..rep.len())
+            .into_par_iter()
+            .map_init(Vec::new, |stack, g| {
+                if is_cancelled(cancel) {
+                    return None;
+                }
+                let k = list_len[g] as usize;
+                let mut buf = Vec::with_capacity(k + 1);
+                let thr = pyr.smallest_dfs(p, rep[g] as usize, mult, k + 1, &[], stack, &mut buf);
+                Some((thr, buf))
+            })
+            .collect();
+        let built = built.ok_or(GridError::Cancelled)?;
+        for (g, (thr, buf)) in built.into_iter().enumerate() {
+            self.store_list(g, thr, &buf);
+        }
+        Ok(())
     }
 
-    fn rebuild(&mut self, i: usize) {
+    fn store_list(&mut self, g: usize, thr: i64, buf: &[(i64, u32)]) {
+        self.thr[g] = thr;
+        let k = self.list_len[g] as usize;
+        let price = &self.price;
+        let list = &mut self.lists[g];
+        list.clear();
+        list.extend(
+            buf.iter()
+                .take(k)
+                .map(|&(v, j)| (j, v.saturating_sub(price[j as usize]))),
+        );
+    }
+
+    fn rebuild(&mut self, g: usize) {
         self.stats.rebuilds += 1;
-        let k = self.k;
+        // `churn` counts this phase's rebuilds; in the fine phases (prices already settled) a list
+        // that keeps going stale sits on a plateau of near-equal values shared with neighbours.
+        self.churn[g] = self.churn[g].saturating_add(1);
+        if self.churn[g] >= 3
+            && self.fine_phase
+            && (self.list_len[g] as usize) < MAX_LIST.min(self.p.m)
+        {
+            // Consumed again and again within one phase (a plateau of near-equal values shared
+            // with neighbours): a longer list is cheaper than rebuilding it every bid.
+            self.list_len[g] = (2 * self.list_len[g]).min(MAX_LIST.min(self.p.m) as u32);
+            self.churn[g] = 0;
+        }
         let mut buf = std::mem::take(&mut self.scratch);
-        self.thr[i] = if self.params.pyramid_lists {
-            let seed = &self.lists[i * k..(i + 1) * k];
-            let t =
-                self.pyr
-                    .smallest_dfs(self.p, i, self.mult, k + 1, seed, &mut self.stack, &mut buf);
-            buf.truncate(k);
-            t
-        } else {
-            build_list(
-                self.p,
-                &self.price,
-                &self.row_min,
-                self.mult,
-                i,
-                k,
-                &mut buf,
-            )
-        };
-        for (t, &(v, j)) in buf.iter().take(k).enumerate() {
-            self.lists[i * k + t] = j;
-            self.lcost[i * k + t] = v - self.price[j as usize];
-        }
+        let mut seed = std::mem::take(&mut self.seed);
+        seed.clear();
+        seed.extend(self.lists[g].iter().map(|e| e.0));
+        let thr = self.pyr.smallest_dfs(
+            self.p,
+            self.rep[g] as usize,
+            self.mult,
+            self.list_len[g] as usize + 1,
+            &seed,
+            &mut self.stack,
+            &mut buf,
+        );
+        self.store_list(g, thr, &buf);
         self.scratch = buf;
+        self.seed = seed;
     }
 
-    /// Exact per-row minimum prices.
-    fn refresh_row_min(&mut self) {
-        let cols = self.p.cols;
-        for (r, rm) in self.row_min.iter_mut().enumerate() {
-            *rm = self.price[r * cols..(r + 1) * cols]
-                .iter()
-                .copied()
-                .min()
-                .unwrap_or(0);
-        }
-    }
-
-    /// Best value over the list of real person `i`: (best, cell, second best within the list).
+    /// Best value over group `g`'s list: (best, its cell, second best within the list).
     #[inline]
-    fn scan_list(&self, i: usize) -> (i64, u32, i64) {
-        let k = self.k;
-        let cells = &self.lists[i * k..(i + 1) * k];
-        let costs = &self.lcost[i * k..(i + 1) * k];
+    fn scan_list(&self, g: usize) -> (i64, u32, i64) {
         let (mut b1, mut j1, mut b2) = (i64::MAX, NONE, i64::MAX);
-        for (&j, &c) in cells.iter().zip(costs) {
-            let v = c + self.price[j as usize];
+        for &(j, c) in &self.lists[g] {
+            let v = c.saturating_add(self.price[j as usize]);
             if v < b1 {
                 b2 = b1;
                 b1 = v;
@@ -227,12 +273,13 @@ impl<'a> Auction<'a> {
         (b1, j1, b2)
     }
 
-    /// Lower bound on `min_j c'(i, j) + price[j]` over all cells (real person `i`).
+    /// Lower bound on `min_j c'(i, j) + price[j]` over all cells, for point `i`.
     pub fn value_lower_bound(&self, i: usize) -> i64 {
-        self.scan_list(i).0.min(self.thr[i])
+        let g = self.group_of[i] as usize;
+        self.scan_list(g).0.min(self.thr[g])
     }
 
-    /// Value person `i` currently pays (`c' + price`), if assigned.
+    /// Value person `person` pays (`c' + price`), if assigned.
     pub fn paid(&self, person: usize) -> Option<i64> {
         let j = *self.assigned.get(person)?;
         if j == NONE {
@@ -249,6 +296,7 @@ impl<'a> Auction<'a> {
 
     fn give(&mut self, person: u32, cell: u32, new_price: i64) {
         let j = cell as usize;
+        let n = self.p.n;
         let prev = self.owner[j];
         if prev != NONE {
             self.assigned[prev as usize] = NONE;
@@ -258,23 +306,29 @@ impl<'a> Auction<'a> {
         self.assigned[person as usize] = cell;
         self.price[j] = new_price;
         self.pyr.raise(j, new_price);
+        if self.p.m > n {
+            if (person as usize) < n {
+                self.open.set(j, new_price);
+                self.held.set(j, i64::MAX);
+            } else {
+                self.open.set(j, i64::MAX);
+                self.held.set(j, new_price);
+            }
+        }
     }
 
     /// Start a phase with ε = `eps`: keep only assignments that satisfy ε-CS, queue the rest.
     fn start_phase(&mut self, eps: i64) {
         self.eps = eps;
         self.stats.phases += 1;
-        self.refresh_row_min();
-        self.pyr.refresh_tilt();
-        let (n, m) = (self.p.n, self.p.m);
-        let min_price = self.pyr.min_price();
+        self.churn.fill(0);
+        self.fine_phase = self.eps_cells2() < self.params.grow_below_cells2;
+        let n = self.p.n;
         self.queue.clear();
-        for person in (0..m).rev() {
-            let keep = match self.paid(person) {
-                None => false,
-                Some(v) if person < n => v <= self.value_lower_bound(person).saturating_add(eps),
-                Some(v) => v <= min_price.saturating_add(eps),
-            };
+        for person in (0..n).rev() {
+            let keep = self
+                .paid(person)
+                .is_some_and(|v| v <= self.value_lower_bound(person).saturating_add(eps));
             if !keep {
                 let j = self.assigned[person];
                 if j != NONE {
@@ -284,87 +338,141 @@ impl<'a> Auction<'a> {
                 self.queue.push(person as u32);
             }
         }
+        self.place_dummies(eps);
+        self.pyr.refresh_tilt();
     }
 
-    /// Run one ε phase to completion (every person assigned, ε-CS holds).
+    /// The `m - n` dummies (identical persons of cost 0) bid together: they take the `m - n`
+    /// cheapest cells, each raised to the `(m - n + 1)`-th smallest price + ε, which gives every
+    /// dummy ε-CS at once (re-bidding them one by one is a price war among identical persons).
+    /// Points evicted from those cells are queued.
+    fn place_dummies(&mut self, eps: i64) {
+        let (n, m) = (self.p.n, self.p.m);
+        if m <= n {
+            return;
+        }
+        let d = m - n;
+        for person in n..m {
+            let j = std::mem::replace(&mut self.assigned[person], NONE);
+            if j != NONE {
+                self.owner[j as usize] = NONE;
+                self.open.set(j as usize, self.price[j as usize]);
+                self.held.set(j as usize, i64::MAX);
+            }
+        }
+        let mut order: Vec<(i64, u32)> = self
+            .price
+            .iter()
+            .enumerate()
+            .map(|(j, &pr)| (pr, j as u32))
+            .collect();
+        order.select_nth_unstable(d);
+        let level = order[d].0.saturating_add(eps);
+        for (t, &(_, j)) in order[..d].iter().enumerate() {
+            self.stats.bids += 1;
+            self.give((n + t) as u32, j, level);
+        }
+    }
+
+    /// Run the current phase until every person is assigned (ε-CS then holds for all).
     fn run_phase(&mut self, cancel: Option<&AtomicBool>) -> Result<(), GridError> {
-        let n = self.p.n;
-        let eps = self.eps;
-        let mut since_poll = 0u32;
+        let (n, eps) = (self.p.n, self.eps);
+        let mut since_poll = 0usize;
         let mut since_tilt = 0usize;
         while let Some(person) = self.queue.pop() {
             since_poll += 1;
-            if since_poll >= 4096 {
+            if since_poll == 256 {
                 since_poll = 0;
                 if is_cancelled(cancel) {
                     return Err(GridError::Cancelled);
                 }
-                since_tilt += 4096;
-                if since_tilt >= self.params.tilt_every.max(4096) {
+                since_tilt += 256;
+                if since_tilt >= self.params.tilt_every {
                     since_tilt = 0;
                     self.pyr.refresh_tilt();
                 }
             }
-            self.stats.bids += 1;
-            let pi = person as usize;
-            if pi < n {
-                let (mut b1, mut j1, mut b2) = self.scan_list(pi);
-                if b1 > self.thr[pi] {
-                    self.rebuild(pi);
-                    (b1, j1, b2) = self.scan_list(pi);
-                }
-                let second = b2.min(self.thr[pi]);
-                let second = if second == i64::MAX { b1 } else { second };
-                let np = self.price[j1 as usize] + (second - b1) + eps;
-                self.give(person, j1, np);
-            } else {
-                let mut buf = std::mem::take(&mut self.scratch);
-                self.pyr
-                    .smallest(self.p, None, 0, 2, &mut self.heap, &mut buf);
-                let Some(&(p1, j1)) = buf.first() else {
-                    return Err(GridError::InvalidInput(
-                        "internal: no cell to bid on".into(),
-                    ));
-                };
-                let p2 = buf.get(1).map_or(p1, |t| t.0);
-                self.scratch = buf;
-                self.give(person, j1, p2 + eps);
+            if (person as usize) < n {
+                self.bid(person as usize, eps)?;
+            } else if self.assigned[person as usize] == NONE {
+                self.bid_dummy(person, eps)?;
             }
         }
         Ok(())
     }
 
-    /// Run ε phases: ε0, ε0/θ, ... down to 1, calling `stop` after each phase (true = stop early).
+    /// An evicted dummy takes the cheapest cell not held by a dummy (taking a sibling's cell would
+    /// only pass the eviction on, through all dummies in turn), at the price that keeps its ε-CS
+    /// against both the other open cells and the dummies' cells. When that is no raise (every open
+    /// cell costs at least the dummies' level + ε), all dummies are re-levelled together.
+    fn bid_dummy(&mut self, person: u32, eps: i64) -> Result<(), GridError> {
+        self.stats.bids += 1;
+        let mut buf = std::mem::take(&mut self.scratch);
+        self.open
+            .smallest(self.p, None, 0, 2, &mut self.heap, &mut buf);
+        let first = buf.first().copied();
+        let p2 = buf.get(1).map_or(i64::MAX, |t| t.0);
+        self.scratch = buf;
+        let Some((p1, j1)) = first else {
+            return Err(GridError::InvalidInput("internal: no open cell".into()));
+        };
+        let cap = p2.min(self.held.min_price());
+        let q = if cap == i64::MAX { p1 } else { cap }.saturating_add(eps);
+        if q > p1 {
+            self.give(person, j1, q);
+        } else {
+            self.place_dummies(eps);
+        }
+        Ok(())
+    }
+
+    /// One bid of point `pi` (unassigned).
+    fn bid(&mut self, pi: usize, eps: i64) -> Result<(), GridError> {
+        self.stats.bids += 1;
+        let g = self.group_of[pi] as usize;
+        let (mut b1, mut j1, mut b2) = self.scan_list(g);
+        // The list's best must be within ε - 1 of the threshold (every cell outside the list)
+        // for the bid below to keep ε-CS; otherwise rebuild the list.
+        if b1 > self.thr[g].saturating_add(eps - 1) {
+            self.rebuild(g);
+            (b1, j1, b2) = self.scan_list(g);
+        }
+        if j1 == NONE {
+            return Err(GridError::InvalidInput(
+                "internal: empty candidate list".into(),
+            ));
+        }
+        let second = b2.min(self.thr[g]);
+        let second = if second == i64::MAX { b1 } else { second };
+        let np = self.price[j1 as usize]
+            .saturating_add(second - b1)
+            .saturating_add(eps);
+        self.give(pi as u32, j1, np);
+        Ok(())
+    }
+
+    /// Run ε phases: the first ε, then divided by θ down to 1; `stop` is asked after each phase
+    /// (except the last) whether to stop early.
     pub fn solve(
         &mut self,
         cancel: Option<&AtomicBool>,
         mut stop: impl FnMut(&mut Self) -> bool,
     ) -> Result<(), GridError> {
         let mut eps = self.eps.max(1);
-        let dbg = std::env::var("GRID_DEBUG").is_ok();
         loop {
-            let t = std::time::Instant::now();
-            let (b0, r0) = (self.stats.bids, self.stats.rebuilds);
             self.start_phase(eps);
             self.run_phase(cancel)?;
-            if dbg {
-                eprintln!(
-                    "  eps={eps:>20} ({:>10.4} cells2) bids={:>8} rebuilds={:>8} t={:.3}",
-                    eps as f64 / self.p.scale / self.mult as f64,
-                    self.stats.bids - b0,
-                    self.stats.rebuilds - r0,
-                    t.elapsed().as_secs_f64()
-                );
-            }
-            log::debug!(
-                "grid auction: phase eps={eps} bids={} rebuilds={}",
+            log::trace!(
+                "grid auction: n={} eps={:.3e} cells² bids={} rebuilds={}",
+                self.p.n,
+                self.eps_cells2(),
                 self.stats.bids,
                 self.stats.rebuilds
             );
             if eps == 1 || stop(self) {
                 return Ok(());
             }
-            eps = (eps / self.params.theta).max(1);
+            eps = (eps / self.params.theta.max(2)).max(1);
         }
     }
 
@@ -379,13 +487,14 @@ impl<'a> Auction<'a> {
         self.price.iter().map(|&v| v as f64 / unit).collect()
     }
 
-    /// Cell of each real point (after `solve`).
+    /// Cell of each point (after `solve`).
     pub fn cells_of_points(&self) -> Vec<u32> {
         self.assigned[..self.p.n].to_vec()
     }
 
-    /// Certified gap from the lists: `sum(paid - lower bound of the best value)` in scaled units.
-    pub fn list_gap(&mut self) -> i128 {
+    /// Certified gap from the lists' thresholds, in scaled units: `sum(paid - lower bound of the
+    /// best value)` over all persons, an upper bound of `cost' - OPT'` (see `exact`).
+    pub fn list_gap(&self) -> i128 {
         let n = self.p.n;
         let min_price = self.pyr.min_price();
         let mut gap = 0i128;
@@ -400,89 +509,77 @@ impl<'a> Auction<'a> {
         }
         gap
     }
+
+    /// Total scaled cost of the points' cells.
+    pub fn primal(&self) -> i128 {
+        (0..self.p.n)
+            .map(|i| {
+                let j = self.assigned[i];
+                if j == NONE {
+                    return 0;
+                }
+                let j = j as usize;
+                (self.p.cost(i, j % self.p.cols, j / self.p.cols) * self.mult) as i128
+            })
+            .sum()
+    }
 }
 
-/// The `k` smallest `c' + price` of point `i` (ascending, in `buf`), returning the threshold: a lower
-/// bound of `c' + price` over every cell not in the list (`i64::MAX` if there is none).
-///
-/// Rows are visited by distance from the point; a row is skipped when `M * round(S dy²)` plus its
-/// minimum price cannot beat the current `(k+1)`-th value, and within a row the scan goes outwards
-/// and stops when the cost alone plus the row's minimum price cannot (cost is monotone in |dx|).
-/// Every skipped cell contributes its bound to the threshold, so the threshold is exact-safe.
-fn build_list(
-    p: &Problem,
-    price: &[i64],
-    row_min: &[i64],
-    mult: i64,
-    i: usize,
-    k: usize,
-    buf: &mut Vec<(i64, u32)>,
-) -> i64 {
-    buf.clear();
-    let cap = k + 1;
-    let cols = p.cols;
-    let mut skipped = i64::MAX;
-    let mut worst = i64::MAX;
-    let r0 = (p.py[i].round().max(0.0) as usize).min(p.rows - 1);
-    let c0 = (p.px[i].round().max(0.0) as usize).min(cols - 1);
-    let (px, py, scale) = (p.px[i], p.py[i], p.scale);
-    let mut visit_row =
-        |r: usize, buf: &mut Vec<(i64, u32)>, worst: &mut i64, skipped: &mut i64| {
-            let rm = row_min[r];
-            let dy = py - r as f64;
-            let dy2 = dy * dy;
-            let lb = ((scale * dy2 + 0.5) as i64) * mult + rm;
-            if lb >= *worst {
-                *skipped = (*skipped).min(lb);
-                return;
-            }
-            let row = &price[r * cols..(r + 1) * cols];
-            let mut try_cell = |c: usize, buf: &mut Vec<(i64, u32)>, worst: &mut i64| -> bool {
-                let dx = px - c as f64;
-                let cc = ((scale * (dx * dx + dy2) + 0.5) as i64) * mult;
-                if cc + rm >= *worst {
-                    *skipped = (*skipped).min(cc + rm);
-                    return false;
-                }
-                let v = cc + row[c];
-                if v < *worst {
-                    let j = (r * cols + c) as u32;
-                    let pos = buf.partition_point(|&(bv, bj)| (bv, bj) < (v, j));
-                    if buf.len() == cap {
-                        buf.pop();
-                    }
-                    buf.insert(pos, (v, j));
-                    if buf.len() == cap {
-                        *worst = buf[cap - 1].0;
-                    }
-                }
-                true
-            };
-            for c in (0..=c0).rev() {
-                if !try_cell(c, buf, worst) {
-                    break;
-                }
-            }
-            for c in c0 + 1..cols {
-                if !try_cell(c, buf, worst) {
-                    break;
-                }
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::GridShape;
+
+    #[test]
+    fn final_phase_gives_one_cs_against_every_cell() {
+        let mut s = 99u64;
+        let mut r = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
         };
-    visit_row(r0, buf, &mut worst, &mut skipped);
-    for d in 1..p.rows {
-        if d <= r0 {
-            visit_row(r0 - d, buf, &mut worst, &mut skipped);
+        // Clustered points with duplicates, on a grid with empty cells.
+        let mut pts: Vec<[f64; 2]> = (0..150).map(|_| [r() * r(), r() * r()]).collect();
+        for i in 0..20 {
+            pts[i + 100] = pts[i];
         }
-        if r0 + d < p.rows {
-            visit_row(r0 + d, buf, &mut worst, &mut skipped);
+        let p = Problem::new(&pts, GridShape { cols: 14, rows: 13 }).unwrap();
+        let mut a = Auction::new(&p, Params::default(), None, None).unwrap();
+        a.solve(None, |_| false).unwrap();
+        assert_eq!(a.eps, 1);
+        let min_price = *a.price.iter().min().unwrap();
+        for person in 0..p.m {
+            let paid = a.paid(person).expect("assigned");
+            let best = if person < p.n {
+                (0..p.m)
+                    .map(|j| p.cost(person, j % p.cols, j / p.cols) * a.mult + a.price[j])
+                    .min()
+                    .unwrap()
+            } else {
+                min_price
+            };
+            assert!(paid <= best + 1, "person {person}: paid {paid} best {best}");
         }
+        let mut cells = a.assigned.clone();
+        cells.sort();
+        cells.dedup();
+        assert_eq!(cells.len(), p.m, "not a bijection");
+        // Duplicates share one group (and list).
+        assert_eq!(a.group_of[100], a.group_of[0]);
+        assert!(a.rep.len() <= 130);
     }
-    let thr = if buf.len() == cap {
-        worst.min(skipped)
-    } else {
-        skipped
-    };
-    buf.truncate(k);
-    thr
+
+    #[test]
+    fn cancel_stops_the_auction() {
+        let pts: Vec<[f64; 2]> = (0..400)
+            .map(|i| [(i % 20) as f64, (i / 20) as f64])
+            .collect();
+        let p = Problem::new(&pts, GridShape { cols: 20, rows: 20 }).unwrap();
+        let flag = AtomicBool::new(true);
+        assert!(matches!(
+            Auction::new(&p, Params::default(), None, Some(&flag)),
+            Err(GridError::Cancelled)
+        ));
+    }
 }

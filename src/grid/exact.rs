@@ -1,14 +1,5 @@
 //! Exact solver: the auction run down to ε = 1 (scaled), then an independent optimality certificate
 //! that bounds the reduced cost of **every** point-cell pair (exact integer arithmetic).
-//!
-//! Certificate. Square problem: persons = points + `m - n` dummies (cost 0), objects = cells, scaled
-//! costs `c' = M * cost`, `M = m + 1`. For any prices `p`, `u_i = min_j c'(i, j) + p_j` gives a
-//! feasible dual, so `D = sum_i u_i - sum_j p_j <= OPT'`. For the bijection `σ`,
-//! `P' = sum_i c'(i, σ(i)) = sum_i (c'(i, σ(i)) + p_σ(i)) - sum_j p_j`, hence
-//! `P' - OPT' <= gap := sum_i (c'(i, σ(i)) + p_σ(i) - u_i)`. If `gap < M` then
-//! `cost(σ) - OPT < 1` in integer units, so `σ` is optimal. `u_i` is computed over all cells, rows
-//! being skipped only when the exact bound `M * round(S dy²) + min price of the row` cannot beat the
-//! current minimum (rounding is monotone, so this skip is exact, not a heuristic).
 
 use std::sync::atomic::AtomicBool;
 
@@ -20,6 +11,13 @@ use super::pyramid::Pyramid;
 use super::{is_cancelled, GridError, Solution};
 
 /// Result of [`certify`].
+///
+/// Square problem: persons = points + `m - n` dummies (cost 0), objects = cells, scaled costs
+/// `c' = M * cost`, `M = m + 1`. For any prices `p`, `u_i = min_j c'(i, j) + p_j` gives a feasible
+/// dual, so `D = sum_i u_i - sum_j p_j <= OPT'`. For the bijection `σ`,
+/// `P' = sum_i c'(i, σ(i)) = sum_i (c'(i, σ(i)) + p_σ(i)) - sum_j p_j`, hence
+/// `P' - OPT' <= gap := sum_i (c'(i, σ(i)) + p_σ(i) - u_i)`. If `gap < M` then
+/// `cost(σ) - OPT < 1` in integer units, so `σ` is optimal.
 pub(crate) struct Certificate {
     /// `P' - D` in scaled units (an upper bound of `P' - OPT'`).
     pub gap: i128,
@@ -147,48 +145,20 @@ fn certify_with(
 }
 
 pub(crate) fn solve(p: &Problem, cancel: Option<&AtomicBool>) -> Result<Solution, GridError> {
-    solve_with(p, Params::default(), cancel)
-}
-
-pub(crate) fn solve_with(
-    p: &Problem,
-    params: Params,
-    cancel: Option<&AtomicBool>,
-) -> Result<Solution, GridError> {
+    let params = Params::default();
     let warm = super::multiscale::warm_prices(p, params, cancel)?;
-    let mut a = Auction::new(
-        p,
-        params,
-        warm.as_deref().map(|w| (w, params.warm_eps_cells2)),
-    );
+    let warm = warm.as_deref().map(|w| (w, params.warm_eps_cells2));
+    let mut a = Auction::new(p, params, warm, cancel)?;
     a.solve(cancel, |_| false)?;
-    if let (Some(w), Ok(path)) = (warm.as_ref(), std::env::var("GRID_DUMP")) {
-        let fin = a.prices_cells2();
-        let mut s = String::new();
-        for j in 0..p.m {
-            s.push_str(&format!("{} {}\n", w[j], fin[j]));
-        }
-        let _ = std::fs::write(path, s);
-    }
-    let tc = std::time::Instant::now();
     let cert = certify(p, a.mult, &a.price, &a.assigned, cancel)?;
-    if std::env::var("GRID_DEBUG").is_ok() {
-        eprintln!("certify {:.3}s", tc.elapsed().as_secs_f64());
-    }
     log::debug!(
-        "grid exact: n={} m={} {:?} gap={} optimal={}",
+        "grid exact: n={} m={} {:?} gap={} (< {} proves optimality)",
         p.n,
         p.m,
         a.stats,
         cert.gap,
-        cert.optimal
+        a.mult
     );
-    if std::env::var("GRID_DEBUG").is_ok() {
-        eprintln!(
-            "exact n={} {:?} gap={} optimal={}",
-            p.n, a.stats, cert.gap, cert.optimal
-        );
-    }
     if !cert.optimal {
         log::warn!(
             "grid exact: certificate failed (gap {} >= {})",
@@ -202,7 +172,6 @@ pub(crate) fn solve_with(
         lower_bound_int: cert.lower_bound_int,
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,7 +192,7 @@ mod tests {
     fn certificate_detects_suboptimal_assignment() {
         let pts = lcg_points(30, 7);
         let p = Problem::new(&pts, GridShape { cols: 6, rows: 6 }).unwrap();
-        let mut a = Auction::new(&p, Params::default(), None);
+        let mut a = Auction::new(&p, Params::default(), None, None).unwrap();
         a.solve(None, |_| false).unwrap();
         let c = certify(&p, a.mult, &a.price, &a.assigned, None).unwrap();
         assert!(c.optimal);
@@ -234,19 +203,27 @@ mod tests {
                 .unwrap()
                 .gap
         );
-        // Swap two points' cells with different costs: must no longer certify.
+        // The cheapest worsening swap of two points' cells (the hardest case to detect): the
+        // certificate must reject it, and its gap must bound the true excess cost.
+        let best = p.int_cost(&a.cells_of_points());
         let mut bad = a.assigned.clone();
-        let (x, y) = (0..p.n)
-            .flat_map(|x| (0..p.n).map(move |y| (x, y)))
-            .find(|&(x, y)| {
+        let (mut pick, mut excess) = ((0, 0), i128::MAX);
+        for x in 0..p.n {
+            for y in x + 1..p.n {
                 let mut s = bad.clone();
                 s.swap(x, y);
-                p.int_cost(&s[..p.n]) > p.int_cost(&bad[..p.n])
-            })
-            .unwrap();
-        bad.swap(x, y);
+                let d = p.int_cost(&s[..p.n]) - best;
+                if d > 0 && d < excess {
+                    (pick, excess) = ((x, y), d);
+                }
+            }
+        }
+        assert!(excess < i128::MAX);
+        bad.swap(pick.0, pick.1);
         let c = certify(&p, a.mult, &a.price, &bad, None).unwrap();
         assert!(!c.optimal);
+        assert!(c.gap >= excess * a.mult as i128);
+        assert!(c.lower_bound_int <= best);
         let c2 = certify_scan(&p, a.mult, &a.price, &bad, None).unwrap();
         assert_eq!(c.gap, c2.gap);
         // Not a bijection.
@@ -263,7 +240,7 @@ mod tests {
             let s = solve(&p, None).unwrap();
             assert!(s.optimal);
             // Random prices: both certificate variants must compute the same gap.
-            let mut a = Auction::new(&p, Params::default(), None);
+            let mut a = Auction::new(&p, Params::default(), None, None).unwrap();
             a.solve(None, |_| false).unwrap();
             let mut price = a.price.clone();
             for (j, pr) in price.iter_mut().enumerate() {

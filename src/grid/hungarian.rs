@@ -45,3 +45,36 @@ pub(crate) fn solve(p: &Problem, cancel: Option<&AtomicBool>) -> Result<Solution
         lower_bound_int: -(total as i128),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::GridShape;
+
+    /// Brute force over all injections of 5 points into 6 cells.
+    #[test]
+    fn matches_brute_force() {
+        let pts = [[0.0, 0.0], [0.9, 0.1], [0.5, 0.5], [0.1, 1.0], [0.2, 0.9]];
+        let p = Problem::new(&pts, GridShape { cols: 3, rows: 2 }).unwrap();
+        let sol = solve(&p, None).unwrap();
+        let mut best = i128::MAX;
+        let mut perm = vec![0u32; 5];
+        fn rec(p: &Problem, k: usize, used: &mut [bool], perm: &mut [u32], best: &mut i128) {
+            if k == perm.len() {
+                *best = (*best).min(p.int_cost(perm));
+                return;
+            }
+            for j in 0..used.len() {
+                if !used[j] {
+                    used[j] = true;
+                    perm[k] = j as u32;
+                    rec(p, k + 1, used, perm, best);
+                    used[j] = false;
+                }
+            }
+        }
+        rec(&p, 0, &mut [false; 6], &mut perm, &mut best);
+        assert_eq!(p.int_cost(&sol.cell_of), best);
+        assert_eq!(sol.lower_bound_int, best);
+    }
+}

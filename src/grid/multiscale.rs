@@ -32,11 +32,8 @@ pub(crate) fn warm_prices(
     let py = idx.iter().map(|&i| to_coarse(p.py[i], sy)).collect();
     let q = Problem::from_grid_units(cc, cr, px, py);
     let warm = warm_prices(&q, params, cancel)?;
-    let mut a = Auction::new(
-        &q,
-        params,
-        warm.as_deref().map(|w| (w, params.warm_eps_cells2)),
-    );
+    let warm = warm.as_deref().map(|w| (w, params.warm_eps_cells2));
+    let mut a = Auction::new(&q, params, warm, cancel)?;
     let stop = params.coarse_stop_cells2;
     a.solve(cancel, |a| a.eps_cells2() <= stop)?;
     let coarse = a.prices_cells2();
@@ -103,4 +100,44 @@ fn hilbert(mut x: u32, mut y: u32, bits: u32) -> u64 {
         s >>= 1;
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::GridShape;
+
+    #[test]
+    fn hilbert_is_a_bijection() {
+        let mut seen = std::collections::HashSet::new();
+        for x in 0..16 {
+            for y in 0..16 {
+                assert!(seen.insert(hilbert(x, y, 4)));
+            }
+        }
+        assert_eq!(seen.iter().max(), Some(&255));
+    }
+
+    #[test]
+    fn warm_prices_shape_and_subset() {
+        let pts: Vec<[f64; 2]> = (0..2500)
+            .map(|i| {
+                let t = i as f64 * 0.618;
+                [t.fract(), (t * 1.37).sin() * 0.5 + (i % 7) as f64 * 0.05]
+            })
+            .collect();
+        let p = Problem::new(&pts, GridShape::for_count(2500, 1.0)).unwrap();
+        let sub = stratified_subset(&p, 600);
+        assert!(sub.len() <= 600 && sub.len() > 590, "{}", sub.len());
+        assert!(sub.windows(2).all(|w| w[0] < w[1]));
+        let w = warm_prices(&p, Params::default(), None)
+            .unwrap()
+            .expect("coarsened");
+        assert_eq!(w.len(), p.m);
+        assert!(w.iter().all(|v| v.is_finite()));
+        let small = Problem::new(&pts[..100], GridShape::for_count(100, 1.0)).unwrap();
+        assert!(warm_prices(&small, Params::default(), None)
+            .unwrap()
+            .is_none());
+    }
 }

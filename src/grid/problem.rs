@@ -57,7 +57,7 @@ impl Problem {
                     (lo.min(p[k]), hi.max(p[k]))
                 });
             let extent = cells.saturating_sub(1) as f64;
-            if !(hi > lo) {
+            if hi <= lo {
                 return vec![extent * 0.5; n];
             }
             // Halves keep the range finite even for coordinates near f64::MAX.
@@ -77,7 +77,8 @@ impl Problem {
         let (n, m) = (px.len(), cols * rows);
         let wx = cols.saturating_sub(1) as f64;
         let wy = rows.saturating_sub(1) as f64;
-        let max_d2 = wx * wx + wy * wy + 1.0;
+        // Points lie within the cell centres' extent (coarse levels: within half a cell of it).
+        let max_d2 = (wx + 1.0) * (wx + 1.0) + (wy + 1.0) * (wy + 1.0);
         // Largest power of two S with S * max_d2 <= COST_BUDGET and S * max_d2 * (m + 1) <= SCALED_BUDGET.
         let limit = (COST_BUDGET / max_d2).min(SCALED_BUDGET / (max_d2 * (m as f64 + 1.0)));
         let scale = 2f64.powi(limit.log2().floor() as i32);
@@ -102,6 +103,7 @@ impl Problem {
         (self.scale * (dx * dx + dy * dy) + 0.5) as i64
     }
 
+    #[cfg(test)]
     /// Lower bound of `cost(i, c, r)` over every `c` of row `r` (rounding is monotone and
     /// `fl(dx² + dy²) >= dy²`, so this is exact, not approximate).
     #[inline(always)]
@@ -141,6 +143,7 @@ impl Problem {
         Ok((sum * h * h, cells))
     }
 
+    #[cfg(test)]
     /// Total integer cost of an assignment.
     pub fn int_cost(&self, cell_of: &[u32]) -> i128 {
         cell_of

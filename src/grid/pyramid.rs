@@ -17,6 +17,8 @@ pub(crate) struct Pyramid {
     /// last [`Pyramid::refresh_tilt`]) and `resid = min over the node's cells of
     /// price - b . (g - centre)` (a lower bound: prices only rise after the refresh).
     tilt: Vec<Vec<[f64; 3]>>,
+    /// Absolute float-error allowance of the tilted bounds (from the magnitudes at the last refit).
+    slack: f64,
 }
 
 /// Scratch heap for [`Pyramid::smallest`].
@@ -42,6 +44,7 @@ impl Pyramid {
             rows,
             levels,
             tilt,
+            slack: 1024.0,
         };
         p.rebuild_upper();
         p
@@ -75,6 +78,8 @@ impl Pyramid {
         let (cols, rows) = (self.cols, self.rows);
         let prices = &self.levels[0].2;
         let mut acc: Vec<[f64; 8]> = Vec::new();
+        // Every float below is at most `mag` in size; 1e-9 relative is far above their rounding.
+        let mut mag = prices.iter().map(|&v| (v as f64).abs()).fold(0.0, f64::max);
         for l in 1..self.levels.len() {
             let (w, h, _) = self.levels[l];
             // Per node: price sums and counts of its left/right and lower/upper halves.
@@ -121,13 +126,12 @@ impl Pyramid {
                     t[2] = t[2].min(r);
                 }
             }
+            let ext = (1usize << l) as f64;
+            for t in tl.iter() {
+                mag = mag.max(t[2].abs() + (t[0].abs() + t[1].abs()) * ext);
+            }
         }
-    }
-
-    /// Reset all prices.
-    pub fn reset(&mut self, prices: &[i64]) {
-        self.levels[0].2.copy_from_slice(prices);
-        self.rebuild_upper();
+        self.slack = 1e-9 * mag + 1024.0;
     }
 
     /// Cell `j`'s price rose to `price`.
@@ -154,6 +158,26 @@ impl Pyramid {
             }
             *slot = m;
             (x, y) = (px, py);
+        }
+    }
+
+    /// Set cell `j`'s value (up or down).
+    pub fn set(&mut self, j: usize, value: i64) {
+        let old = self.levels[0].2[j];
+        if value >= old {
+            self.raise(j, value);
+            return;
+        }
+        self.levels[0].2[j] = value;
+        let (mut x, mut y) = (j % self.cols, j / self.cols);
+        for l in 1..self.levels.len() {
+            (x, y) = (x / 2, y / 2);
+            let (w, _, mins) = &mut self.levels[l];
+            let slot = &mut mins[y * *w + x];
+            if *slot <= value {
+                break;
+            }
+            *slot = value;
         }
     }
 
@@ -297,7 +321,8 @@ impl Pyramid {
             let q = sm * (dx * dx + dy * dy);
             let lin = bx * (gx - zx) + by * (gy - zy);
             let t = q + lin + resid;
-            let margin = 0.5 * mult as f64 + 1e-9 * (q.abs() + lin.abs() + resid.abs()) + 1024.0;
+            let margin =
+                0.5 * mult as f64 + 1e-9 * (q.abs() + lin.abs() + resid.abs()) + self.slack;
             let tilted = t - margin;
             if tilted > plain as f64 {
                 if tilted >= i64::MAX as f64 {
@@ -404,6 +429,23 @@ mod tests {
                     assert_eq!(v, p.cost(i, j % cols, j / cols) * 3 + prices[j]);
                 }
             }
+            let mut masked = Pyramid::new(cols, rows, &prices);
+            for j in (0..cols * rows).step_by(4) {
+                masked.set(j, i64::MAX);
+            }
+            for j in (0..cols * rows).step_by(8) {
+                masked.set(j, prices[j]);
+            }
+            let mut open: Vec<i64> = (0..cols * rows)
+                .filter(|j| j % 4 != 0 || j % 8 == 0)
+                .map(|j| prices[j])
+                .collect();
+            open.sort();
+            masked.smallest(&p, None, 3, 2, &mut heap, &mut out);
+            assert_eq!(
+                out.iter().map(|o| o.0).collect::<Vec<_>>(),
+                open[..2].to_vec()
+            );
             pyr.smallest(&p, None, 3, 2, &mut heap, &mut out);
             let mut sorted = prices.clone();
             sorted.sort();
@@ -414,6 +456,58 @@ mod tests {
             assert_eq!(pyr.min_price(), sorted[0]);
             for j in (0..cols * rows).step_by(3 + round) {
                 prices[j] += 1 + (j as i64 * 31) % 500 * p.scale as i64 / 50;
+                pyr.raise(j, prices[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn dfs_exact_on_price_hills_with_stale_tilts() {
+        // Prices shaped like the auction's (a smooth hill over a cluster plus noise), so that the
+        // tilted bounds matter; raised after the tilt refresh, so the tilts are stale.
+        let (cols, rows) = (37usize, 29usize);
+        let pts: Vec<[f64; 2]> = (0..60)
+            .map(|i| {
+                let t = i as f64 * 0.7;
+                [
+                    18.0 + 6.0 * t.sin() * (i % 7) as f64 / 7.0,
+                    14.0 + 5.0 * (1.3 * t).cos(),
+                ]
+            })
+            .collect();
+        let mut p = Problem::new(&pts, GridShape { cols, rows }).unwrap();
+        p.px[0] = 0.0; // keep the normalisation's extremes but add off-centre queries
+        p.py[1] = 28.0;
+        let unit = p.scale as i64 * 5;
+        let mut prices: Vec<i64> = (0..cols * rows)
+            .map(|j| {
+                let (x, y) = ((j % cols) as f64 - 18.0, (j / cols) as f64 - 14.0);
+                let hill = (300.0 - x * x - y * y).max(0.0);
+                (hill * unit as f64) as i64 + ((j * 7919) % 13) as i64 * unit / 4
+            })
+            .collect();
+        let mut pyr = Pyramid::new(cols, rows, &prices);
+        pyr.refresh_tilt();
+        let (mut stack, mut out) = (Vec::new(), Vec::new());
+        for round in 0..4 {
+            for i in 0..p.n {
+                let mut all: Vec<i64> = (0..cols * rows)
+                    .map(|j| p.cost(i, j % cols, j / cols) * 5 + prices[j])
+                    .collect();
+                all.sort();
+                for want in [1, 17, 33] {
+                    let thr = pyr.smallest_dfs(&p, i, 5, want, &[], &mut stack, &mut out);
+                    let got: Vec<i64> = out.iter().map(|o| o.0).collect();
+                    assert_eq!(
+                        got,
+                        all[..want].to_vec(),
+                        "round {round} point {i} want {want}"
+                    );
+                    assert_eq!(thr, all[want - 1]);
+                }
+            }
+            for j in (round..cols * rows).step_by(5) {
+                prices[j] += unit * (1 + (j as i64 % 40));
                 pyr.raise(j, prices[j]);
             }
         }

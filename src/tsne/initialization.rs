@@ -2,7 +2,7 @@
 //! so the first coordinate has standard deviation 1e-4 (openTSNE's default); a seeded random
 //! Gaussian initialisation is the fallback for degenerate data.
 
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -82,7 +82,7 @@ pub fn pca(x: ArrayView2<f32>, seed: u64) -> Vec<[f32; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Axis;
+    use ndarray::{Array2, Axis};
 
     fn column_means(x: ArrayView2<f32>) -> Vec<f64> {
         x.mean_axis(Axis(0))
