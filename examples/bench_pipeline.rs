@@ -181,11 +181,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     print_feature_times(&set.time, n);
 
     let y = ids(&set.paths, &labels);
-    let cells: Vec<[f32; 2]> = grid
-        .cells
-        .iter()
-        .map(|c| [c[0] as f32, c[1] as f32])
-        .collect();
+    let cells = grid.cell_points();
     println!(
         "\n10-NN leave-one-out category accuracy ({} categories):",
         y.iter().max().map(|m| m + 1).unwrap_or(0)
@@ -222,11 +218,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 let points = pipeline::embed(&reduced, &opts.tsne, &rep)?;
                 let grid = pipeline::snap_to_grid(&points, 1.0, Solver::Auto, &rep)?;
                 let y = ids(&set.paths, &labels);
-                let cells: Vec<[f32; 2]> = grid
-                    .cells
-                    .iter()
-                    .map(|c| [c[0] as f32, c[1] as f32])
-                    .collect();
+                let cells = grid.cell_points();
                 println!(
                     "| {name} | {crop:?} | {:.3} | {:.3} | {:.3} |",
                     knn_accuracy_nd(set.features.view(), &y, 10),

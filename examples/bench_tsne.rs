@@ -3,6 +3,12 @@
 //!
 //! cargo run --release --example bench_tsne -- [digits] [blobs10k] [blobs50k] [--repeat N]
 //!     [--threads N] [--bhtsne | --no-bhtsne] [--perplexity P] [--theta T] [--iterations I]
+//!     [--save-embedding DIR]
+//!
+//! `--save-embedding DIR` writes our embedding of each dataset as `DIR/<name>_tsne.f64`, raw
+//! little-endian f64 (x, y) pairs normalised per axis to [0,1] — the format of
+//! `../shared/datasets/grid` — plus, for blobs50k, a seeded random 20 000-point subset
+//! `DIR/blobs50k_tsne_20000.f64`: the real clustered inputs `bench_grid --points` takes.
 //!
 //! Data: $IMAGE_TSNE_LIVE_SHARED/datasets/tsne, else <crate>/../shared/datasets/tsne.
 
@@ -67,6 +73,7 @@ struct Args {
     threads: Option<usize>,
     bhtsne: Option<bool>,
     params: TsneParams,
+    save: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -76,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
         threads: None,
         bhtsne: None,
         params: TsneParams::default(),
+        save: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -94,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--bhtsne" => a.bhtsne = Some(true),
             "--no-bhtsne" => a.bhtsne = Some(false),
+            "--save-embedding" => a.save = Some(PathBuf::from(value("--save-embedding")?)),
             "digits" | "blobs10k" | "blobs50k" => a.datasets.push(arg),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -133,6 +142,42 @@ fn run_bhtsne(data: &Array2<f32>, params: &TsneParams) -> (f64, Vec<[f32; 2]>) {
     (t.elapsed().as_secs_f64(), emb)
 }
 
+/// Write the embedding normalised per axis to [0,1] as raw f64 pairs (and a 20k subset of 50k).
+fn save_embedding(dir: &std::path::Path, name: &str, emb: &[[f32; 2]]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut lo = [f64::INFINITY; 2];
+    let mut hi = [f64::NEG_INFINITY; 2];
+    for p in emb {
+        for a in 0..2 {
+            lo[a] = lo[a].min(p[a] as f64);
+            hi[a] = hi[a].max(p[a] as f64);
+        }
+    }
+    let norm = |p: &[f32; 2], a: usize| (p[a] as f64 - lo[a]) / (hi[a] - lo[a]).max(1e-300);
+    let write = |file: String, idx: &[usize]| -> Result<(), String> {
+        let mut bytes = Vec::with_capacity(idx.len() * 16);
+        for &i in idx {
+            bytes.extend_from_slice(&norm(&emb[i], 0).to_le_bytes());
+            bytes.extend_from_slice(&norm(&emb[i], 1).to_le_bytes());
+        }
+        let path = dir.join(file);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("wrote {} ({} points)", path.display(), idx.len());
+        Ok(())
+    };
+    let all: Vec<usize> = (0..emb.len()).collect();
+    write(format!("{name}_tsne.f64"), &all)?;
+    if emb.len() > 20_000 {
+        use rand::seq::index;
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20_000);
+        let mut sub = index::sample(&mut rng, emb.len(), 20_000).into_vec();
+        sub.sort_unstable();
+        write(format!("{name}_tsne_20000.f64"), &sub)?;
+    }
+    Ok(())
+}
+
 struct Row {
     name: &'static str,
     seconds: f64,
@@ -164,6 +209,9 @@ fn bench(name: &str, args: &Args) -> Result<(), String> {
         emb = e;
     }
     let hwm = vm_hwm_mib();
+    if let Some(dir) = &args.save {
+        save_embedding(dir, name, &emb)?;
+    }
     rows.push(Row {
         name: "ours (image-tsne-live)",
         seconds: median(&mut times),

@@ -284,9 +284,8 @@ mod tests {
         for (j, &want) in var.iter().enumerate().take(5) {
             let got = p.variances[j];
             assert!(
-                (got - var[j]).abs() / var[j] < 0.08,
-                "component {j}: {got} vs {}",
-                var[j]
+                (got - want).abs() / want < 0.08,
+                "component {j}: {got} vs {want}"
             );
             // the variance of the scores is the eigenvalue
             let col = p.scores.column(j).map(|&v| v as f64);

@@ -43,8 +43,10 @@ fn is_hidden(entry: &walkdir::DirEntry) -> bool {
             .is_some_and(|s| s.starts_with('.'))
 }
 
-/// Recursively list the images below `root`.
+/// Recursively list the images below `root`. The paths are absolute: `root` is made canonical
+/// first (no `..`, links in the root itself resolved).
 pub fn scan(root: &Path, include_hidden: bool) -> std::io::Result<ScanResult> {
+    let root = &std::fs::canonicalize(root)?;
     let meta = std::fs::metadata(root)?;
     if !meta.is_dir() {
         return Err(std::io::Error::new(
@@ -161,6 +163,7 @@ mod tests {
         touch(&root.join(".h.png"));
         touch(&root.join("notes.txt"));
         let r = scan(root, false).unwrap();
+        assert!(r.images.iter().all(|p| p.is_absolute()));
         let rel: Vec<_> = r
             .images
             .iter()

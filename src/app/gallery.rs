@@ -138,7 +138,7 @@ impl Gallery {
             target.fit(&bounds, 24.0);
             return Some(target);
         }
-        let used: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
+        let used = scene.used_indices();
         let pick = used[(self.random() % used.len() as u64) as usize];
         let geom = scene.geometry();
         let cell = scene

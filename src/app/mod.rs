@@ -223,6 +223,9 @@ struct Model {
     capture_on_quit: Option<PathBuf>,
     press: Vec<char>,
     render_errors: u32,
+    hover_key: Option<HoverKey>,
+    /// Counts t-SNE/grid uploads, so hover is recomputed when images move.
+    position_uploads: u64,
 }
 
 fn model(app: &App) -> Model {
@@ -317,6 +320,8 @@ fn model(app: &App) -> Model {
         capture_on_quit: args.capture_on_quit.clone(),
         press: args.press.as_deref().unwrap_or("").chars().rev().collect(),
         render_errors: 0,
+        hover_key: None,
+        position_uploads: 0,
     }
 }
 
@@ -440,6 +445,7 @@ fn apply_effects(app: &App, model: &mut Model) {
                 }
                 Effect::Positions { scene } => {
                     let points = find_scene(&model.state, scene).map(|s| s.points.clone());
+                    model.position_uploads += 1;
                     if let (Some(r), Some(points)) = (model.renderers.get_mut(&scene), points) {
                         r.update_tsne_positions(queue, &points)?;
                     }
@@ -453,6 +459,7 @@ fn apply_effects(app: &App, model: &mut Model) {
                             .unwrap_or_else(|| vec![[0, 0]; s.len()]);
                         (s.geometry(), cells)
                     });
+                    model.position_uploads += 1;
                     if let (Some(r), Some((geometry, cells))) =
                         (model.renderers.get_mut(&scene), data)
                     {
@@ -553,15 +560,47 @@ fn lightbox_ready(
     }
 }
 
+/// What the hovered image depends on; the O(n) hit test runs only when this changes.
+#[derive(Clone, Copy, PartialEq)]
+struct HoverKey {
+    mouse: [f32; 2],
+    center: [f32; 2],
+    zoom: f32,
+    t: f32,
+    scale: f32,
+    image_size: f32,
+    scene: Option<u64>,
+    positions: u64,
+    blocked: bool,
+}
+
 fn update_hover(model: &mut Model) {
-    let egui_busy = model.egui.ctx().is_pointer_over_area() || model.mouse.down.is_some();
-    let hovered = if egui_busy || model.state.lightbox.is_some() {
+    let blocked = model.egui.ctx().is_pointer_over_area()
+        || model.mouse.down.is_some()
+        || model.state.lightbox.is_some();
+    let s = &model.state;
+    let key = HoverKey {
+        mouse: model.mouse.px,
+        center: s.camera.center,
+        zoom: s.camera.zoom,
+        t: s.t,
+        scale: s.view.scale,
+        image_size: s.view.image_size,
+        scene: s.shown().map(|sc| sc.id),
+        positions: model.position_uploads,
+        blocked,
+    };
+    if model.hover_key == Some(key) {
+        return;
+    }
+    model.hover_key = Some(key);
+    let hovered = if blocked {
         None
     } else {
-        model.state.shown().and_then(|s| {
-            let r = model.renderers.get(&s.id)?;
-            let world = model.state.camera.screen_to_world(model.mouse.px);
-            r.hit_test(world, &model.state.layout_params())
+        s.shown().and_then(|sc| {
+            let r = model.renderers.get(&sc.id)?;
+            let world = s.camera.screen_to_world(model.mouse.px);
+            r.hit_test(world, &s.layout_params())
         })
     };
     model.state.hovered = hovered;

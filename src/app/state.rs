@@ -127,6 +127,11 @@ impl Scene {
         self.paths.is_empty()
     }
 
+    /// Indices of the images that are part of the layout, in order.
+    pub fn used_indices(&self) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.used[i]).collect()
+    }
+
     pub fn used_count(&self) -> usize {
         self.used.iter().filter(|u| **u).count()
     }
@@ -158,7 +163,7 @@ impl Scene {
             Some(g) => g.cells.clone(),
             None => vec![[0, 0]; self.len()],
         };
-        let idx: Vec<usize> = (0..self.len()).filter(|&i| self.used[i]).collect();
+        let idx = self.used_indices();
         let pts: Vec<[f32; 2]> = idx.iter().map(|&i| self.points[i]).collect();
         let cs: Vec<[u32; 2]> = idx
             .iter()
@@ -404,6 +409,12 @@ impl AppState {
     /// The scene drawn now: the one being built, else the current one.
     pub fn shown(&self) -> Option<&Scene> {
         self.pending.as_ref().or(self.current.as_ref())
+    }
+
+    /// The scene the running job builds or changes.
+    fn job_scene(&mut self) -> Option<&mut Scene> {
+        let id = self.job.as_ref()?.scene;
+        self.scene_mut(id)
     }
 
     fn scene_mut(&mut self, id: u64) -> Option<&mut Scene> {
@@ -738,7 +749,7 @@ impl AppState {
             .features
             .clone()
             .map(|f| (f, scene.reduced_rows.clone()));
-        let used: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
+        let used = scene.used_indices();
         let paths: Vec<PathBuf> = used.iter().map(|&i| scene.paths[i].clone()).collect();
         let restore = (scene.points.clone(), scene.grid.clone());
         let (job, cancel, shared) = self.new_job(JobKind::Retsne, scene_id);
@@ -839,12 +850,7 @@ impl AppState {
                 self.fit_camera(false);
             }
             Msg::Layout { entries, grid, .. } => {
-                let Some(scene) = self
-                    .job
-                    .as_ref()
-                    .map(|j| j.scene)
-                    .and_then(|id| self.scene_mut(id))
-                else {
+                let Some(scene) = self.job_scene() else {
                     return;
                 };
                 for (i, e) in entries.iter().enumerate().take(scene.len()) {
@@ -860,12 +866,7 @@ impl AppState {
                 }
             }
             Msg::Thumb { index, thumb, .. } => {
-                let Some(scene) = self
-                    .job
-                    .as_ref()
-                    .map(|j| j.scene)
-                    .and_then(|id| self.scene_mut(id))
-                else {
+                let Some(scene) = self.job_scene() else {
                     return;
                 };
                 if index < scene.len() {
@@ -881,12 +882,7 @@ impl AppState {
                 }
             }
             Msg::Missing { index, .. } => {
-                let Some(scene) = self
-                    .job
-                    .as_ref()
-                    .map(|j| j.scene)
-                    .and_then(|id| self.scene_mut(id))
-                else {
+                let Some(scene) = self.job_scene() else {
                     return;
                 };
                 if index < scene.len() {
@@ -896,12 +892,7 @@ impl AppState {
                 }
             }
             Msg::Features { features, rows, .. } => {
-                let Some(scene) = self
-                    .job
-                    .as_ref()
-                    .map(|j| j.scene)
-                    .and_then(|id| self.scene_mut(id))
-                else {
+                let Some(scene) = self.job_scene() else {
                     return;
                 };
                 let id = scene.id;
@@ -932,15 +923,10 @@ impl AppState {
                     .as_ref()
                     .and_then(|j| j.settings.lock().ok().map(|s| *s))
                     .unwrap_or(self.analysis);
-                let Some(scene) = self
-                    .job
-                    .as_ref()
-                    .map(|j| j.scene)
-                    .and_then(|id| self.scene_mut(id))
-                else {
+                let Some(scene) = self.job_scene() else {
                     return;
                 };
-                let idx: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
+                let idx = scene.used_indices();
                 if idx.len() != points.len() {
                     return;
                 }
@@ -958,15 +944,10 @@ impl AppState {
             Msg::Grid {
                 cols, rows, cells, ..
             } => {
-                let Some(scene) = self
-                    .job
-                    .as_ref()
-                    .map(|j| j.scene)
-                    .and_then(|id| self.scene_mut(id))
-                else {
+                let Some(scene) = self.job_scene() else {
                     return;
                 };
-                let idx: Vec<usize> = (0..scene.len()).filter(|&i| scene.used[i]).collect();
+                let idx = scene.used_indices();
                 if idx.len() != cells.len() {
                     return;
                 }

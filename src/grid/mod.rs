@@ -57,6 +57,16 @@ pub struct GridAssignment {
     pub lower_bound: f64,
 }
 
+impl GridAssignment {
+    /// The cells as `[col, row]` points (e.g. to measure how well the grid keeps neighbours).
+    pub fn cell_points(&self) -> Vec<[f32; 2]> {
+        self.cells
+            .iter()
+            .map(|c| [c[0] as f32, c[1] as f32])
+            .collect()
+    }
+}
+
 /// Errors of [`assign`].
 #[derive(thiserror::Error, Debug, Clone, PartialEq)]
 pub enum GridError {

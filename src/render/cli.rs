@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 /// Thumbnail size read from / written to the cache (the analysis writes this size).
 pub const THUMB_SIZE: u32 = 256;
+/// Missing images named one by one before the rest are only counted.
+const MAX_NAMED_WARNINGS: usize = 10;
 
 #[derive(Args, Debug, Clone)]
 pub struct RenderArgs {
@@ -223,14 +225,23 @@ pub fn fill_renderer(
         match cell {
             Ok(cell) => renderer.set_prepared_image(queue, i, cell)?,
             Err(why) => {
-                rep.warn(&format!(
-                    "{}: {why}; drawn as a placeholder",
-                    entry.path.display()
-                ));
+                // Name the first few; a layout from another machine may miss them all.
+                if missing < MAX_NAMED_WARNINGS {
+                    rep.warn(&format!(
+                        "{}: {why}; drawn as a placeholder",
+                        entry.path.display()
+                    ));
+                }
                 renderer.set_placeholder(queue, i, None)?;
                 missing += 1;
             }
         }
+    }
+    if missing > MAX_NAMED_WARNINGS {
+        rep.warn(&format!(
+            "… and {} more images missing or unreadable",
+            missing - MAX_NAMED_WARNINGS
+        ));
     }
     let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
     renderer.update_tsne_positions(queue, &points)?;

@@ -15,7 +15,8 @@ pub fn shared_dir() -> PathBuf {
         "shared datasets not found at {} (set IMAGE_TSNE_LIVE_SHARED)",
         dir.display()
     );
-    dir
+    // canonical, like the paths the scan reports
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// `relpath -> category` from a dataset's `labels.csv`.
