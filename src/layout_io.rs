@@ -72,6 +72,8 @@ pub fn read_layout(path: &Path) -> Result<LoadedLayout, LayoutError> {
     } else {
         base
     };
+    // Absolute, so the paths we keep (and save again) are absolute too.
+    let base = std::path::absolute(&base).unwrap_or(base);
     parse_layout(&text, &base).map_err(|e| match e {
         LayoutError::Syntax {
             line,
@@ -170,17 +172,9 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
         if !path.exists() {
             out.missing.push(path.clone());
         }
-        let grid = obj
-            .get("grid")
-            .and_then(Value::as_array)
-            .and_then(|g| Some([g.first()?.as_u64()? as u32, g.get(1)?.as_u64()? as u32]));
-        if let Some(size) = obj.get("grid_size").and_then(Value::as_array) {
-            if let (Some(c), Some(r)) = (
-                size.first().and_then(Value::as_u64),
-                size.get(1).and_then(Value::as_u64),
-            ) {
-                grid_sizes.push([c as u32, r as u32]);
-            }
+        let grid = obj.get("grid").and_then(cell_pair);
+        if let Some(size) = obj.get("grid_size").and_then(cell_pair) {
+            grid_sizes.push(size);
         }
         raw_points.push(point);
         out.entries.push(LayoutEntry {
@@ -212,6 +206,7 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
     // Keep the stored grid only when it is complete and consistent.
     let all_grid = !out.entries.is_empty() && out.entries.iter().all(|e| e.grid.is_some());
     if all_grid {
+        // cell_pair() keeps values below MAX_GRID_SIDE, so these cannot overflow.
         let cols = out
             .entries
             .iter()
@@ -236,7 +231,9 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
         let mut cells: Vec<[u32; 2]> = out.entries.iter().filter_map(|e| e.grid).collect();
         cells.sort_unstable();
         cells.dedup();
-        if cells.len() == out.entries.len() {
+        // distinct cells, and a grid not absurdly larger than the image count
+        let area = size[0] as u64 * size[1] as u64;
+        if cells.len() == out.entries.len() && area <= 4 * out.entries.len() as u64 + 64 {
             out.grid_size = Some(size);
         }
     }
@@ -252,6 +249,17 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
         }
     }
     Ok(out)
+}
+
+/// Largest grid side we accept from a file (larger values are treated as no grid).
+const MAX_GRID_SIDE: u64 = 1 << 20;
+
+/// `[a, b]` of two small non-negative integers (a grid cell or grid size), else `None`.
+fn cell_pair(v: &Value) -> Option<[u32; 2]> {
+    let a = v.as_array()?;
+    let x = a.first()?.as_u64().filter(|&x| x < MAX_GRID_SIDE)?;
+    let y = a.get(1)?.as_u64().filter(|&y| y < MAX_GRID_SIDE)?;
+    Some([x as u32, y as u32])
 }
 
 /// serde_json appends " at line L column C"; we report those separately.
@@ -473,6 +481,34 @@ mod tests {
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v[0]["point"], json!([0.25, 0.5]));
         assert_eq!(read_layout(&out).unwrap().grid_size, None);
+    }
+
+    #[test]
+    fn absurd_grid_cells_are_dropped_not_overflowed() {
+        let l = parse_layout(
+            r#"[{"path":"a","point":[0,0],"grid":[4294967295,0]},{"path":"b","point":[1,1],"grid":[1,0]}]"#,
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(l.grid_size, None);
+        let l = parse_layout(
+            r#"[{"path":"a","point":[0,0],"grid":[900000,0]},{"path":"b","point":[1,1],"grid":[1,0]}]"#,
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            l.grid_size, None,
+            "a 900001-column grid for 2 images is not a layout"
+        );
+    }
+
+    #[test]
+    fn relative_json_paths_become_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("l.json");
+        std::fs::write(&json, r#"[{"path":"img/a.png","point":[0,0]}]"#).unwrap();
+        let l = read_layout(&json).unwrap();
+        assert!(l.entries[0].path.is_absolute());
     }
 
     #[test]

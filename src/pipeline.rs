@@ -67,6 +67,9 @@ impl Default for AnalyzeOptions {
 pub struct FeatureSet {
     /// Images that were used, in order; row i of `features` belongs to `paths[i]`.
     pub paths: Vec<PathBuf>,
+    /// For each row, its position in the list given to [`extract_features`] (the list may name
+    /// a file twice, so positions, not paths, identify images).
+    pub indices: Vec<usize>,
     pub features: Array2<f32>,
     /// Images that were skipped, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
@@ -311,14 +314,16 @@ pub fn extract_features(
 
     let dim = model.feature_len();
     let mut used = Vec::new();
+    let mut indices = Vec::new();
     let mut skipped = Vec::new();
     let mut data = Vec::with_capacity(paths.len() * dim);
     let mut from_cache = 0;
-    for (path, outcome) in paths.iter().zip(outcomes) {
+    for (i, (path, outcome)) in paths.iter().zip(outcomes).enumerate() {
         match outcome {
             Some(Outcome::Used(f, hit)) if f.len() == dim && f.iter().all(|v| v.is_finite()) => {
                 data.extend_from_slice(&f);
                 used.push(path.clone());
+                indices.push(i);
                 from_cache += hit as usize;
             }
             Some(Outcome::Used(..)) => {
@@ -359,6 +364,7 @@ pub fn extract_features(
     ));
     Ok(FeatureSet {
         paths: used,
+        indices,
         features,
         skipped,
         from_cache,

@@ -128,11 +128,6 @@ impl CliReporter {
         }
     }
 
-    /// The flag, to set from elsewhere (e.g. a Ctrl-C handler).
-    pub fn cancel_handle(&self) -> Arc<AtomicBool> {
-        self.cancel.clone()
-    }
-
     /// Print a line above the bars without tearing them.
     pub fn println(&self, line: &str) {
         if self.quiet {

@@ -133,14 +133,47 @@ fn image_error(e: image::ImageError) -> DecodeError {
     }
 }
 
-/// A JPEG whose data stops before the EOI marker (FF D9). Trailing bytes after EOI are common,
-/// so look for the marker in the last few KB rather than only at the very end.
+/// A JPEG whose data stops before its end-of-image marker (FF D9). The marker segments before
+/// the first scan are skipped by their lengths (an EXIF thumbnail in APP1 carries an FF D9 of
+/// its own), then the marker must follow somewhere in the scan data; bytes after it are fine.
+/// A header we cannot walk is left to the decoder to judge.
 fn is_truncated_jpeg(bytes: &[u8]) -> bool {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return false;
     }
-    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
-    !tail.windows(2).any(|w| w == [0xFF, 0xD9])
+    let mut pos = 2;
+    let scan_start = loop {
+        // markers may be padded with extra 0xFF bytes
+        while bytes.get(pos) == Some(&0xFF) && bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let (Some(&0xFF), Some(&marker)) = (bytes.get(pos), bytes.get(pos + 1)) else {
+            return pos >= bytes.len(); // ran out of data inside the header: truncated
+        };
+        pos += 2;
+        match marker {
+            0xD8 | 0x01 | 0xD0..=0xD7 => continue, // no length
+            0xD9 => return false,                  // EOI before any scan: let the decoder say
+            _ => {}
+        }
+        let Some(len) = bytes
+            .get(pos..pos + 2)
+            .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+        else {
+            return true;
+        };
+        if len < 2 {
+            return false;
+        }
+        pos += len;
+        if marker == 0xDA {
+            break pos;
+        }
+    };
+    match bytes.get(scan_start..) {
+        Some(scan) => !scan.windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => true,
+    }
 }
 
 /// Composite an image onto an opaque background colour (straight alpha in, opaque RGB out).
@@ -355,8 +388,22 @@ mod tests {
         img.write_to(&mut Cursor::new(&mut jpg), ImageFormat::Jpeg)
             .unwrap();
         assert!(decode_bytes(&jpg).is_ok());
+        // an APP1 segment holding a thumbnail with its own FF D9 does not hide a cut
+        let mut app1 = vec![0xFF, 0xE1, 0x00, 0x08, 0xFF, 0xD8, 0xFF, 0xD9, 0x00, 0x00];
+        app1[3] = 8; // length 8 = 2 length bytes + 6 payload bytes
+        app1.truncate(2 + 8);
+        let mut with_thumb = jpg[..2].to_vec();
+        with_thumb.extend_from_slice(&app1);
+        with_thumb.extend_from_slice(&jpg[2..]);
+        assert!(!is_truncated_jpeg(&with_thumb));
+        assert!(decode_bytes(&with_thumb).is_ok());
+        let mut cut = with_thumb.clone();
+        cut.truncate(cut.len() * 2 / 3);
+        assert!(is_truncated_jpeg(&cut));
         jpg.truncate(jpg.len() * 2 / 3);
         assert!(decode_bytes(&jpg).is_err());
+        // header cut short
+        assert!(is_truncated_jpeg(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 mod common;
 
 use image_tsne_live::app::state::{Action, AppState, Effect, GridCells, JobKind, Source};
-use image_tsne_live::app::worker::{DialogKind, JobRequest, Msg, Workers};
+use image_tsne_live::app::worker::{atlas_plan, DialogKind, JobRequest, Msg, Workers};
 use image_tsne_live::app::{action_for_char, action_for_key};
 use image_tsne_live::cache::Cache;
 use image_tsne_live::layout_io;
@@ -21,6 +21,21 @@ fn paths(n: usize) -> Vec<PathBuf> {
     (0..n)
         .map(|i| PathBuf::from(format!("/imgs/{i}.png")))
         .collect()
+}
+
+/// A thumbnail prepared for an atlas, as the workers send them.
+fn cell(w: u32, h: u32) -> image_tsne_live::render::PreparedCell {
+    let plan = atlas_plan(16).unwrap();
+    image_tsne_live::render::prepare_cell(&plan, &image::RgbaImage::new(w, h)).unwrap()
+}
+
+fn scanned(job: u64, n: usize, source: Source) -> Msg {
+    Msg::Scanned {
+        job,
+        paths: paths(n),
+        source,
+        plan: atlas_plan(n).unwrap(),
+    }
 }
 
 fn press(state: &mut AppState, key: Key) {
@@ -47,11 +62,7 @@ fn start_analysis(state: &mut AppState, dir: &str) -> u64 {
 
 /// Feed a whole successful analysis of `n` images (image `skip` undecodable).
 fn finish_analysis(state: &mut AppState, job: u64, n: usize, skip: Option<usize>) {
-    state.handle(Msg::Scanned {
-        job,
-        paths: paths(n),
-        source: Source::Folder("/imgs".into()),
-    });
+    state.handle(scanned(job, n, Source::Folder("/imgs".into())));
     state.handle(Msg::Stage {
         job,
         stage: Stage::Features,
@@ -64,7 +75,7 @@ fn finish_analysis(state: &mut AppState, job: u64, n: usize, skip: Option<usize>
             state.handle(Msg::Thumb {
                 job,
                 index: i,
-                thumb: image::RgbaImage::new(2, 1),
+                cell: cell(2, 1),
             });
         }
         state.handle(Msg::Advance {
@@ -104,15 +115,11 @@ fn analysis_streams_in_then_g_glides_to_the_grid() {
     let mut s = AppState::new([800.0, 600.0]);
     let job = start_analysis(&mut s, "/imgs");
     assert!(s.shown().is_none());
-    s.handle(Msg::Scanned {
-        job,
-        paths: paths(5),
-        source: Source::Folder("/imgs".into()),
-    });
+    s.handle(scanned(job, 5, Source::Folder("/imgs".into())));
     let fx = s.drain_effects();
     assert!(fx
         .iter()
-        .any(|e| matches!(e, Effect::CreateScene { count: 5, .. })));
+        .any(|e| matches!(e, Effect::CreateScene { plan, .. } if plan.count == 5)));
     assert_eq!(
         s.shown().map(|sc| sc.len()),
         Some(5),
@@ -122,7 +129,7 @@ fn analysis_streams_in_then_g_glides_to_the_grid() {
     s.handle(Msg::Thumb {
         job,
         index: 3,
-        thumb: image::RgbaImage::new(4, 2),
+        cell: cell(4, 2),
     });
     let fx = s.drain_effects();
     assert!(matches!(fx.as_slice(), [Effect::Thumb { index: 3, .. }]));
@@ -181,11 +188,7 @@ fn cancel_keeps_the_previous_layout_intact() {
     s.drain_effects();
 
     let second = start_analysis(&mut s, "/other");
-    s.handle(Msg::Scanned {
-        job: second,
-        paths: paths(9),
-        source: Source::Folder("/other".into()),
-    });
+    s.handle(scanned(second, 9, Source::Folder("/other".into())));
     assert_eq!(s.shown().unwrap().len(), 9);
     let cancel_flag = s.job.as_ref().unwrap().cancel.clone();
     press(&mut s, Key::Escape);
@@ -264,10 +267,58 @@ fn changing_perplexity_reruns_tsne_live_and_cancel_restores() {
         points[2],
         "the skipped image is untouched"
     );
+    // the re-run finds image 4 unusable now (say the file was deleted): hidden while it runs
+    s.handle(Msg::Features {
+        job: re_job,
+        features: Arc::new(Array2::zeros((4, 2))),
+        rows: vec![0, 1, 3, 5],
+    });
+    assert!(!s.current.as_ref().unwrap().used[4]);
+    s.drain_effects();
+    // saving is refused while the layout is being recomputed
+    s.act(Action::Save(PathBuf::from("/tmp/x.json")));
+    assert!(s
+        .drain_effects()
+        .iter()
+        .all(|e| !matches!(e, Effect::SaveJson { .. })));
     s.act(Action::Cancel);
     let scene = s.current.as_ref().unwrap();
     assert_eq!(scene.points, points);
     assert_eq!(scene.grid, grid);
+    assert!(scene.used[4] && !scene.used[2], "visibility restored");
+    assert_eq!(
+        s.analysis.perplexity, 50.0,
+        "the sliders show the layout's settings again"
+    );
+    assert!(s.drain_effects().iter().any(|e| matches!(
+        e,
+        Effect::Visibility {
+            index: 4,
+            visible: true,
+            ..
+        }
+    )));
+    // letting a slider go where it was does not recompute anything
+    s.act(Action::TsneParamsChanged);
+    assert!(s.job.is_none());
+    assert!(s.drain_effects().is_empty());
+}
+
+#[test]
+fn tsne_settings_changed_while_loading_apply_once_loaded() {
+    let mut s = AppState::new([800.0, 600.0]);
+    s.act(Action::Load(PathBuf::from("/x/layout.json")));
+    let job = s.job.as_ref().unwrap().id;
+    s.drain_effects();
+    s.handle(scanned(job, 3, Source::Json("/x/layout.json".into())));
+    s.analysis.perplexity = 10.0;
+    s.act(Action::TsneParamsChanged);
+    s.handle(Msg::Done { job });
+    assert!(s.drain_effects().iter().any(|e| matches!(
+        e,
+        Effect::StartJob(JobRequest::Retsne { features: None, .. })
+    )));
+    assert_eq!(s.job.as_ref().map(|j| j.kind), Some(JobKind::Retsne));
 }
 
 #[test]
@@ -319,11 +370,7 @@ fn loading_a_json_with_a_stored_grid_offers_the_grid_at_once() {
         }
         other => panic!("{other:?}"),
     };
-    s.handle(Msg::Scanned {
-        job,
-        paths: paths(2),
-        source: Source::Json("/x/layout.json".into()),
-    });
+    s.handle(scanned(job, 2, Source::Json("/x/layout.json".into())));
     let entries = vec![
         layout_io::LayoutEntry {
             path: "/imgs/0.png".into(),

@@ -810,6 +810,10 @@ fn atlas_plan_picks_cell_sizes_from_count_and_budget() {
         (100_000, 256, 16),
         (20_000, 1024, 64),
         (1_000, 64, 64),
+        // the default budget, 512 MiB
+        (1_000, 512, 256),
+        (20_000, 512, 64),
+        (50_000, 512, 32),
     ];
     for (n, mib, want) in cases {
         let p = plan(n, mib);

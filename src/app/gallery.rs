@@ -82,13 +82,15 @@ impl Gallery {
         self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// Advance the tour. `params` should be the layout the view is heading to (target blend).
+    /// Advance the tour. `params` should be the layout the view is heading to (target blend);
+    /// `can_toggle`: whether the grid is available to toggle to.
     pub fn tick(
         &mut self,
         now: f64,
         camera: &Camera,
         scene: Option<&Scene>,
         params: &LayoutParams,
+        can_toggle: bool,
     ) -> Tick {
         let mut tick = Tick::default();
         if !self.enabled {
@@ -106,11 +108,13 @@ impl Gallery {
             return tick;
         };
         if self.toggle_every > 0.0 && now >= self.next_toggle {
-            tick.toggle_grid = true;
             self.next_toggle = now + self.toggle_every;
-            // After a toggle, start with an overview of the new layout.
-            self.step = 0;
-            self.next_move = now;
+            if can_toggle {
+                tick.toggle_grid = true;
+                // After a toggle, start with an overview of the new layout.
+                self.step = 0;
+                self.next_move = now;
+            }
         }
         if now >= self.next_move {
             let mut params = *params;
@@ -180,13 +184,13 @@ mod tests {
         let cam = Camera::new([800.0, 600.0]);
         let s = scene(100);
         let p = LayoutParams::default();
-        let first = g.tick(0.0, &cam, Some(&s), &p);
+        let first = g.tick(0.0, &cam, Some(&s), &p, true);
         let overview = first.camera.expect("moves at once");
         assert!(!first.toggle_grid);
         // nothing until the hold is over
-        assert_eq!(g.tick(1.0, &cam, Some(&s), &p), Tick::default());
+        assert_eq!(g.tick(1.0, &cam, Some(&s), &p, true), Tick::default());
         let second = g
-            .tick(MOVE_SECONDS + HOLD_SECONDS, &cam, Some(&s), &p)
+            .tick(MOVE_SECONDS + HOLD_SECONDS, &cam, Some(&s), &p, true)
             .camera
             .expect("second move");
         assert!(
@@ -195,7 +199,7 @@ mod tests {
             second.zoom,
             overview.zoom
         );
-        let t = g.tick(20.0, &cam, Some(&s), &p);
+        let t = g.tick(20.0, &cam, Some(&s), &p, true);
         assert!(t.toggle_grid);
         assert!(t.camera.is_some(), "overview of the new layout");
     }
@@ -212,8 +216,8 @@ mod tests {
         let p = LayoutParams::default();
         g.interrupt(1.0);
         assert!(g.paused(5.0));
-        assert_eq!(g.tick(5.0, &cam, Some(&s), &p), Tick::default());
-        assert!(g.tick(11.5, &cam, Some(&s), &p).camera.is_some());
+        assert_eq!(g.tick(5.0, &cam, Some(&s), &p, true), Tick::default());
+        assert!(g.tick(11.5, &cam, Some(&s), &p, true).camera.is_some());
         // with resume_after = 0, input ends the tour
         let mut g = Gallery {
             resume_after: 0.0,
@@ -233,9 +237,23 @@ mod tests {
                 0.0,
                 &Camera::new([10.0, 10.0]),
                 None,
-                &LayoutParams::default()
+                &LayoutParams::default(),
+                true
             ),
             Tick::default()
         );
+    }
+
+    #[test]
+    fn no_toggle_without_a_grid() {
+        let mut g = Gallery {
+            toggle_every: 5.0,
+            ..Gallery::default()
+        };
+        g.set_enabled(true, 0.0);
+        let cam = Camera::new([800.0, 600.0]);
+        let s = scene(10);
+        let t = g.tick(6.0, &cam, Some(&s), &LayoutParams::default(), false);
+        assert!(!t.toggle_grid);
     }
 }

@@ -10,8 +10,7 @@ pub mod worker;
 
 use crate::cache::Cache;
 use crate::render::{
-    srgb_u8_to_clear_color, AtlasConfig, FrameParams, QuadRenderer, ScreenshotOptions, Style,
-    TargetDesc,
+    srgb_u8_to_clear_color, FrameParams, QuadRenderer, ScreenshotOptions, Style, TargetDesc,
 };
 use anyhow::{bail, Result};
 use clap::Args;
@@ -93,6 +92,11 @@ pub struct AppArgs {
 
 static ARGS: OnceLock<AppArgs> = OnceLock::new();
 
+/// Time per frame spent on messages from background work.
+const MESSAGE_BUDGET: std::time::Duration = std::time::Duration::from_millis(8);
+/// Two clicks closer than this are a double-click.
+const DOUBLE_CLICK_SECONDS: f64 = 0.35;
+
 /// Check the arguments, then open the window and run until it closes.
 pub fn run(args: AppArgs) -> Result<()> {
     if let Some(p) = &args.path {
@@ -108,10 +112,13 @@ pub fn run(args: AppArgs) -> Result<()> {
         parse_capture_every(c)?;
     }
     #[cfg(target_os = "linux")]
-    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
-        bail!("no display: set DISPLAY (e.g. run under `xvfb-run`), or use the headless subcommands (analyze, grid, render)");
+    {
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+            bail!("no display: set DISPLAY (e.g. run under `xvfb-run`), or use the headless subcommands (analyze, grid, render)");
+        }
     }
+
     crate::progress::init_stderr_logger(log::LevelFilter::Warn);
     let _ = ARGS.set(args);
     nannou::app(model).update(update).exit(exit).run();
@@ -224,6 +231,8 @@ struct Model {
     press: Vec<char>,
     render_errors: u32,
     hover_key: Option<HoverKey>,
+    /// A click on an image, waiting to see whether a second click makes it a double-click.
+    pending_click: Option<(usize, f64)>,
     /// Counts t-SNE/grid uploads, so hover is recomputed when images move.
     position_uploads: u64,
 }
@@ -321,17 +330,28 @@ fn model(app: &App) -> Model {
         press: args.press.as_deref().unwrap_or("").chars().rev().collect(),
         render_errors: 0,
         hover_key: None,
+        pending_click: None,
         position_uploads: 0,
     }
 }
 
 fn update(app: &App, model: &mut Model, update: Update) {
     let now = model.start.elapsed().as_secs_f64();
-    // Messages from background work (drained fully; live t-SNE frames coalesce into one upload).
-    while let Ok(msg) = model.rx.try_recv() {
+    // Messages from background work, for at most a few milliseconds a frame (the rest waits
+    // for the next frame); several live t-SNE frames collapse into one upload (see below).
+    let budget = Instant::now();
+    while budget.elapsed() < MESSAGE_BUDGET {
+        let Ok(msg) = model.rx.try_recv() else { break };
         match msg {
             Msg::Lightbox { index, image } => lightbox_ready(model, index, image),
             other => model.state.handle(other),
+        }
+    }
+    // A single click opens the lightbox once it is clear it was not a double-click.
+    if let Some((index, at)) = model.pending_click {
+        if now - at > DOUBLE_CLICK_SECONDS {
+            model.pending_click = None;
+            model.state.act(Action::OpenLightbox(index));
         }
     }
     model.state.update(now);
@@ -400,7 +420,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
 }
 
 fn apply_effects(app: &App, model: &mut Model) {
-    let effects = model.state.drain_effects();
+    let effects = coalesce(model.state.drain_effects());
     if effects.is_empty() {
         return;
     }
@@ -411,26 +431,21 @@ fn apply_effects(app: &App, model: &mut Model) {
     for effect in effects {
         let result: crate::render::Result<()> = (|| {
             match effect {
-                Effect::CreateScene { scene, count } => {
+                Effect::CreateScene { scene, plan } => {
                     let target = TargetDesc {
                         format: Frame::TEXTURE_FORMAT,
                         sample_count: win.msaa_samples(),
                     };
-                    let renderer =
-                        QuadRenderer::new(device, target, count, &AtlasConfig::default())?;
+                    let renderer = QuadRenderer::with_plan(device, target, plan)?;
                     eprintln!("{}", renderer.atlas_plan());
                     model.renderers.insert(scene, renderer);
                 }
                 Effect::DropScene { scene } => {
                     model.renderers.remove(&scene);
                 }
-                Effect::Thumb {
-                    scene,
-                    index,
-                    thumb,
-                } => {
+                Effect::Thumb { scene, index, cell } => {
                     if let Some(r) = model.renderers.get_mut(&scene) {
-                        r.set_image(queue, index, &thumb)?;
+                        r.set_prepared_image(queue, index, &cell)?;
                     }
                 }
                 Effect::Placeholder { scene, index } => {
@@ -438,9 +453,13 @@ fn apply_effects(app: &App, model: &mut Model) {
                         r.set_placeholder(queue, index, None)?;
                     }
                 }
-                Effect::Hide { scene, index } => {
+                Effect::Visibility {
+                    scene,
+                    index,
+                    visible,
+                } => {
                     if let Some(r) = model.renderers.get_mut(&scene) {
-                        r.set_hidden(queue, index, true)?;
+                        r.set_hidden(queue, index, !visible)?;
                     }
                 }
                 Effect::Positions { scene } => {
@@ -498,6 +517,24 @@ fn apply_effects(app: &App, model: &mut Model) {
             model.state.error(format!("GPU: {e}"));
         }
     }
+}
+
+/// Keep only the last of repeated position/grid uploads of a scene: they re-read the scene's
+/// current data, so earlier ones are redundant (many live t-SNE frames can arrive per frame).
+fn coalesce(effects: Vec<Effect>) -> Vec<Effect> {
+    use std::collections::HashSet;
+    let mut seen = HashSet::new();
+    let mut kept: Vec<Effect> = effects
+        .into_iter()
+        .rev()
+        .filter(|e| match e {
+            Effect::Positions { scene } => seen.insert((0u8, *scene)),
+            Effect::Grid { scene } => seen.insert((1u8, *scene)),
+            _ => true,
+        })
+        .collect();
+    kept.reverse();
+    kept
 }
 
 fn find_scene(state: &AppState, id: u64) -> Option<&state::Scene> {
@@ -667,17 +704,15 @@ fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             }
             model.state.user_input();
             let double = model.mouse.last_click.is_some_and(|(p, t)| {
-                now - t < 0.35 && (p[0] - down[0]).hypot(p[1] - down[1]) < 6.0
+                now - t < DOUBLE_CLICK_SECONDS && (p[0] - down[0]).hypot(p[1] - down[1]) < 6.0
             });
             if double {
                 model.mouse.last_click = None;
-                model.state.lightbox = None;
+                model.pending_click = None;
                 model.state.act(Action::Fit);
             } else {
                 model.mouse.last_click = Some((down, now));
-                if let Some(i) = model.state.hovered {
-                    model.state.act(Action::OpenLightbox(i));
-                }
+                model.pending_click = model.state.hovered.map(|i| (i, now));
             }
         }
         WindowEvent::MouseWheel(delta, _) if !egui_wants_pointer => {

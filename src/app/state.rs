@@ -7,8 +7,7 @@ use super::gallery::Gallery;
 use super::worker::{DialogKind, JobRequest, Msg};
 use crate::layout_io::LayoutEntry;
 use crate::progress::Stage;
-use crate::render::{Camera, LayoutGeometry, LayoutParams, WorldRect};
-use image::RgbaImage;
+use crate::render::{AtlasPlan, Camera, LayoutGeometry, LayoutParams, PreparedCell, WorldRect};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +15,10 @@ use std::sync::{Arc, Mutex};
 
 /// Analysis settings shared with a running job.
 pub type SharedSettings = Arc<Mutex<AnalysisSettings>>;
+
+/// Why a layout cannot be saved while a job runs.
+const STILL_COMPUTING: &str =
+    "the layout is still being computed: save it when it is done (or press Esc to cancel)";
 
 /// Seconds the t-SNE ⇄ grid glide takes.
 pub const TOGGLE_SECONDS: f64 = 1.0;
@@ -212,8 +215,8 @@ pub struct Job {
     pub cancel: Arc<AtomicBool>,
     /// Perplexity/theta the job's t-SNE uses; changing them makes it restart its t-SNE.
     pub settings: SharedSettings,
-    /// For `Retsne`: the layout to put back if it is cancelled.
-    restore: Option<(Vec<[f32; 2]>, Option<GridCells>)>,
+    /// For `Retsne`: what to put back if it is cancelled or fails.
+    restore: Option<Restore>,
 }
 
 impl Job {
@@ -228,6 +231,19 @@ impl Job {
         (self.total > 0 && self.done > 0 && elapsed > 0.5)
             .then(|| elapsed / self.done as f64 * (self.total - self.done.min(self.total)) as f64)
     }
+}
+
+/// A scene's layout before a t-SNE re-run, and the slider values that made it.
+#[derive(Debug)]
+struct Restore {
+    points: Vec<[f32; 2]>,
+    grid: Option<GridCells>,
+    used: Vec<bool>,
+    features: Option<Arc<Array2<f32>>>,
+    reduced_rows: Vec<usize>,
+    perplexity: f32,
+    theta: f32,
+    sliders: AnalysisSettings,
 }
 
 /// A user intent, from a key, the mouse or the GUI panel.
@@ -267,26 +283,29 @@ pub enum Action {
 /// Work for the glue (GPU, threads, window) that the state cannot do itself.
 #[derive(Debug)]
 pub enum Effect {
-    /// Make GPU resources (atlas, buffers) for a scene of `count` images.
+    /// Make GPU resources (atlas, buffers) for a scene, with this atlas plan.
     CreateScene {
         scene: u64,
-        count: usize,
+        plan: AtlasPlan,
     },
     DropScene {
         scene: u64,
     },
+    /// A thumbnail, already letterboxed and mipmapped for the scene's atlas (on a worker).
     Thumb {
         scene: u64,
         index: usize,
-        thumb: RgbaImage,
+        cell: PreparedCell,
     },
     Placeholder {
         scene: u64,
         index: usize,
     },
-    Hide {
+    /// Show or hide image `index` (skipped images are hidden).
+    Visibility {
         scene: u64,
         index: usize,
+        visible: bool,
     },
     /// Re-upload the scene's t-SNE positions (`Scene::points`).
     Positions {
@@ -346,6 +365,10 @@ pub struct AppState {
     capture_index: u32,
     /// The user has not moved the camera since the last fit (so refits follow layout changes).
     pub camera_fitted: bool,
+    /// The layout moved: refit (if fitted) once in the next update.
+    refit: bool,
+    /// Perplexity/theta changed while a layout was loading: re-run t-SNE when it is loaded.
+    retsne_after_job: bool,
     pub gui_visible: bool,
     pub help_visible: bool,
     pub fullscreen: bool,
@@ -382,6 +405,8 @@ impl AppState {
             next_capture: 0.0,
             capture_index: 0,
             camera_fitted: true,
+            refit: false,
+            retsne_after_job: false,
             gui_visible: true,
             help_visible: false,
             fullscreen: false,
@@ -504,6 +529,9 @@ impl AppState {
     pub fn update(&mut self, now: f64) {
         let dt = (now - self.now).clamp(0.0, 0.25);
         self.now = now;
+        if std::mem::take(&mut self.refit) && self.camera_fitted {
+            self.fit_camera(false);
+        }
         let target = self.target_t();
         let step = (dt / TOGGLE_SECONDS) as f32;
         if self.t < target {
@@ -527,7 +555,10 @@ impl AppState {
         if self.gallery.enabled {
             let params = self.layout_params().with_t(self.target_t());
             let shown = self.pending.as_ref().or(self.current.as_ref());
-            let tick = self.gallery.tick(now, &self.camera, shown, &params);
+            let can_toggle = shown.is_some_and(|s| s.grid.is_some());
+            let tick = self
+                .gallery
+                .tick(now, &self.camera, shown, &params, can_toggle);
             if tick.toggle_grid && self.grid_available() {
                 self.view.view_as_grid = !self.view.view_as_grid;
             }
@@ -619,7 +650,10 @@ impl AppState {
             Action::AnalyzeDialog => self.effects.push(Effect::Dialog(DialogKind::AnalyzeFolder)),
             Action::LoadDialog => self.effects.push(Effect::Dialog(DialogKind::LoadJson)),
             Action::SaveDialog => {
-                if self.shown().is_none() {
+                if self.job.is_some() {
+                    return self.error(STILL_COMPUTING);
+                }
+                if self.current.is_none() {
                     return self.error("nothing to save yet");
                 }
                 self.effects.push(Effect::Dialog(DialogKind::SaveJson))
@@ -670,14 +704,8 @@ impl AppState {
                 }
             }
             JobKind::Retsne => {
-                if let (Some((points, grid)), Some(scene)) =
-                    (job.restore, self.scene_mut(job.scene))
-                {
-                    scene.points = points;
-                    scene.grid = grid;
-                    let id = scene.id;
-                    self.effects.push(Effect::Positions { scene: id });
-                    self.effects.push(Effect::Grid { scene: id });
+                if let Some(restore) = job.restore {
+                    self.restore(job.scene, restore);
                 }
             }
         }
@@ -685,6 +713,39 @@ impl AppState {
         if self.camera_fitted {
             self.fit_camera(true);
         }
+    }
+
+    /// Put a scene back as it was before a t-SNE re-run.
+    fn restore(&mut self, id: u64, r: Restore) {
+        self.analysis.perplexity = r.sliders.perplexity;
+        self.analysis.theta = r.sliders.theta;
+        let Some(scene) = self.scene_mut(id) else {
+            return;
+        };
+        let changed: Vec<(usize, bool)> = scene
+            .used
+            .iter()
+            .zip(&r.used)
+            .enumerate()
+            .filter(|(_, (now, before))| now != before)
+            .map(|(i, (_, &before))| (i, before))
+            .collect();
+        scene.points = r.points;
+        scene.grid = r.grid;
+        scene.used = r.used;
+        scene.features = r.features;
+        scene.reduced_rows = r.reduced_rows;
+        scene.perplexity = r.perplexity;
+        scene.theta = r.theta;
+        for (index, visible) in changed {
+            self.effects.push(Effect::Visibility {
+                scene: id,
+                index,
+                visible,
+            });
+        }
+        self.effects.push(Effect::Positions { scene: id });
+        self.effects.push(Effect::Grid { scene: id });
     }
 
     fn new_job(&mut self, kind: JobKind, scene: u64) -> (u64, Arc<AtomicBool>, SharedSettings) {
@@ -736,6 +797,10 @@ impl AppState {
             if let Ok(mut shared) = job.settings.lock() {
                 *shared = settings;
             }
+            // A layout being loaded has no t-SNE run to restart: re-run once it is loaded.
+            if job.kind == JobKind::Load {
+                self.retsne_after_job = true;
+            }
             return;
         }
         let Some(scene) = self.current.as_ref() else {
@@ -744,6 +809,9 @@ impl AppState {
         if scene.used_count() == 0 {
             return;
         }
+        if scene.perplexity == settings.perplexity && scene.theta == settings.theta {
+            return; // a slider let go where it was: nothing to redo
+        }
         let scene_id = scene.id;
         let features = scene
             .features
@@ -751,7 +819,20 @@ impl AppState {
             .map(|f| (f, scene.reduced_rows.clone()));
         let used = scene.used_indices();
         let paths: Vec<PathBuf> = used.iter().map(|&i| scene.paths[i].clone()).collect();
-        let restore = (scene.points.clone(), scene.grid.clone());
+        let restore = Restore {
+            points: scene.points.clone(),
+            grid: scene.grid.clone(),
+            used: scene.used.clone(),
+            features: scene.features.clone(),
+            reduced_rows: scene.reduced_rows.clone(),
+            perplexity: scene.perplexity,
+            theta: scene.theta,
+            sliders: AnalysisSettings {
+                perplexity: scene.perplexity,
+                theta: scene.theta,
+                ..settings
+            },
+        };
         let (job, cancel, shared) = self.new_job(JobKind::Retsne, scene_id);
         if let Some(j) = self.job.as_mut() {
             j.restore = Some(restore);
@@ -771,7 +852,10 @@ impl AppState {
     }
 
     fn save_json(&mut self, path: PathBuf) {
-        let Some(scene) = self.shown() else {
+        if self.job.is_some() {
+            return self.error(STILL_COMPUTING);
+        }
+        let Some(scene) = self.current.as_ref() else {
             return self.error("nothing to save yet");
         };
         let entries = scene.entries();
@@ -830,7 +914,12 @@ impl AppState {
                     self.warnings.remove(0);
                 }
             }
-            Msg::Scanned { paths, source, .. } => {
+            Msg::Scanned {
+                paths,
+                source,
+                plan,
+                ..
+            } => {
                 let Some(scene_id) = self.job.as_ref().map(|j| j.scene) else {
                     return;
                 };
@@ -840,7 +929,7 @@ impl AppState {
                 let scene = Scene::new(scene_id, source, paths);
                 self.effects.push(Effect::CreateScene {
                     scene: scene_id,
-                    count: scene.len(),
+                    plan,
                 });
                 self.effects.push(Effect::Positions { scene: scene_id });
                 self.pending = Some(scene);
@@ -865,19 +954,18 @@ impl AppState {
                     self.fit_camera(true);
                 }
             }
-            Msg::Thumb { index, thumb, .. } => {
+            Msg::Thumb { index, cell, .. } => {
                 let Some(scene) = self.job_scene() else {
                     return;
                 };
                 if index < scene.len() {
-                    scene.aspects[index] =
-                        thumb.width().max(1) as f32 / thumb.height().max(1) as f32;
+                    scene.aspects[index] = crate::render::layout::sanitize_aspect(cell.aspect);
                     scene.thumbs_loaded += 1;
                     let id = scene.id;
                     self.effects.push(Effect::Thumb {
                         scene: id,
                         index,
-                        thumb,
+                        cell,
                     });
                 }
             }
@@ -914,7 +1002,11 @@ impl AppState {
                 scene.features = Some(features);
                 scene.reduced_rows = rows;
                 for index in hide {
-                    self.effects.push(Effect::Hide { scene: id, index });
+                    self.effects.push(Effect::Visibility {
+                        scene: id,
+                        index,
+                        visible: false,
+                    });
                 }
             }
             Msg::TsneFrame { points, .. } | Msg::TsneDone { points, .. } => {
@@ -937,9 +1029,8 @@ impl AppState {
                 scene.perplexity = settings.perplexity;
                 scene.theta = settings.theta;
                 self.effects.push(Effect::Positions { scene: id });
-                if self.camera_fitted {
-                    self.fit_camera(false);
-                }
+                // refit once per frame (in update), not once per message
+                self.refit = true;
             }
             Msg::Grid {
                 cols, rows, cells, ..
@@ -967,6 +1058,15 @@ impl AppState {
             }
             Msg::Done { .. } => {
                 let Some(job) = self.job.take() else { return };
+                if job.kind == JobKind::Retsne
+                    && self.scene_mut(job.scene).is_some_and(|s| s.grid.is_none())
+                {
+                    // the re-run produced no usable layout: keep the previous one
+                    if let Some(r) = job.restore {
+                        self.restore(job.scene, r);
+                    }
+                    return self.error("the t-SNE re-run gave no layout; the previous one is kept");
+                }
                 if matches!(job.kind, JobKind::Analyze | JobKind::Load) {
                     if let Some(scene) = self.pending.take() {
                         if let Some(old) = self.current.replace(scene) {
@@ -980,6 +1080,9 @@ impl AppState {
                 }
                 if self.camera_fitted {
                     self.fit_camera(true);
+                }
+                if std::mem::take(&mut self.retsne_after_job) {
+                    self.start_retsne();
                 }
             }
             Msg::Failed { error, .. } => {

@@ -89,7 +89,11 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             if r.changed() {
                 actions.push(Action::ToggleGrid);
             }
-            ui.add(egui::Slider::new(&mut state.view.scale, 1.0..=10.0).text("scale"));
+            ui.add(
+                egui::Slider::new(&mut state.view.scale, 1.0..=10.0)
+                    .clamp_to_range(false)
+                    .text("scale"),
+            );
             if state.view.view_as_grid && grid_ok {
                 let mut auto = 1.0f32;
                 ui.add_enabled(
@@ -105,12 +109,21 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             ui.add(
                 egui::Slider::new(&mut state.analysis.max_images, 1..=MAX_IMAGES_LIMIT)
                     .logarithmic(true)
+                    .clamp_to_range(false)
                     .text("max num images"),
             );
+            // clamp_to_range(false): values given on the command line outside the original's
+            // ranges are kept, not silently changed.
             let p = ui.add(
-                egui::Slider::new(&mut state.analysis.perplexity, 5.0..=80.0).text("perplexity"),
+                egui::Slider::new(&mut state.analysis.perplexity, 5.0..=80.0)
+                    .clamp_to_range(false)
+                    .text("perplexity"),
             );
-            let t = ui.add(egui::Slider::new(&mut state.analysis.theta, 0.1..=0.7).text("theta"));
+            let t = ui.add(
+                egui::Slider::new(&mut state.analysis.theta, 0.1..=0.7)
+                    .clamp_to_range(false)
+                    .text("theta"),
+            );
             // Re-run t-SNE when a slider is let go (or changed by keyboard), not on every drag step.
             let released = |r: &egui::Response| r.drag_released() || (r.changed() && !r.dragged());
             if released(&p) || released(&t) {

@@ -9,12 +9,12 @@ use crate::features::FeatureModel;
 use crate::layout_io::{self, LayoutEntry};
 use crate::pipeline::{self, AnalyzeOptions};
 use crate::progress::{Reporter, Stage};
+use crate::render::{prepare_cell, AtlasConfig, AtlasPlan, PreparedCell};
 use crate::tsne::TsneParams;
 use anyhow::{anyhow, Result};
 use image::RgbaImage;
 use ndarray::Array2;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -87,11 +87,13 @@ pub enum Msg {
         job: u64,
         text: String,
     },
-    /// The images of the new scene (scan result or the layout's entries).
+    /// The images of the new scene (scan result or the layout's entries) and the atlas plan
+    /// its thumbnails are prepared for.
     Scanned {
         job: u64,
         paths: Vec<PathBuf>,
         source: Source,
+        plan: AtlasPlan,
     },
     /// A loaded layout's points (and stored grid).
     Layout {
@@ -99,10 +101,12 @@ pub enum Msg {
         entries: Vec<LayoutEntry>,
         grid: Option<super::state::GridCells>,
     },
+    /// Image `index`'s thumbnail, letterboxed and mipmapped for the atlas (CPU work done here,
+    /// off the render thread).
     Thumb {
         job: u64,
         index: usize,
-        thumb: RgbaImage,
+        cell: PreparedCell,
     },
     /// Image `index` is missing or unreadable: draw a placeholder.
     Missing {
@@ -288,27 +292,26 @@ impl Workers {
             ..AnalyzeOptions::default()
         };
         let paths = pipeline::scan_folder(dir, &opts, &rep)?;
+        let plan = atlas_plan(paths.len())?;
+        rep.set_plan(plan);
         self.send(Msg::Scanned {
             job,
             paths: paths.clone(),
             source: Source::Folder(dir.to_path_buf()),
+            plan,
         });
         let model = self.model()?;
         let set = pipeline::extract_features(&paths, &model, &opts.preprocess, &self.cache, &rep)?;
         if set.paths.is_empty() {
             return Err(anyhow!("none of the {} images could be used", paths.len()));
         }
-        let index: HashMap<&PathBuf, usize> =
-            paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
-        let rows: Vec<usize> = set
-            .paths
-            .iter()
-            .filter_map(|p| index.get(p).copied())
-            .collect();
-        for (path, _) in &set.skipped {
-            if let Some(&i) = index.get(path) {
-                self.send(Msg::Missing { job, index: i });
-            }
+        let rows = set.indices.clone();
+        let mut skipped = vec![true; paths.len()];
+        for &i in &rows {
+            skipped[i] = false;
+        }
+        for (index, _) in skipped.iter().enumerate().filter(|(_, s)| **s) {
+            self.send(Msg::Missing { job, index });
         }
         let reduced = Arc::new(pipeline::reduce(&set.features, opts.pca_dims, &rep));
         self.send(Msg::Features {
@@ -337,10 +340,12 @@ impl Workers {
             ));
         }
         let paths: Vec<PathBuf> = loaded.entries.iter().map(|e| e.path.clone()).collect();
+        let plan = atlas_plan(paths.len())?;
         self.send(Msg::Scanned {
             job,
             paths: paths.clone(),
             source: Source::Json(path.to_path_buf()),
+            plan,
         });
         let grid = loaded
             .grid_size
@@ -368,8 +373,12 @@ impl Workers {
             if rep.cancelled() {
                 return;
             }
-            match crate::thumbs::load_thumbnail(p, &self.cache, crate::render::cli::THUMB_SIZE) {
-                Ok(thumb) => self.send(Msg::Thumb { job, index, thumb }),
+            let cell =
+                crate::thumbs::load_thumbnail(p, &self.cache, crate::render::cli::THUMB_SIZE)
+                    .map_err(|e| e.to_string())
+                    .and_then(|thumb| prepare_cell(&plan, &thumb).map_err(|e| e.to_string()));
+            match cell {
+                Ok(cell) => self.send(Msg::Thumb { job, index, cell }),
                 Err(e) => {
                     if p.exists() {
                         rep.warn(&format!("{}: {e}", p.display()));
@@ -412,12 +421,11 @@ impl Workers {
                 if set.paths.is_empty() {
                     return Err(anyhow!("none of the images could be used"));
                 }
-                let index: HashMap<&PathBuf, usize> =
-                    paths.iter().zip(used).map(|(p, &i)| (p, i)).collect();
+                // rows are positions in `paths`; `used` maps them to image indices
                 let rows: Vec<usize> = set
-                    .paths
+                    .indices
                     .iter()
-                    .filter_map(|p| index.get(p).copied())
+                    .filter_map(|&i| used.get(i).copied())
                     .collect();
                 let reduced = Arc::new(pipeline::reduce(&set.features, 50, &rep));
                 self.send(Msg::Features {
@@ -592,6 +600,13 @@ fn run_dialog(kind: DialogKind, location: Option<&Path>) -> Result<Option<PathBu
     })
 }
 
+/// The atlas plan for `count` images. It uses the portable default device limits (every GPU
+/// has at least those), so the plan made here fits the window's device.
+pub fn atlas_plan(count: usize) -> Result<AtlasPlan> {
+    AtlasPlan::new(count, &AtlasConfig::default(), &wgpu::Limits::default())
+        .map_err(|e| anyhow!("{e}"))
+}
+
 fn read(settings: &SharedSettings) -> AnalysisSettings {
     settings.lock().map(|s| *s).unwrap_or_default()
 }
@@ -606,6 +621,8 @@ struct ChannelReporter<'a> {
     settings: SharedSettings,
     running: Mutex<Option<AnalysisSettings>>,
     thumbs: bool,
+    /// The scene's atlas plan, once known: thumbnails are prepared for it.
+    plan: Mutex<Option<AtlasPlan>>,
     last_advance: Mutex<Instant>,
 }
 
@@ -625,7 +642,14 @@ impl<'a> ChannelReporter<'a> {
             settings,
             running: Mutex::new(None),
             thumbs,
+            plan: Mutex::new(None),
             last_advance: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn set_plan(&self, plan: AtlasPlan) {
+        if let Ok(mut p) = self.plan.lock() {
+            *p = Some(plan);
         }
     }
 
@@ -690,12 +714,21 @@ impl Reporter for ChannelReporter<'_> {
     fn wants_thumbnails(&self) -> bool {
         self.thumbs
     }
-    fn image_ready(&self, index: usize, _path: &Path, thumb: &RgbaImage) {
-        self.workers.send(Msg::Thumb {
-            job: self.job,
-            index,
-            thumb: thumb.clone(),
-        });
+    fn image_ready(&self, index: usize, path: &Path, thumb: &RgbaImage) {
+        let Some(plan) = self.plan.lock().ok().and_then(|p| *p) else {
+            return;
+        };
+        match prepare_cell(&plan, thumb) {
+            Ok(cell) => self.workers.send(Msg::Thumb {
+                job: self.job,
+                index,
+                cell,
+            }),
+            Err(e) => self.warn(&format!(
+                "{}: cannot make its thumbnail: {e}",
+                path.display()
+            )),
+        }
     }
     fn tsne_frame_every(&self) -> usize {
         TSNE_FRAME_EVERY

@@ -8,8 +8,9 @@ use image::RgbaImage;
 
 use super::error::{with_error_scope, RenderError, Result};
 
-/// Default atlas memory budget (including mip levels): 256 MiB.
-pub const DEFAULT_ATLAS_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
+/// Default atlas memory budget (including mip levels): 512 MiB — 256 px cells up to ~1 400
+/// images, 64 px up to ~24 000, 32 px up to ~95 000.
+pub const DEFAULT_ATLAS_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The atlas texture format: premultiplied-alpha RGBA8, sRGB-encoded (decoded to linear by
 /// the sampler, so filtering and blending happen in linear space).
@@ -18,7 +19,7 @@ pub const ATLAS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrg
 /// Knobs for [`AtlasPlan::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AtlasConfig {
-    /// Memory the atlas may use, mip levels included (default 256 MiB).
+    /// Memory the atlas may use, mip levels included (default 512 MiB).
     pub budget_bytes: u64,
     /// Largest cell edge tried, in pixels (rounded down to a power of two; default 256).
     pub max_cell: u32,

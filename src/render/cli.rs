@@ -47,7 +47,7 @@ pub struct RenderArgs {
     #[arg(long, default_value_t = 1.0)]
     pub aspect: f64,
     /// GPU memory budget for the thumbnail atlas, in MiB.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 512)]
     pub atlas_budget_mb: u64,
     /// Thumbnail cache folder (default as for `analyze`).
     #[arg(long)]
@@ -132,7 +132,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let timer = StageTimer::start(rep.as_ref(), Stage::Render, 0);
     let gpu = GpuContext::new_headless()?;
     let atlas = AtlasConfig {
-        budget_bytes: args.atlas_budget_mb.max(1) * 1024 * 1024,
+        budget_bytes: args
+            .atlas_budget_mb
+            .clamp(1, 1 << 30)
+            .saturating_mul(1024 * 1024),
         ..AtlasConfig::default()
     };
     let mut renderer =

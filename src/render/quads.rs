@@ -516,10 +516,16 @@ impl QuadRenderer {
 
     /// World bounding box of all images for `layout` (e.g. for `Camera::fit`).
     pub fn bounds(&self, layout: &LayoutParams) -> Option<WorldRect> {
-        let cells = self.grid_cells();
-        let aspects = self.aspects();
-        self.geometry
-            .bounds(&self.tsne_cpu, &cells, &aspects, layout)
+        // hidden images (skipped files) do not count
+        let (mut tsne, mut cells, mut aspects) = (Vec::new(), Vec::new(), Vec::new());
+        for (p, inst) in self.tsne_cpu.iter().zip(&self.static_cpu) {
+            if inst.flags & FLAG_HIDDEN == 0 {
+                tsne.push(*p);
+                cells.push([inst.grid_cell[0] as u32, inst.grid_cell[1] as u32]);
+                aspects.push(inst.aspect);
+            }
+        }
+        self.geometry.bounds(&tsne, &cells, &aspects, layout)
     }
 
     /// Topmost image under the world point `world` for `layout`, skipping hidden images.
