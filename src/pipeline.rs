@@ -472,3 +472,120 @@ pub struct Cancelled;
 pub fn is_cancelled(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Cancelled>().is_some()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::SilentReporter;
+
+    /// A folder of small solid-colour images in two colour families, plus a broken file.
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..6u8 {
+            let reddish =
+                image::RgbImage::from_pixel(32, 32, image::Rgb([200 + i * 5, 20 * i, 10]));
+            reddish
+                .save(dir.path().join(format!("red{i}.png")))
+                .unwrap();
+            let bluish = image::RgbImage::from_pixel(32, 32, image::Rgb([10, 20 * i, 200 + i * 5]));
+            bluish
+                .save(dir.path().join(format!("blue{i}.png")))
+                .unwrap();
+        }
+        std::fs::write(dir.path().join("broken.png"), b"\x89PNG but not really").unwrap();
+        dir
+    }
+
+    #[test]
+    fn analyze_a_small_folder_end_to_end() {
+        let dir = folder();
+        let rep = SilentReporter::default();
+        let opts = AnalyzeOptions {
+            cache: Cache::disabled(),
+            ..AnalyzeOptions::default()
+        };
+        let a = analyze(dir.path(), &opts, &rep).unwrap();
+        assert_eq!(a.paths.len(), 12);
+        assert_eq!(a.skipped.len(), 1);
+        assert!(a.skipped[0].0.ends_with("broken.png"));
+        assert!(rep.warnings().iter().any(|w| w.contains("broken.png")));
+        assert_eq!(a.points.len(), 12);
+        assert!(a.points.iter().flatten().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(a.grid.cells.len(), 12);
+        let stages: Vec<Stage> = a.timings.iter().map(|(s, _)| *s).collect();
+        assert_eq!(
+            stages,
+            [
+                Stage::Scan,
+                Stage::Features,
+                Stage::Pca,
+                Stage::Tsne,
+                Stage::Grid
+            ]
+        );
+        // reds sit with reds: each image's nearest neighbour is of its own colour family
+        let red = |i: usize| {
+            a.paths[i]
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("red")
+        };
+        for i in 0..12 {
+            let nearest = (0..12)
+                .filter(|&j| j != i)
+                .min_by(|&j, &k| {
+                    let d = |m: usize| {
+                        (a.points[i][0] - a.points[m][0]).powi(2)
+                            + (a.points[i][1] - a.points[m][1]).powi(2)
+                    };
+                    d(j).total_cmp(&d(k))
+                })
+                .unwrap();
+            assert_eq!(red(i), red(nearest), "image {i}");
+        }
+        let entries = a.entries();
+        assert_eq!(entries.len(), 12);
+        assert!(entries.iter().all(|e| e.grid.is_some()));
+    }
+
+    #[test]
+    fn a_cancelled_analysis_stops_with_cancelled() {
+        let dir = folder();
+        let rep = SilentReporter::default();
+        rep.cancel();
+        let opts = AnalyzeOptions {
+            cache: Cache::disabled(),
+            ..AnalyzeOptions::default()
+        };
+        let err = analyze(dir.path(), &opts, &rep).unwrap_err();
+        assert!(is_cancelled(&err), "{err:#}");
+    }
+
+    #[test]
+    fn the_cache_is_used_the_second_time() {
+        let dir = folder();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let rep = SilentReporter::default();
+        let model = FeatureModel::bundled().unwrap();
+        let cache = Cache::at(cache_dir.path());
+        let paths = scan_folder(dir.path(), &AnalyzeOptions::default(), &rep).unwrap();
+        let first = extract_features(&paths, &model, &Preprocess::default(), &cache, &rep).unwrap();
+        assert_eq!(first.from_cache, 0);
+        let second =
+            extract_features(&paths, &model, &Preprocess::default(), &cache, &rep).unwrap();
+        assert_eq!(second.from_cache, 12);
+        assert_eq!(first.features, second.features);
+        // other preprocessing, other cache entries
+        let grey = Preprocess {
+            background: [128, 128, 128],
+            ..Preprocess::default()
+        };
+        assert_eq!(
+            extract_features(&paths, &model, &grey, &cache, &rep)
+                .unwrap()
+                .from_cache,
+            0
+        );
+    }
+}
