@@ -2,7 +2,7 @@
 //! thumbnails with transparency) drawn at a given size; prints a markdown table.
 //!
 //! `cargo run --release --example bench_render -- [--n 1000,10000,50000] [--width 1920]
-//!  [--height 1080] [--frames 20] [--msaa 1] [--budget-mib 256] [--save-png DIR]`
+//!  [--height 1080] [--frames 20] [--msaa 1] [--budget-mib 512] [--save-png DIR]`
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ fn parse_args() -> Result<Args, String> {
         height: 1080,
         frames: 20,
         msaa: 1,
-        budget_mib: 256,
+        budget_mib: image_tsne_live::render::DEFAULT_ATLAS_BUDGET_BYTES / (1024 * 1024),
         save_png: None,
     };
     let mut it = std::env::args().skip(1);
