@@ -373,13 +373,10 @@ impl Workers {
             if rep.cancelled() {
                 return;
             }
-            let cell =
-                crate::thumbs::load_thumbnail(p, &self.cache, crate::render::cli::THUMB_SIZE)
-                    .map_err(|e| e.to_string())
-                    .and_then(|thumb| prepare_cell(&plan, &thumb).map_err(|e| e.to_string()));
-            match cell {
+            match crate::render::cli::load_cell(p, &self.cache, &plan) {
                 Ok(cell) => self.send(Msg::Thumb { job, index, cell }),
                 Err(e) => {
+                    // missing files were reported once, in total, above
                     if p.exists() {
                         rep.warn(&format!("{}: {e}", p.display()));
                     }

@@ -261,7 +261,9 @@ pub fn fill_renderer(
     Ok(missing)
 }
 
-fn load_cell(
+/// One image's atlas cell: its thumbnail (cache first) letterboxed and mipmapped for `plan`;
+/// the error says why the image cannot be shown (missing, undecodable).
+pub fn load_cell(
     path: &Path,
     cache: &Cache,
     plan: &crate::render::AtlasPlan,
