@@ -207,22 +207,12 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
     let all_grid = !out.entries.is_empty() && out.entries.iter().all(|e| e.grid.is_some());
     if all_grid {
         // cell_pair() keeps values below MAX_GRID_SIDE, so these cannot overflow.
-        let cols = out
+        let [max_col, max_row] = out
             .entries
             .iter()
             .filter_map(|e| e.grid)
-            .map(|g| g[0])
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let rows = out
-            .entries
-            .iter()
-            .filter_map(|e| e.grid)
-            .map(|g| g[1])
-            .max()
-            .unwrap_or(0)
-            + 1;
+            .fold([0, 0], |m, g| [m[0].max(g[0]), m[1].max(g[1])]);
+        let (cols, rows) = (max_col + 1, max_row + 1);
         let size = grid_sizes
             .first()
             .copied()
