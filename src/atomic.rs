@@ -40,6 +40,22 @@ fn unique() -> u64 {
     COUNTER.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Encode a PNG in memory and write it atomically.
+pub fn write_png(path: &Path, image: &image::RgbaImage) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use image::ImageEncoder;
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgba8,
+        )
+        .context("cannot encode the PNG")?;
+    write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

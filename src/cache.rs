@@ -51,6 +51,16 @@ impl Cache {
         }
     }
 
+    /// The cache the command-line options ask for: none with `--no-cache`, else `--cache-dir`,
+    /// else the default location. Every front end (CLI, renderer, app) chooses it here.
+    pub fn from_options(dir: Option<&Path>, disabled: bool) -> Self {
+        match (dir, disabled) {
+            (_, true) => Cache::disabled(),
+            (Some(d), false) => Cache::at(d),
+            (None, false) => Cache::default_location(),
+        }
+    }
+
     pub fn root(&self) -> Option<&Path> {
         self.root.as_deref()
     }

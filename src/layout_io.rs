@@ -25,6 +25,14 @@ pub struct LayoutEntry {
     pub grid: Option<[u32; 2]>,
 }
 
+/// The t-SNE settings a layout was made with. We store them with every entry (`"perplexity"`,
+/// `"theta"`, like `"grid"`), so the file stays an ml4a array that other readers accept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TsneSettings {
+    pub perplexity: f32,
+    pub theta: f32,
+}
+
 /// A layout read from disk, with what was noticed while reading it.
 #[derive(Clone, Debug, Default)]
 pub struct LoadedLayout {
@@ -39,6 +47,8 @@ pub struct LoadedLayout {
     pub normalized: bool,
     /// Human-readable notes about skipped or odd entries.
     pub warnings: Vec<String>,
+    /// The t-SNE settings recorded in the file (ours records them; ml4a's does not).
+    pub tsne: Option<TsneSettings>,
 }
 
 /// Why a layout could not be read at all.
@@ -171,6 +181,15 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
         }
         if !path.exists() {
             out.missing.push(path.clone());
+        }
+        if out.tsne.is_none() {
+            let num = |k: &str| obj.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
+            if let (Some(perplexity), Some(theta)) = (num("perplexity"), num("theta")) {
+                out.tsne = Some(TsneSettings {
+                    perplexity: perplexity as f32,
+                    theta: theta as f32,
+                });
+            }
         }
         let grid = obj.get("grid").and_then(cell_pair);
         if let Some(size) = obj.get("grid_size").and_then(cell_pair) {
@@ -326,8 +345,13 @@ pub fn normalize_points(points: &[[f64; 2]]) -> Vec<[f32; 2]> {
 }
 
 /// Serialise entries as an ml4a layout (one entry per line). With `grid_size`, entries that have
-/// a grid cell also get `"grid"` and `"grid_size"`.
-pub fn layout_json(entries: &[LayoutEntry], grid_size: Option<[u32; 2]>) -> String {
+/// a grid cell also get `"grid"` and `"grid_size"`; with `tsne`, `"perplexity"` and `"theta"`.
+/// A path that is not UTF-8 cannot be stored exactly: see [`non_utf8_paths`].
+pub fn layout_json(
+    entries: &[LayoutEntry],
+    grid_size: Option<[u32; 2]>,
+    tsne: Option<TsneSettings>,
+) -> String {
     let mut out = String::from("[\n");
     for (i, e) in entries.iter().enumerate() {
         let mut obj = json!({
@@ -337,6 +361,10 @@ pub fn layout_json(entries: &[LayoutEntry], grid_size: Option<[u32; 2]>) -> Stri
         if let (Some(cell), Some(size)) = (e.grid, grid_size) {
             obj["grid"] = json!(cell);
             obj["grid_size"] = json!(size);
+        }
+        if let Some(t) = tsne {
+            obj["perplexity"] = json!(round6(t.perplexity));
+            obj["theta"] = json!(round6(t.theta));
         }
         out.push_str("  ");
         out.push_str(&obj.to_string());
@@ -353,9 +381,36 @@ fn round6(v: f32) -> f64 {
     (v as f64 * 1e6).round() / 1e6
 }
 
+/// The entries whose path is not valid UTF-8: JSON cannot hold them exactly, so they are written
+/// with U+FFFD in place of the bad bytes. Writers report them as warnings.
+pub fn non_utf8_paths(entries: &[LayoutEntry]) -> Vec<&Path> {
+    entries
+        .iter()
+        .filter(|e| e.path.to_str().is_none())
+        .map(|e| e.path.as_path())
+        .collect()
+}
+
+/// One warning naming the paths that [`non_utf8_paths`] finds, or `None`.
+pub fn non_utf8_warning(entries: &[LayoutEntry]) -> Option<String> {
+    let bad = non_utf8_paths(entries);
+    let first = bad.first()?;
+    Some(format!(
+        "{} path{} not UTF-8 and cannot be stored exactly in JSON (written with U+FFFD in place \
+         of the bad bytes), e.g. {}",
+        bad.len(),
+        if bad.len() == 1 { " is" } else { "s are" },
+        first.display()
+    ))
+}
+
 /// Write an ml4a layout atomically (t-SNE points only, as the original's export).
-pub fn write_layout(path: &Path, entries: &[LayoutEntry]) -> std::io::Result<()> {
-    write_atomic(path, layout_json(entries, None).as_bytes())
+pub fn write_layout(
+    path: &Path,
+    entries: &[LayoutEntry],
+    tsne: Option<TsneSettings>,
+) -> std::io::Result<()> {
+    write_atomic(path, layout_json(entries, None, tsne).as_bytes())
 }
 
 /// Write a layout with grid cells atomically.
@@ -363,8 +418,9 @@ pub fn write_grid_layout(
     path: &Path,
     entries: &[LayoutEntry],
     grid_size: [u32; 2],
+    tsne: Option<TsneSettings>,
 ) -> std::io::Result<()> {
-    write_atomic(path, layout_json(entries, Some(grid_size)).as_bytes())
+    write_atomic(path, layout_json(entries, Some(grid_size), tsne).as_bytes())
 }
 
 #[cfg(test)]
@@ -460,17 +516,44 @@ mod tests {
             },
         ];
         let out = dir.path().join("layout.json");
-        write_grid_layout(&out, &entries, [2, 2]).unwrap();
+        write_grid_layout(&out, &entries, [2, 2], None).unwrap();
         let l = read_layout(&out).unwrap();
         assert_eq!(l.entries, entries);
         assert_eq!(l.grid_size, Some([2, 2]));
-        // plain ml4a export has no grid
-        write_layout(&out, &entries).unwrap();
+        assert_eq!(l.tsne, None);
+        // plain ml4a export has no grid; the t-SNE settings travel with each entry
+        let tsne = TsneSettings {
+            perplexity: 30.0,
+            theta: 0.25,
+        };
+        write_layout(&out, &entries, Some(tsne)).unwrap();
         let text = fs::read_to_string(&out).unwrap();
         assert!(!text.contains("grid"));
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v[0]["point"], json!([0.25, 0.5]));
-        assert_eq!(read_layout(&out).unwrap().grid_size, None);
+        assert_eq!(v[1]["perplexity"], json!(30.0));
+        let l = read_layout(&out).unwrap();
+        assert_eq!(l.grid_size, None);
+        assert_eq!(l.tsne, Some(tsne));
+        assert!(non_utf8_warning(&entries).is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_paths_are_reported() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = PathBuf::from(std::ffi::OsStr::from_bytes(b"/photos/caf\xe9.jpg"));
+        let entries = vec![LayoutEntry {
+            path: bad.clone(),
+            point: [0.0, 0.0],
+            grid: None,
+        }];
+        assert_eq!(non_utf8_paths(&entries), vec![bad.as_path()]);
+        let w = non_utf8_warning(&entries).unwrap();
+        assert!(
+            w.contains("1 path is not UTF-8") && w.contains("caf"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 pub mod app;
 pub mod atomic;
 pub mod cache;
+pub mod cells;
+pub mod cli;
 pub mod demo;
 pub mod features;
 pub mod grid;
@@ -19,5 +21,6 @@ pub mod pipeline;
 pub mod progress;
 pub mod render;
 pub mod scan;
+pub mod signals;
 pub mod thumbs;
 pub mod tsne;

@@ -34,7 +34,7 @@ enum Command {
     /// Snap a layout JSON onto a grid and write it with a "grid": [col, row] per entry.
     Grid(GridArgs),
     /// Render a layout JSON to a PNG offscreen (the whole layout, any size).
-    Render(image_tsne_live::render::cli::RenderArgs),
+    Render(image_tsne_live::cli::render::RenderArgs),
 }
 
 #[derive(Args, Debug)]
@@ -121,9 +121,9 @@ struct GridArgs {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum SolverArg {
-    /// Exact up to 10 000 images, fast above.
+    /// Exact up to 20 000 images, the fast mode above.
     Auto,
-    /// Always exact (slow above 10 000).
+    /// Always exact (slow above 20 000).
     Exact,
     /// Near-optimal, for very large sets.
     Fast,
@@ -184,16 +184,22 @@ fn main() {
     let result = match cli.command {
         Some(Command::Analyze(args)) => with_threads(args.common.threads, || analyze(&args)),
         Some(Command::Grid(args)) => with_threads(args.common.threads, || grid(&args)),
-        Some(Command::Render(args)) => image_tsne_live::render::cli::run(&args),
+        Some(Command::Render(args)) => image_tsne_live::cli::render::run(&args),
         None => image_tsne_live::app::run(cli.app),
     };
     if let Err(e) = result {
         if pipeline::is_cancelled(&e) {
             eprintln!("cancelled");
-            std::process::exit(130);
+            // 130 for Ctrl-C, 143 for SIGTERM (the shell's convention)
+            std::process::exit(image_tsne_live::signals::received().unwrap_or(130));
         }
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+    if let Some(status) = image_tsne_live::signals::received() {
+        // the signal came after the last cancellable step: the output is complete
+        eprintln!("interrupted after the output was written");
+        std::process::exit(status);
     }
 }
 
@@ -217,16 +223,28 @@ fn with_threads<T: Send>(
 fn reporter(quiet: bool) -> Arc<CliReporter> {
     let rep = Arc::new(CliReporter::new(quiet));
     rep.install_logger(log::LevelFilter::Warn);
+    rep.stop_on_signals();
     rep
+}
+
+/// Stop before writing when Ctrl-C / SIGTERM came in during the last step.
+fn check_cancelled(rep: &CliReporter) -> Result<()> {
+    if rep.cancelled() {
+        bail!(pipeline::Cancelled);
+    }
+    Ok(())
+}
+
+/// Warn about paths that JSON cannot hold exactly.
+fn warn_non_utf8(rep: &CliReporter, entries: &[layout_io::LayoutEntry]) {
+    if let Some(w) = layout_io::non_utf8_warning(entries) {
+        rep.warn(&w);
+    }
 }
 
 fn analyze(args: &AnalyzeArgs) -> Result<()> {
     let rep = reporter(args.common.quiet);
-    let cache = match (&args.cache_dir, args.no_cache) {
-        (_, true) => Cache::disabled(),
-        (Some(dir), false) => Cache::at(dir),
-        (None, false) => Cache::default_location(),
-    };
+    let cache = Cache::from_options(args.cache_dir.as_deref(), args.no_cache);
     let opts = AnalyzeOptions {
         max_images: args.max_images,
         seed: args.seed,
@@ -255,8 +273,14 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     validate_tsne(&opts.tsne)?;
     let analysis = pipeline::analyze(&args.dir, &opts, rep.as_ref())?;
     let entries = analysis.entries();
+    check_cancelled(&rep)?;
+    warn_non_utf8(&rep, &entries);
+    let tsne = Some(layout_io::TsneSettings {
+        perplexity: opts.tsne.perplexity,
+        theta: opts.tsne.theta,
+    });
     let timer = StageTimer::start(rep.as_ref(), Stage::Save, 0);
-    layout_io::write_layout(&args.output, &entries)
+    layout_io::write_layout(&args.output, &entries, tsne)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     let mut written = vec![args.output.display().to_string()];
     if let Some(grid_out) = &args.grid_output {
@@ -264,7 +288,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
             analysis.grid.shape.cols as u32,
             analysis.grid.shape.rows as u32,
         ];
-        layout_io::write_grid_layout(grid_out, &entries, size)
+        layout_io::write_grid_layout(grid_out, &entries, size, tsne)
             .with_context(|| format!("cannot write {}", grid_out.display()))?;
         written.push(grid_out.display().to_string());
     }
@@ -301,29 +325,22 @@ fn validate_tsne(p: &TsneParams) -> Result<()> {
 
 fn grid(args: &GridArgs) -> Result<()> {
     let rep = reporter(args.common.quiet);
-    let loaded = layout_io::read_layout(&args.layout)?;
-    for w in &loaded.warnings {
-        rep.warn(&format!("{}: {w}", args.layout.display()));
-    }
-    if !loaded.missing.is_empty() {
-        rep.warn(&format!(
-            "{} of {} image files are missing (kept in the layout), e.g. {}",
-            loaded.missing.len(),
-            loaded.entries.len(),
-            loaded.missing[0].display()
-        ));
-    }
-    if loaded.entries.is_empty() {
-        bail!("{} has no usable entries", args.layout.display());
-    }
-    let points: Vec<[f32; 2]> = loaded.entries.iter().map(|e| e.point).collect();
-    let grid = pipeline::snap_to_grid(&points, args.aspect, args.solver.into(), rep.as_ref())?;
+    let loaded = pipeline::open_layout(&args.layout, rep.as_ref())?;
     let mut entries = loaded.entries;
-    for (e, cell) in entries.iter_mut().zip(&grid.cells) {
-        e.grid = Some(*cell);
+    // `grid` always solves anew (with this command's aspect and solver)
+    for e in &mut entries {
+        e.grid = None;
     }
-    let size = [grid.shape.cols as u32, grid.shape.rows as u32];
-    layout_io::write_grid_layout(&args.output, &entries, size)
+    let size = pipeline::ensure_grid(
+        &mut entries,
+        None,
+        args.aspect,
+        args.solver.into(),
+        rep.as_ref(),
+    )?;
+    check_cancelled(&rep)?;
+    warn_non_utf8(&rep, &entries);
+    layout_io::write_grid_layout(&args.output, &entries, size, loaded.tsne)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     rep.println(&format!(
         "{:>9} wrote {} ({} entries)",

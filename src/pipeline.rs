@@ -6,7 +6,7 @@
 use crate::cache::{content_key, Cache};
 use crate::features::FeatureModel;
 use crate::grid::{self, GridAssignment, GridShape, Solver};
-use crate::layout_io::{normalize_points, LayoutEntry};
+use crate::layout_io::{self, normalize_points, LayoutEntry, LoadedLayout};
 use crate::progress::{Reporter, Stage, StageTimer};
 use crate::scan;
 use crate::thumbs::{self, Preprocess};
@@ -461,6 +461,62 @@ pub fn snap_to_grid(
         }
     ));
     Ok(result)
+}
+
+/// Read a layout JSON for use: its reading notes and missing files become warnings (the
+/// missing ones named up to a few, then counted), and a layout with no usable entry is an error.
+/// Every front end (the `grid` and `render` commands, the app) opens layouts here.
+pub fn open_layout(path: &Path, rep: &dyn Reporter) -> Result<LoadedLayout> {
+    let loaded = layout_io::read_layout(path)?;
+    for w in &loaded.warnings {
+        rep.warn(&format!("{}: {w}", path.display()));
+    }
+    if !loaded.missing.is_empty() {
+        let named: Vec<String> = loaded
+            .missing
+            .iter()
+            .take(3)
+            .map(|p| p.display().to_string())
+            .collect();
+        rep.warn(&format!(
+            "{}: {} of {} image files are missing (kept, drawn as placeholders): {}{}",
+            path.display(),
+            loaded.missing.len(),
+            loaded.entries.len(),
+            named.join(", "),
+            if loaded.missing.len() > named.len() {
+                ", …"
+            } else {
+                ""
+            }
+        ));
+    }
+    if loaded.entries.is_empty() {
+        bail!("{} has no usable entries", path.display());
+    }
+    Ok(loaded)
+}
+
+/// Make sure every entry has a grid cell: the stored grid when the layout has a complete one
+/// (`grid_size`), else a new assignment of the t-SNE points. Returns `[cols, rows]`.
+pub fn ensure_grid(
+    entries: &mut [LayoutEntry],
+    grid_size: Option<[u32; 2]>,
+    aspect: f64,
+    solver: Solver,
+    rep: &dyn Reporter,
+) -> Result<[u32; 2]> {
+    if let Some(size) = grid_size {
+        if entries.iter().all(|e| e.grid.is_some()) {
+            return Ok(size);
+        }
+    }
+    let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
+    let grid = snap_to_grid(&points, aspect, solver, rep)?;
+    for (e, c) in entries.iter_mut().zip(&grid.cells) {
+        e.grid = Some(*c);
+    }
+    Ok([grid.shape.cols as u32, grid.shape.rows as u32])
 }
 
 /// The run was cancelled by the user.

@@ -128,6 +128,21 @@ impl CliReporter {
         }
     }
 
+    /// The flag that cancels this run (set by Ctrl-C / SIGTERM once [`Self::stop_on_signals`]
+    /// was called).
+    pub fn cancel_handle(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    /// Ctrl-C and SIGTERM cancel the run cleanly (see [`crate::signals`]).
+    pub fn stop_on_signals(&self) {
+        if let Err(e) = crate::signals::install(Some(self.cancel.clone())) {
+            self.warn(&format!(
+                "cannot handle Ctrl-C ({e}); it will end the run at once"
+            ));
+        }
+    }
+
     /// Print a line above the bars without tearing them.
     pub fn println(&self, line: &str) {
         if self.quiet {

@@ -342,8 +342,20 @@ fn save_writes_the_used_images_as_ml4a_json() {
     });
     let fx = s.drain_effects();
     let entries = match fx.as_slice() {
-        [Effect::SaveJson { path, entries }] => {
+        [Effect::SaveJson {
+            path,
+            entries,
+            tsne,
+        }] => {
             assert_eq!(path, &out);
+            assert_eq!(
+                *tsne,
+                Some(layout_io::TsneSettings {
+                    perplexity: s.analysis.perplexity,
+                    theta: s.analysis.theta
+                }),
+                "the export records the settings that made the points"
+            );
             entries.clone()
         }
         other => panic!("{other:?}"),
@@ -353,7 +365,7 @@ fn save_writes_the_used_images_as_ml4a_json() {
         entries.iter().all(|e| e.grid.is_none()),
         "the export stores the t-SNE only"
     );
-    layout_io::write_layout(&out, &entries).unwrap();
+    layout_io::write_layout(&out, &entries, None).unwrap();
     let back = layout_io::read_layout(&out).unwrap();
     assert_eq!(back.entries.len(), 4);
     assert_eq!(back.entries[0].point, entries[0].point);
@@ -391,6 +403,7 @@ fn loading_a_json_with_a_stored_grid_offers_the_grid_at_once() {
             rows: 1,
             cells: vec![[0, 0], [1, 0]],
         }),
+        tsne: None,
     });
     assert!(s.grid_available());
     assert_eq!(s.shown().unwrap().points[1], [0.8, 0.7]);
@@ -442,7 +455,7 @@ fn without_a_dialog_program_the_panel_asks_for_a_path() {
     s.submit_path_prompt();
     assert!(s.path_prompt.is_none());
     assert!(
-        matches!(s.drain_effects().as_slice(), [Effect::StartJob(JobRequest::Analyze { dir, .. })] if dir == &PathBuf::from("/photos"))
+        matches!(s.drain_effects().as_slice(), [Effect::StartJob(JobRequest::Analyze { dir, .. })] if dir == &Some(PathBuf::from("/photos")))
     );
 }
 
@@ -507,7 +520,11 @@ fn real_workers_analyze_a_folder_into_the_state() {
     }
     std::fs::write(dir.join("broken.png"), b"not a png").unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    let workers = Workers::new(tx, Cache::at(tmp.path().join("cache")), None);
+    let options = image_tsne_live::pipeline::AnalyzeOptions {
+        cache: Cache::at(tmp.path().join("cache")),
+        ..Default::default()
+    };
+    let workers = Workers::new(tx, options);
     let mut s = AppState::new([800.0, 600.0]);
     s.analysis.perplexity = 5.0;
     s.act(Action::Analyze(dir.clone()));
@@ -550,4 +567,130 @@ fn real_workers_analyze_a_folder_into_the_state() {
         .points
         .iter()
         .all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1])));
+}
+
+/// Load a 3-image layout whose file records `tsne` (or not) and finish the job.
+fn load_layout(s: &mut AppState, tsne: Option<[f32; 2]>) {
+    s.act(Action::Load(PathBuf::from("/x/l.json")));
+    let job = match s.drain_effects().as_slice() {
+        [Effect::StartJob(JobRequest::Load { job, .. })] => *job,
+        other => panic!("{other:?}"),
+    };
+    s.handle(scanned(job, 3, Source::Json("/x/l.json".into())));
+    let entries = (0..3)
+        .map(|i| layout_io::LayoutEntry {
+            path: format!("/imgs/{i}.png").into(),
+            point: [i as f32 / 3.0, 0.5],
+            grid: None,
+        })
+        .collect();
+    s.handle(Msg::Layout {
+        job,
+        entries,
+        grid: None,
+        tsne,
+    });
+    s.handle(Msg::Grid {
+        job,
+        cols: 2,
+        rows: 2,
+        cells: vec![[0, 0], [1, 0], [0, 1]],
+    });
+    s.handle(Msg::Done { job });
+    s.drain_effects();
+}
+
+#[test]
+fn a_loaded_layout_shows_its_own_tsne_settings_and_a_release_in_place_does_nothing() {
+    let mut s = AppState::new([800.0, 600.0]);
+    load_layout(&mut s, Some([30.0, 0.5]));
+    assert_eq!((s.analysis.perplexity, s.analysis.theta), (30.0, 0.5));
+    assert!(!s.tsne_settings_unknown());
+    s.act(Action::TsneParamsChanged);
+    assert!(
+        s.job.is_none(),
+        "a slider let go where it was starts nothing"
+    );
+    s.analysis.perplexity = 40.0;
+    s.act(Action::TsneParamsChanged);
+    assert!(matches!(
+        s.drain_effects().as_slice(),
+        [
+            ..,
+            Effect::StartJob(JobRequest::Retsne { features: None, .. })
+        ]
+    ));
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.text.contains("re-extracting the features")),
+        "{:?}",
+        s.notices
+    );
+}
+
+#[test]
+fn unknown_tsne_settings_keep_the_sliders_disabled_until_unlocked() {
+    let mut s = AppState::new([800.0, 600.0]);
+    s.analysis.perplexity = 50.0;
+    load_layout(&mut s, None);
+    assert!(s.tsne_settings_unknown(), "ml4a layouts do not say");
+    assert_eq!(s.analysis.perplexity, 50.0, "the sliders are not changed");
+    s.analysis.perplexity = 20.0;
+    s.act(Action::TsneParamsChanged);
+    assert!(s.job.is_none(), "locked sliders start nothing");
+    s.analysis.perplexity = 50.0;
+    s.act(Action::UnlockTsneSettings);
+    assert!(!s.tsne_settings_unknown());
+    assert!(s
+        .notices
+        .iter()
+        .any(|n| n.text.contains("re-extracts the features of 3 images")));
+    s.act(Action::TsneParamsChanged);
+    assert!(s.job.is_none(), "released where it was when unlocked");
+    s.analysis.theta = 0.6;
+    s.act(Action::TsneParamsChanged);
+    assert_eq!(s.job.as_ref().map(|j| j.kind), Some(JobKind::Retsne));
+    // cancelling puts the loaded map back and keeps its settings unknown
+    s.act(Action::Escape);
+    assert!(s.job.is_none());
+    assert!(!s.current.as_ref().unwrap().tsne_known);
+}
+
+#[test]
+fn mismatched_background_results_are_reported_not_dropped() {
+    let mut s = AppState::new([800.0, 600.0]);
+    let job = start_analysis(&mut s, "/imgs");
+    s.handle(scanned(job, 4, Source::Folder("/imgs".into())));
+    s.handle(Msg::TsneFrame {
+        job,
+        iteration: 5,
+        points: vec![[0.5, 0.5]; 3],
+    });
+    assert!(
+        s.warnings.iter().any(|w| w.contains("t-SNE frame")
+            && w.contains("3 entries")
+            && w.contains("4 images")),
+        "{:?}",
+        s.warnings
+    );
+    assert!(s.notices.iter().any(|n| n.is_error));
+    s.handle(Msg::Grid {
+        job,
+        cols: 1,
+        rows: 1,
+        cells: vec![[0, 0]],
+    });
+    assert!(s.warnings.iter().any(|w| w.contains("a grid")));
+    assert!(s.shown().unwrap().grid.is_none());
+    // a failed job ends, and saving works again afterwards
+    s.handle(Msg::Failed {
+        job,
+        error: "cannot start a worker thread: no memory".into(),
+    });
+    assert!(s.job.is_none());
+    assert!(s
+        .warnings
+        .iter()
+        .any(|w| w.contains("cannot start a worker thread")));
 }

@@ -2,68 +2,10 @@
 //! (Xvfb, started here when DISPLAY is not set), let it analyze, press `G` (glide to the grid)
 //! and `S` (whole-layout screenshot), capture the last frame, quit — then check both PNGs.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{app_command, display, signal, spread, wait_for};
 use std::time::{Duration, Instant};
-
-struct Xvfb(Option<Child>);
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A display to use: `$DISPLAY`, or a fresh Xvfb on a free display number.
-fn display() -> (String, Xvfb) {
-    if let Some(d) = std::env::var_os("DISPLAY").filter(|d| !d.is_empty()) {
-        return (d.to_string_lossy().into_owned(), Xvfb(None));
-    }
-    for n in 90..120 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        {
-            continue;
-        }
-        let child = Command::new("Xvfb")
-            .arg(format!(":{n}"))
-            .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is needed for this test (apt-get install xvfb), or set DISPLAY");
-        let start = Instant::now();
-        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "Xvfb :{n} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        return (format!(":{n}"), Xvfb(Some(child)));
-    }
-    panic!("no free X display number");
-}
-
-fn spread(img: &image::RgbaImage) -> (usize, f64) {
-    let mut colours = std::collections::HashSet::new();
-    let mut sum = 0.0;
-    let mut sum2 = 0.0;
-    for p in img.pixels() {
-        colours.insert([p[0] >> 3, p[1] >> 3, p[2] >> 3]);
-        let l = (p[0] as f64 + p[1] as f64 + p[2] as f64) / 3.0;
-        sum += l;
-        sum2 += l * l;
-    }
-    let n = (img.width() * img.height()) as f64;
-    (
-        colours.len(),
-        (sum2 / n - (sum / n).powi(2)).max(0.0).sqrt(),
-    )
-}
 
 #[test]
 fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
@@ -72,11 +14,7 @@ fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
     let frame = tmp.path().join("frame.png");
     let shots = tmp.path().join("shots");
     std::fs::create_dir(&shots).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_image-tsne-live"))
-        .env("DISPLAY", &display)
-        .env("XDG_RUNTIME_DIR", tmp.path())
-        .arg("--cache-dir")
-        .arg(tmp.path().join("cache"))
+    let mut child = app_command(&display, tmp.path())
         .arg("--screenshot-dir")
         .arg(&shots)
         .args([
@@ -89,21 +27,9 @@ fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
             "--capture-on-quit",
         ])
         .arg(&frame)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("start the app");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(600) {
-            let _ = child.kill();
-            panic!("the app did not quit within 10 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_for(&mut child, Duration::from_secs(600));
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(status.success(), "app failed: {status}\n{stderr}");
@@ -149,4 +75,93 @@ fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
         colours > 500 && sd > 10.0,
         "the screenshot looks blank: {colours} colours, sd {sd}"
     );
+    // The screenshot was rendered a tile per frame: the window kept presenting frames.
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("screenshot ") && l.contains("tiles over"))
+        .unwrap_or_else(|| panic!("no screenshot report in:\n{stderr}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (tiles, frames) = (nums[nums.len() - 2], nums[nums.len() - 1]);
+    assert!(tiles > 1, "{line}");
+    assert!(
+        frames >= tiles,
+        "frames went on while the tiles rendered: {line}"
+    );
+}
+
+#[test]
+fn gpu_errors_and_a_lost_device_do_not_stop_the_app() {
+    let (display, _xvfb) = display();
+    let tmp = tempfile::tempdir().unwrap();
+    let frame = tmp.path().join("frame.png");
+    let stats = tmp.path().join("stats.jsonl");
+    let mut child = app_command(&display, tmp.path())
+        .args(["--size", "800x600", "--grid", "--quit-after", "150"])
+        .args([
+            "--inject-gpu-fault",
+            "upload@20",
+            "--inject-gpu-fault",
+            "lost@40",
+        ])
+        .arg("--stats")
+        .arg(&stats)
+        .arg("--capture-on-quit")
+        .arg(&frame)
+        .spawn()
+        .expect("start the app");
+    let status = wait_for(&mut child, Duration::from_secs(600));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.success(), "app failed: {status}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        stderr.matches("GPU error (Validation)").count(),
+        1,
+        "the invalid upload is logged once:\n{stderr}"
+    );
+    assert!(stderr.contains("GPU resources rebuilt"), "{stderr}");
+    // 110 frames after the simulated loss the rebuilt renderer draws every image again
+    let img = image::open(&frame)
+        .unwrap_or_else(|e| panic!("no captured frame ({e}); stderr:\n{stderr}"))
+        .to_rgba8();
+    let (colours, sd) = spread(&img);
+    assert!(
+        colours > 200 && sd > 10.0,
+        "the frame after the rebuild looks blank: {colours} colours, sd {sd}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_app_cleanly_with_status_143() {
+    let (display, _xvfb) = display();
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = tmp.path().join("stats.jsonl");
+    let mut child = app_command(&display, tmp.path())
+        .args(["--size", "640x480"])
+        .arg("--stats")
+        .arg(&stats)
+        .spawn()
+        .expect("start the app");
+    // the stats file is opened once the window is up
+    let start = Instant::now();
+    while !stats.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the app did not start"
+        );
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("the app ended early: {s}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&child, "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(120));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -856,3 +856,92 @@ fn atlas_plan_respects_device_limits() {
         Err(RenderError::Atlas { .. })
     ));
 }
+
+#[test]
+fn screenshot_job_renders_a_tile_per_step_while_frames_go_on() {
+    // The app steps a screenshot once per frame: each step submits at most one tile and never
+    // waits, and frames keep being rendered in between. The result is the blocking render's.
+    let ctx = gpu();
+    let r = rgb_scene(&ctx, TargetDesc::OFFSCREEN);
+    let layout = LayoutParams {
+        t: 1.0,
+        ..Default::default()
+    };
+    let o = ScreenshotOptions {
+        size: ScreenshotSize::Exact {
+            width: 300,
+            height: 200,
+        },
+        offscreen: OffscreenOptions {
+            max_tile: 64,
+            ..OffscreenOptions::default()
+        },
+        ..ScreenshotOptions::default()
+    };
+    let blocking = r
+        .screenshot(&ctx.device, &ctx.queue, &layout, &o)
+        .expect("blocking screenshot");
+    let mut job = r
+        .start_screenshot(&ctx.device, &layout, &o)
+        .expect("start screenshot");
+    assert_eq!(job.total_tiles(), 5 * 4);
+    let frame_opts = opts(BLACK, 1);
+    let mut frames = 0;
+    let mut max_done_per_step = 0;
+    let shot = loop {
+        // a "window frame" between two steps: drawing goes on while the job is pending
+        let frame = render(&ctx, &r, &rgb_params(0.0), &frame_opts);
+        assert_px(&frame, 150, 150, RED, 8, "a frame during the screenshot");
+        frames += 1;
+        let before = job.tiles_done();
+        let step = job.step(&r, &ctx.device, &ctx.queue, false).expect("step");
+        max_done_per_step = max_done_per_step.max(job.tiles_done() - before);
+        if let Some(img) = step {
+            break img;
+        }
+        assert!(frames < 10_000, "the job never finished");
+    };
+    assert!(max_done_per_step <= 1, "at most one tile per step");
+    assert!(
+        frames as u32 > job.total_tiles(),
+        "{frames} frames for {} tiles",
+        job.total_tiles()
+    );
+    assert_eq!(shot.dimensions(), blocking.dimensions());
+    assert!(
+        shot.pixels().zip(blocking.pixels()).all(|(a, b)| a == b),
+        "the stepped screenshot equals the blocking one"
+    );
+}
+
+#[test]
+fn an_uncaptured_gpu_error_is_counted_once_logged_and_drawing_goes_on() {
+    let ctx = gpu();
+    let r = rgb_scene(&ctx, TargetDesc::OFFSCREEN);
+    let before = render(&ctx, &r, &rgb_params(0.0), &opts(BLACK, 1));
+    assert_eq!(ctx.errors.total(), 0);
+    r.inject_invalid_upload(&ctx.queue);
+    ctx.device.poll(wgpu::Maintain::Wait);
+    assert_eq!(
+        ctx.errors.total(),
+        1,
+        "the invalid upload was reported, not a panic"
+    );
+    let fresh = ctx.errors.take_new();
+    assert_eq!(fresh.len(), 1);
+    assert_eq!(
+        fresh[0].0,
+        image_tsne_live::render::GpuErrorKind::Validation
+    );
+    assert!(
+        !ctx.errors.take_rebuild(),
+        "a rejected upload needs no rebuild"
+    );
+    let after = r
+        .render_offscreen(&ctx.device, &ctx.queue, &rgb_params(0.0), &opts(BLACK, 1))
+        .expect("render after the error");
+    assert!(
+        before.pixels().zip(after.pixels()).all(|(a, b)| a == b),
+        "drawing goes on unchanged after the error"
+    );
+}

@@ -112,14 +112,32 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
                     .clamp_to_range(false)
                     .text("max num images"),
             );
+            // A loaded layout that does not record its t-SNE settings: the sliders would show
+            // values that did not make it, so they stay disabled until the user asks to re-run.
+            let unknown = state.tsne_settings_unknown();
+            if unknown {
+                ui.label("t-SNE settings of this layout: unknown");
+                if ui
+                    .button("re-run t-SNE… (re-extracts features)")
+                    .on_hover_text(
+                        "enables perplexity and theta; a change re-extracts the features \
+                         (from the cache when it has them) and replaces the loaded map",
+                    )
+                    .clicked()
+                {
+                    actions.push(Action::UnlockTsneSettings);
+                }
+            }
             // clamp_to_range(false): values given on the command line outside the original's
             // ranges are kept, not silently changed.
-            let p = ui.add(
+            let p = ui.add_enabled(
+                !unknown,
                 egui::Slider::new(&mut state.analysis.perplexity, 5.0..=80.0)
                     .clamp_to_range(false)
                     .text("perplexity"),
             );
-            let t = ui.add(
+            let t = ui.add_enabled(
+                !unknown,
                 egui::Slider::new(&mut state.analysis.theta, 0.1..=0.7)
                     .clamp_to_range(false)
                     .text("theta"),

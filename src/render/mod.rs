@@ -41,8 +41,8 @@
 
 pub mod atlas;
 pub mod camera;
-pub mod cli;
 pub mod error;
+pub mod gpu_errors;
 pub mod layout;
 pub mod offscreen;
 pub mod quads;
@@ -52,12 +52,14 @@ pub use atlas::{
     prepare_cell, Atlas, AtlasConfig, AtlasPlan, CellRect, PreparedCell, DEFAULT_ATLAS_BUDGET_BYTES,
 };
 pub use camera::Camera;
-pub use cli::parse_hex_color;
 pub use error::{RenderError, Result};
+pub use gpu_errors::{GpuErrorKind, GpuErrorLog};
 pub use layout::{ease, LayoutGeometry, LayoutParams, WorldRect};
 pub use offscreen::{read_texture_bytes, read_texture_rgba8, GpuContext, OffscreenTarget};
 pub use quads::{
-    srgb_u8_to_clear_color, FrameParams, QuadRenderer, StaticInstance, Style, TargetDesc,
-    FLAG_HIDDEN, FLAG_PLACEHOLDER,
+    parse_hex_color, srgb_u8_to_clear_color, FrameParams, QuadRenderer, StaticInstance, Style,
+    TargetDesc, FLAG_HIDDEN, FLAG_PLACEHOLDER,
 };
-pub use screenshot::{OffscreenOptions, ScreenshotOptions, ScreenshotPlan, ScreenshotSize};
+pub use screenshot::{
+    OffscreenJob, OffscreenOptions, ScreenshotOptions, ScreenshotPlan, ScreenshotSize,
+};

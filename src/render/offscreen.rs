@@ -1,11 +1,10 @@
 //! Headless GPU: a window-less wgpu device (lavapipe works), offscreen colour targets (optional
 //! MSAA) and texture readback into an `image::RgbaImage` (256-byte row alignment handled).
 
-use std::sync::{Arc, Mutex};
-
 use image::RgbaImage;
 
 use super::error::{RenderError, Result};
+use super::gpu_errors::GpuErrorLog;
 use super::quads::TargetDesc;
 
 /// A device + queue created without any window or surface.
@@ -17,7 +16,8 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     /// Its queue.
     pub queue: wgpu::Queue,
-    errors: Arc<Mutex<Vec<String>>>,
+    /// The device's uncaptured errors (counted and logged once each instead of a panic).
+    pub errors: GpuErrorLog,
 }
 
 impl GpuContext {
@@ -59,14 +59,8 @@ impl GpuContext {
             adapter: info.name.clone(),
             source,
         })?;
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&errors);
-        device.on_uncaptured_error(Box::new(move |e| {
-            log::error!("wgpu error: {e}");
-            if let Ok(mut v) = sink.lock() {
-                v.push(e.to_string());
-            }
-        }));
+        let errors = GpuErrorLog::new();
+        errors.install(&device);
         Ok(Self {
             adapter,
             device,
@@ -83,10 +77,7 @@ impl GpuContext {
 
     /// wgpu errors that were not captured by an error scope since the last call.
     pub fn take_errors(&self) -> Vec<String> {
-        match self.errors.lock() {
-            Ok(mut v) => std::mem::take(&mut *v),
-            Err(_) => Vec::new(),
-        }
+        self.errors.take_new().into_iter().map(|(_, m)| m).collect()
     }
 }
 

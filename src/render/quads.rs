@@ -131,6 +131,16 @@ impl FrameParams {
     }
 }
 
+/// `#RRGGBB` / `RRGGBB` → bytes.
+pub fn parse_hex_color(s: &str) -> Option<[u8; 3]> {
+    let hex = s.trim().trim_start_matches('#');
+    if hex.len() != 6 || !hex.is_ascii() {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
 /// Converts an sRGB colour (bytes, straight alpha) to a premultiplied linear `wgpu::Color`,
 /// e.g. for the clear colour.
 pub fn srgb_u8_to_clear_color(rgba: [u8; 4]) -> wgpu::Color {
@@ -350,6 +360,18 @@ impl QuadRenderer {
     /// GPU bytes of both instance buffers.
     pub fn instance_buffer_bytes(&self) -> u64 {
         self.tsne_buffer.size() + self.static_buffer.size()
+    }
+
+    /// GPU bytes this renderer holds: the atlas (all mip levels), the instance buffers and the
+    /// uniforms (not counting the pipeline and bind groups, which are small).
+    pub fn gpu_bytes(&self) -> u64 {
+        self.atlas.plan().bytes + self.instance_buffer_bytes() + self.uniform_buffer.size()
+    }
+
+    /// Test hook: an upload the GPU rejects (a write past the end of an instance buffer), to
+    /// check that a validation error is reported and drawing goes on.
+    pub fn inject_invalid_upload(&self, queue: &wgpu::Queue) {
+        super::gpu_errors::inject_invalid_upload(queue, &self.tsne_buffer);
     }
 
     /// The t-SNE positions last uploaded (normalised `[0,1]`²).
@@ -744,4 +766,18 @@ fn make_pipeline(
         }),
         multiview: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_colours() {
+        assert_eq!(parse_hex_color("#ff8000"), Some([255, 128, 0]));
+        assert_eq!(parse_hex_color("0A0b0C"), Some([10, 11, 12]));
+        assert_eq!(parse_hex_color("#fff"), None);
+        assert_eq!(parse_hex_color("#gg0000"), None);
+        assert_eq!(parse_hex_color("#ééé"), None);
+    }
 }

@@ -138,17 +138,225 @@ pub fn unpremultiply(img: &mut RgbaImage) {
     }
 }
 
-impl QuadRenderer {
-    /// Renders `params` (camera viewport = output size in pixels, rounded) into a new image,
-    /// tile by tile if it is larger than a tile. Blocks until done. Leaves the live frame's
-    /// uniforms untouched. GPU errors come back as `Err`.
-    pub fn render_offscreen(
-        &self,
+/// A large offscreen render done tile by tile over many [`OffscreenJob::step`] calls, so that a
+/// window keeps presenting frames while it runs: a step submits at most one tile (render +
+/// copy to a readback buffer) and, unless asked to wait, only polls the GPU for the previous
+/// one. The blocking [`QuadRenderer::render_offscreen`] is the same job stepped with waiting.
+pub struct OffscreenJob {
+    width: u32,
+    height: u32,
+    tile: [u32; 2],
+    tiles: [u32; 2],
+    full: Camera,
+    params: FrameParams,
+    clear: wgpu::Color,
+    straight_alpha: bool,
+    target: OffscreenTarget,
+    pipeline: wgpu::RenderPipeline,
+    uniform_buffer: wgpu::Buffer,
+    uniform_group: wgpu::BindGroup,
+    readback: wgpu::Buffer,
+    padded_row: usize,
+    /// Next tile to submit.
+    next: u32,
+    /// The tile being copied back, and the map result once the GPU has it.
+    in_flight: Option<(u32, MapResult)>,
+    done: u32,
+    out: Option<RgbaImage>,
+}
+
+type MapResult = std::sync::Arc<std::sync::Mutex<Option<std::result::Result<(), String>>>>;
+
+impl std::fmt::Debug for OffscreenJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OffscreenJob")
+            .field("size", &[self.width, self.height])
+            .field("tile", &self.tile)
+            .field("done", &self.done)
+            .field("total", &self.total_tiles())
+            .finish()
+    }
+}
+
+impl OffscreenJob {
+    /// Output size in pixels.
+    pub fn size(&self) -> [u32; 2] {
+        [self.width, self.height]
+    }
+
+    /// Tiles finished.
+    pub fn tiles_done(&self) -> u32 {
+        self.done
+    }
+
+    /// Tiles in all.
+    pub fn total_tiles(&self) -> u32 {
+        self.tiles[0] * self.tiles[1]
+    }
+
+    /// Advance the job: collect the tile in flight when the GPU has finished it (waiting for
+    /// it only when `wait`), then submit the next tile. Returns the image once every tile is
+    /// in. `renderer` must be the one the job was started from.
+    pub fn step(
+        &mut self,
+        renderer: &QuadRenderer,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
+        wait: bool,
+    ) -> Result<Option<RgbaImage>> {
+        if let Some((index, state)) = self.in_flight.take() {
+            device.poll(if wait {
+                wgpu::Maintain::Wait
+            } else {
+                wgpu::Maintain::Poll
+            });
+            let result = state.lock().ok().and_then(|mut r| r.take());
+            match result {
+                None if wait => {
+                    return Err(RenderError::BufferMap(
+                        "the map callback never ran (device lost?)".into(),
+                    ))
+                }
+                None => {
+                    self.in_flight = Some((index, state));
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(RenderError::BufferMap(e)),
+                Some(Ok(())) => self.collect(index)?,
+            }
+        }
+        let total = self.total_tiles();
+        if self.next < total {
+            let index = self.next;
+            self.next += 1;
+            self.submit(renderer, device, queue, index)?;
+            return Ok(None);
+        }
+        if self.done == total {
+            let mut out = self.out.take().ok_or_else(|| {
+                RenderError::BufferMap("the offscreen job was already finished".into())
+            })?;
+            if self.straight_alpha {
+                unpremultiply(&mut out);
+            }
+            return Ok(Some(out));
+        }
+        Ok(None)
+    }
+
+    /// Pixel origin of tile `index` (row-major).
+    fn origin(&self, index: u32) -> [u32; 2] {
+        [
+            (index % self.tiles[0]) * self.tile[0],
+            (index / self.tiles[0]) * self.tile[1],
+        ]
+    }
+
+    fn submit(
+        &mut self,
+        renderer: &QuadRenderer,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        index: u32,
+    ) -> Result<()> {
+        let [tx, ty] = self.origin(index);
+        let mut cam = self.full;
+        cam.viewport = [self.tile[0] as f32, self.tile[1] as f32];
+        cam.center = self.full.screen_to_world([
+            tx as f32 + self.tile[0] as f32 * 0.5,
+            ty as f32 + self.tile[1] as f32 * 0.5,
+        ]);
+        let tile_params = FrameParams {
+            camera: cam,
+            ..self.params
+        };
+        queue.write_buffer(
+            &self.uniform_buffer,
+            0,
+            bytemuck::bytes_of(&renderer.uniforms(&tile_params)),
+        );
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("image-tsne offscreen tile"),
+        });
+        renderer.record_pass(
+            &mut encoder,
+            &self.pipeline,
+            &self.uniform_group,
+            self.target.render_view(),
+            self.target.resolve_target(),
+            Some(self.clear),
+            self.params.hovered,
+        );
+        encoder.copy_texture_to_buffer(
+            wgpu::ImageCopyTexture {
+                texture: self.target.texture(),
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::ImageCopyBuffer {
+                buffer: &self.readback,
+                layout: wgpu::ImageDataLayout {
+                    offset: 0,
+                    bytes_per_row: Some(self.padded_row as u32),
+                    rows_per_image: Some(self.tile[1]),
+                },
+            },
+            wgpu::Extent3d {
+                width: self.tile[0],
+                height: self.tile[1],
+                depth_or_array_layers: 1,
+            },
+        );
+        queue.submit(Some(encoder.finish()));
+        let state: MapResult = Default::default();
+        let sink = state.clone();
+        self.readback
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                if let Ok(mut s) = sink.lock() {
+                    *s = Some(r.map_err(|e| e.to_string()));
+                }
+            });
+        self.in_flight = Some((index, state));
+        Ok(())
+    }
+
+    /// Copy the mapped readback of tile `index` into the output image.
+    fn collect(&mut self, index: u32) -> Result<()> {
+        let [tx, ty] = self.origin(index);
+        let w = self.tile[0].min(self.width - tx) as usize;
+        let h = self.tile[1].min(self.height - ty);
+        {
+            let out = self.out.as_mut().ok_or_else(|| {
+                RenderError::BufferMap("the offscreen job was already finished".into())
+            })?;
+            let data = self.readback.slice(..).get_mapped_range();
+            let out_row = self.width as usize * 4;
+            let raw: &mut [u8] = out;
+            for (r, chunk) in data.chunks(self.padded_row).take(h as usize).enumerate() {
+                let src = chunk
+                    .get(..w * 4)
+                    .ok_or_else(|| RenderError::BufferMap("short readback row".into()))?;
+                let start = (ty as usize + r) * out_row + tx as usize * 4;
+                raw[start..start + w * 4].copy_from_slice(src);
+            }
+        }
+        self.readback.unmap();
+        self.done += 1;
+        Ok(())
+    }
+}
+
+impl QuadRenderer {
+    /// Start rendering `params` (camera viewport = output size in pixels, rounded) into a new
+    /// image, tile by tile (see [`OffscreenJob`]). Leaves the live frame's uniforms untouched.
+    pub fn start_offscreen(
+        &self,
+        device: &wgpu::Device,
         params: &FrameParams,
         opts: &OffscreenOptions,
-    ) -> Result<RgbaImage> {
+    ) -> Result<OffscreenJob> {
         let width = params.camera.viewport[0].round() as u32;
         let height = params.camera.viewport[1].round() as u32;
         check_size(width, height)?;
@@ -168,62 +376,79 @@ impl QuadRenderer {
             .try_reserve_exact(n)
             .map_err(|e| RenderError::InvalidSize(format!("{width}×{height} image: {e}")))?;
         pixels.resize(n, 0);
-        let mut out = RgbaImage::from_raw(width, height, pixels)
+        let out = RgbaImage::from_raw(width, height, pixels)
             .ok_or_else(|| RenderError::InvalidSize(format!("{width}×{height} image")))?;
-
-        with_error_scope(device, "rendering offscreen", || {
+        let padded_row = super::offscreen::padded_bytes_per_row(tile[0]) as usize;
+        with_error_scope(device, "starting an offscreen render", || {
             let target = OffscreenTarget::new(device, tile[0], tile[1], target_desc)?;
             let pipeline = self.create_pipeline(device, target_desc)?;
             let (uniform_buffer, uniform_group) = self.create_uniforms(device);
-            let clear = srgb_u8_to_clear_color(opts.background);
-            let full = Camera {
-                viewport: [width as f32, height as f32],
-                ..params.camera
-            };
-            for ty in (0..height).step_by(tile[1] as usize) {
-                for tx in (0..width).step_by(tile[0] as usize) {
-                    let mut cam = full;
-                    cam.viewport = [tile[0] as f32, tile[1] as f32];
-                    cam.center = full.screen_to_world([
-                        tx as f32 + tile[0] as f32 * 0.5,
-                        ty as f32 + tile[1] as f32 * 0.5,
-                    ]);
-                    let tile_params = FrameParams {
-                        camera: cam,
-                        ..*params
-                    };
-                    queue.write_buffer(
-                        &uniform_buffer,
-                        0,
-                        bytemuck::bytes_of(&self.uniforms(&tile_params)),
-                    );
-                    let mut encoder =
-                        device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                            label: Some("image-tsne offscreen tile"),
-                        });
-                    self.record_pass(
-                        &mut encoder,
-                        &pipeline,
-                        &uniform_group,
-                        target.render_view(),
-                        target.resolve_target(),
-                        Some(clear),
-                        params.hovered,
-                    );
-                    queue.submit(Some(encoder.finish()));
-                    let img = target.read(device, queue)?;
-                    let w = tile[0].min(width - tx);
-                    let h = tile[1].min(height - ty);
-                    let sub = image::imageops::crop_imm(&img, 0, 0, w, h).to_image();
-                    image::imageops::replace(&mut out, &sub, tx as i64, ty as i64);
-                }
+            let readback = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("image-tsne tile readback"),
+                size: padded_row as u64 * tile[1] as u64,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            Ok(OffscreenJob {
+                width,
+                height,
+                tile,
+                tiles: [width.div_ceil(tile[0]), height.div_ceil(tile[1])],
+                full: Camera {
+                    viewport: [width as f32, height as f32],
+                    ..params.camera
+                },
+                params: *params,
+                clear: srgb_u8_to_clear_color(opts.background),
+                straight_alpha: opts.background[3] < 255,
+                target,
+                pipeline,
+                uniform_buffer,
+                uniform_group,
+                readback,
+                padded_row,
+                next: 0,
+                in_flight: None,
+                done: 0,
+                out: Some(out),
+            })
+        })
+    }
+
+    /// Renders `params` (camera viewport = output size in pixels, rounded) into a new image,
+    /// tile by tile if it is larger than a tile. Blocks until done. Leaves the live frame's
+    /// uniforms untouched. GPU errors come back as `Err`.
+    pub fn render_offscreen(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        params: &FrameParams,
+        opts: &OffscreenOptions,
+    ) -> Result<RgbaImage> {
+        let mut job = self.start_offscreen(device, params, opts)?;
+        with_error_scope(device, "rendering offscreen", || loop {
+            if let Some(image) = job.step(self, device, queue, true)? {
+                return Ok(image);
             }
-            Ok(())
-        })?;
-        if opts.background[3] < 255 {
-            unpremultiply(&mut out);
-        }
-        Ok(out)
+        })
+    }
+
+    /// Start a whole-layout screenshot (see [`screenshot`](Self::screenshot)) as a job that a
+    /// window steps once per frame, so it never stalls the frame.
+    pub fn start_screenshot(
+        &self,
+        device: &wgpu::Device,
+        layout: &LayoutParams,
+        opts: &ScreenshotOptions,
+    ) -> Result<OffscreenJob> {
+        let plan = self.plan_screenshot(layout, opts, device.limits().max_texture_dimension_2d)?;
+        let params = FrameParams {
+            camera: plan.camera,
+            layout: *layout,
+            hovered: None,
+            style: opts.style,
+        };
+        self.start_offscreen(device, &params, &opts.offscreen)
     }
 
     /// Size, camera and tiling of a whole-layout screenshot (see [`ScreenshotSize`]), for

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The read-only shared resources: `$IMAGE_TSNE_LIVE_SHARED`, else `../shared` beside the
 /// checkout. Panics with a clear message when they are missing: these tests need real data.
@@ -50,4 +52,104 @@ pub fn csv_fields(line: &str) -> Vec<String> {
     }
     fields.push(cur);
     fields
+}
+
+/// An Xvfb started for a test (killed when dropped), or none when `$DISPLAY` was set.
+pub struct Xvfb(Option<Child>);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A display to use: `$DISPLAY`, or a fresh Xvfb on a free display number.
+pub fn display() -> (String, Xvfb) {
+    if let Some(d) = std::env::var_os("DISPLAY").filter(|d| !d.is_empty()) {
+        return (d.to_string_lossy().into_owned(), Xvfb(None));
+    }
+    for n in 90..120 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
+            continue;
+        }
+        let child = Command::new("Xvfb")
+            .arg(format!(":{n}"))
+            .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is needed for this test (apt-get install xvfb), or set DISPLAY");
+        let start = Instant::now();
+        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "Xvfb :{n} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return (format!(":{n}"), Xvfb(Some(child)));
+    }
+    panic!("no free X display number");
+}
+
+/// Number of distinct colours (5 bits per channel) and the luminance spread: a blank frame
+/// has few of both.
+pub fn spread(img: &image::RgbaImage) -> (usize, f64) {
+    let mut colours = std::collections::HashSet::new();
+    let mut sum = 0.0;
+    let mut sum2 = 0.0;
+    for p in img.pixels() {
+        colours.insert([p[0] >> 3, p[1] >> 3, p[2] >> 3]);
+        let l = (p[0] as f64 + p[1] as f64 + p[2] as f64) / 3.0;
+        sum += l;
+        sum2 += l * l;
+    }
+    let n = (img.width() * img.height()) as f64;
+    (
+        colours.len(),
+        (sum2 / n - (sum / n).powi(2)).max(0.0).sqrt(),
+    )
+}
+
+/// Wait (at most `limit`) for a child to exit; kill it and panic when it does not.
+pub fn wait_for(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the process did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Send a signal (`TERM`, `INT`) to a process.
+pub fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{name} failed");
+}
+
+/// The app binary with a display, a private runtime dir and cache.
+pub fn app_command(display: &str, tmp: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_image-tsne-live"));
+    cmd.env("DISPLAY", display)
+        .env("XDG_RUNTIME_DIR", tmp)
+        .arg("--cache-dir")
+        .arg(tmp.join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
 }

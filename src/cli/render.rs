@@ -1,23 +1,23 @@
 //! `image-tsne-live render`: load a layout JSON, build the atlas from the images (thumbnail
 //! cache first), render the whole layout offscreen and write a PNG — no window needed.
 
-use super::{
+use crate::cache::Cache;
+use crate::cells::load_cell;
+use crate::layout_io::LayoutEntry;
+use crate::pipeline;
+use crate::progress::{CliReporter, Reporter, Stage, StageTimer};
+use crate::render::{AtlasConfig, PreparedCell};
+use crate::render::{
     GpuContext, LayoutGeometry, LayoutParams, OffscreenOptions, QuadRenderer, ScreenshotOptions,
     ScreenshotSize, TargetDesc,
 };
-use crate::cache::Cache;
-use crate::layout_io::{self, LayoutEntry};
-use crate::progress::{CliReporter, Reporter, Stage, StageTimer};
-use crate::render::{prepare_cell, AtlasConfig, PreparedCell};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use rayon::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Thumbnail size read from / written to the cache (the analysis writes this size).
-pub const THUMB_SIZE: u32 = 256;
 /// Missing images named one by one before the rest are only counted.
 const MAX_NAMED_WARNINGS: usize = 10;
 
@@ -63,19 +63,9 @@ pub struct RenderArgs {
     pub quiet: bool,
 }
 
-/// `#RRGGBB` / `RRGGBB` → bytes.
-pub fn parse_hex_color(s: &str) -> Option<[u8; 3]> {
-    let hex = s.trim().trim_start_matches('#');
-    if hex.len() != 6 || !hex.is_ascii() {
-        return None;
-    }
-    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
-    Some([byte(0)?, byte(2)?, byte(4)?])
-}
-
 /// Run the `render` subcommand.
 pub fn run(args: &RenderArgs) -> Result<()> {
-    let background = parse_hex_color(&args.background).ok_or_else(|| {
+    let background = crate::render::parse_hex_color(&args.background).ok_or_else(|| {
         anyhow!(
             "--background: expected a colour like #RRGGBB, got {:?}",
             args.background
@@ -87,13 +77,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     if !(0.1..=100.0).contains(&args.scale) {
         bail!("--scale must be between 0.1 and 100");
     }
-    let cache = match (&args.cache_dir, args.no_cache) {
-        (_, true) => Cache::disabled(),
-        (Some(d), false) => Cache::at(d),
-        (None, false) => Cache::default_location(),
-    };
+    let cache = Cache::from_options(args.cache_dir.as_deref(), args.no_cache);
     let rep = Arc::new(CliReporter::new(args.quiet));
     rep.install_logger(log::LevelFilter::Warn);
+    rep.stop_on_signals();
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
         pool = pool.num_threads(n.max(1));
@@ -102,32 +89,17 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         .build()
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
 
-    let loaded = layout_io::read_layout(&args.layout)?;
-    for w in &loaded.warnings {
-        rep.warn(&format!("{}: {w}", args.layout.display()));
-    }
-    if loaded.entries.is_empty() {
-        bail!("{} has no usable entries", args.layout.display());
-    }
+    let loaded = pipeline::open_layout(&args.layout, rep.as_ref())?;
     let mut entries = loaded.entries;
-    let grid_size = match loaded.grid_size {
-        Some(size) => size,
-        None => {
-            let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
-            let grid = pool.install(|| {
-                crate::pipeline::snap_to_grid(
-                    &points,
-                    args.aspect,
-                    crate::grid::Solver::Auto,
-                    rep.as_ref(),
-                )
-            })?;
-            for (e, c) in entries.iter_mut().zip(&grid.cells) {
-                e.grid = Some(*c);
-            }
-            [grid.shape.cols as u32, grid.shape.rows as u32]
-        }
-    };
+    let grid_size = pool.install(|| {
+        pipeline::ensure_grid(
+            &mut entries,
+            loaded.grid_size,
+            args.aspect,
+            crate::grid::Solver::Auto,
+            rep.as_ref(),
+        )
+    })?;
 
     let timer = StageTimer::start(rep.as_ref(), Stage::Render, 0);
     let gpu = GpuContext::new_headless()?;
@@ -179,7 +151,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         renderer.plan_screenshot(&layout, &opts, gpu.device.limits().max_texture_dimension_2d)?;
     let image = renderer.screenshot(&gpu.device, &gpu.queue, &layout, &opts)?;
     let elapsed = timer.elapsed();
-    write_png(&args.output, &image)?;
+    if rep.cancelled() {
+        bail!(pipeline::Cancelled);
+    }
+    crate::atomic::write_png(&args.output, &image)?;
     let summary = format!(
         "{} layout of {} images ({} missing, drawn as placeholders) → {} ({}×{}, {} tile{})",
         if args.grid { "grid" } else { "t-SNE" },
@@ -259,49 +234,4 @@ pub fn fill_renderer(
         entries.len() - missing
     ));
     Ok(missing)
-}
-
-/// One image's atlas cell: its thumbnail (cache first) letterboxed and mipmapped for `plan`;
-/// the error says why the image cannot be shown (missing, undecodable).
-pub fn load_cell(
-    path: &Path,
-    cache: &Cache,
-    plan: &crate::render::AtlasPlan,
-) -> Result<PreparedCell, String> {
-    if !path.exists() {
-        return Err("file not found".into());
-    }
-    let thumb =
-        crate::thumbs::load_thumbnail(path, cache, THUMB_SIZE).map_err(|e| e.to_string())?;
-    prepare_cell(plan, &thumb).map_err(|e| e.to_string())
-}
-
-/// Encode a PNG in memory and write it atomically.
-pub fn write_png(path: &Path, image: &image::RgbaImage) -> Result<()> {
-    use image::ImageEncoder;
-    let mut bytes = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgba8,
-        )
-        .context("cannot encode the PNG")?;
-    crate::atomic::write_atomic(path, &bytes)
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_colours() {
-        assert_eq!(parse_hex_color("#ff8000"), Some([255, 128, 0]));
-        assert_eq!(parse_hex_color("0A0b0C"), Some([10, 11, 12]));
-        assert_eq!(parse_hex_color("#fff"), None);
-        assert_eq!(parse_hex_color("#gg0000"), None);
-        assert_eq!(parse_hex_color("#ééé"), None);
-    }
 }

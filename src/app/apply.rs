@@ -1,0 +1,190 @@
+//! Effects carried out: the state's [`Effect`]s turned into GPU uploads, worker jobs,
+//! dialogs, screenshots and window changes — the only place the glue acts on the state's
+//! decisions. A failing effect is reported on screen; the app goes on.
+
+use super::gpu::{self, FinishedScreenshot};
+use super::state::{self, Effect};
+use super::Model;
+use nannou::prelude::*;
+use nannou_egui::egui;
+
+/// A screenshot's tiles are all in: hand the PNG to a saving thread.
+pub(super) fn screenshot_done(model: &mut Model, done: FinishedScreenshot) {
+    match done.result {
+        Ok(image) => {
+            eprintln!(
+                "screenshot {}×{}: {} tiles over {} frames",
+                image.width(),
+                image.height(),
+                done.tiles,
+                done.frames
+            );
+            model.state.notify(format!(
+                "saving {}×{} screenshot …",
+                image.width(),
+                image.height()
+            ));
+            model.workers.save_png(done.path, image);
+        }
+        Err(e) => model.state.error(format!("screenshot failed: {e}")),
+    }
+}
+
+pub(super) fn apply_effects(app: &App, model: &mut Model) {
+    let effects = coalesce(model.state.drain_effects());
+    if effects.is_empty() {
+        return;
+    }
+    let Some(win) = app.window(model.window) else {
+        return;
+    };
+    let (device, queue) = (win.device(), win.queue());
+    let mut quit = false;
+    for effect in effects {
+        let result: crate::render::Result<()> = (|| {
+            match effect {
+                Effect::CreateScene { scene, plan } => {
+                    model.gpu.create_scene(device, scene, plan)?;
+                }
+                Effect::DropScene { scene } => model.gpu.drop_scene(scene),
+                Effect::Thumb { scene, index, cell } => {
+                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                        r.set_prepared_image(queue, index, &cell)?;
+                    }
+                }
+                Effect::Placeholder { scene, index } => {
+                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                        r.set_placeholder(queue, index, None)?;
+                    }
+                }
+                Effect::Visibility {
+                    scene,
+                    index,
+                    visible,
+                } => {
+                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                        r.set_hidden(queue, index, !visible)?;
+                    }
+                }
+                Effect::Positions { scene } => {
+                    let points = gpu::find_scene(&model.state, scene).map(|s| s.points.clone());
+                    model.position_uploads += 1;
+                    if let (Some(r), Some(points)) = (model.gpu.renderers.get_mut(&scene), points) {
+                        r.update_tsne_positions(queue, &points)?;
+                    }
+                }
+                Effect::Grid { scene } => {
+                    let data = gpu::find_scene(&model.state, scene).map(|s| {
+                        let cells = s
+                            .grid
+                            .as_ref()
+                            .map(|g| g.cells.clone())
+                            .unwrap_or_else(|| vec![[0, 0]; s.len()]);
+                        (s.geometry(), cells)
+                    });
+                    model.position_uploads += 1;
+                    if let (Some(r), Some((geometry, cells))) =
+                        (model.gpu.renderers.get_mut(&scene), data)
+                    {
+                        r.set_grid(queue, geometry, &cells)?;
+                    }
+                }
+                Effect::StartJob(request) => model.workers.start(request),
+                Effect::Open(path) => model.workers.open(path),
+                Effect::Dialog(kind) => {
+                    let location = state::dialog_location(
+                        model
+                            .state
+                            .shown()
+                            .and_then(|s| s.paths.first())
+                            .map(|p| p.as_path()),
+                    );
+                    model.workers.dialog(kind, location);
+                }
+                Effect::Screenshot { path } => {
+                    match model
+                        .gpu
+                        .start_screenshot(device, &model.state, model.background, path)
+                    {
+                        Ok([w, h]) => model
+                            .state
+                            .notify(format!("rendering a {w}×{h} screenshot …")),
+                        Err(e) => model.state.error(e),
+                    }
+                }
+                Effect::CaptureFrame { path } => win.capture_frame(&path),
+                Effect::SaveJson {
+                    path,
+                    entries,
+                    tsne,
+                } => model.workers.save_json(path, entries, tsne),
+                Effect::LoadLightbox { index, path } => {
+                    model.lightbox = None;
+                    model.workers.load_lightbox(index, path);
+                }
+                Effect::SetFullscreen(on) => win.set_fullscreen(on),
+                Effect::Quit => {
+                    model.quitting = true;
+                    // A screenshot the user asked for is finished and written, not dropped.
+                    if let Some(done) = model.gpu.step_screenshot(device, queue, true) {
+                        screenshot_done(model, done);
+                    }
+                    quit = true;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            model.state.error(format!("GPU: {e}"));
+        }
+    }
+    // The window is borrowed above; quitting needs it released.
+    drop(win);
+    if quit {
+        app.quit();
+    }
+}
+
+/// Keep only the last of repeated position/grid uploads of a scene: they re-read the scene's
+/// current data, so earlier ones are redundant (many live t-SNE frames can arrive per frame).
+fn coalesce(effects: Vec<Effect>) -> Vec<Effect> {
+    use std::collections::HashSet;
+    let mut seen = HashSet::new();
+    let mut kept: Vec<Effect> = effects
+        .into_iter()
+        .rev()
+        .filter(|e| match e {
+            Effect::Positions { scene } => seen.insert((0u8, *scene)),
+            Effect::Grid { scene } => seen.insert((1u8, *scene)),
+            _ => true,
+        })
+        .collect();
+    kept.reverse();
+    kept
+}
+
+pub(super) fn lightbox_ready(
+    model: &mut Model,
+    index: usize,
+    image: std::result::Result<image::RgbaImage, String>,
+) {
+    if model.state.lightbox != Some(index) {
+        return;
+    }
+    match image {
+        Ok(img) => {
+            let size = [img.width() as usize, img.height() as usize];
+            let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
+            let tex = model.egui.ctx().load_texture(
+                format!("lightbox-{index}"),
+                color,
+                egui::TextureOptions::LINEAR,
+            );
+            model.lightbox = Some((index, tex));
+        }
+        Err(e) => {
+            model.state.lightbox = None;
+            model.state.error(e);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The live viewer's command-line options and their checks.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Options of the live viewer (`image-tsne-live [PATH] [OPTIONS]`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct AppArgs {
+    /// A layout JSON to open, or a folder to analyze. Default: the bundled demo set.
+    pub path: Option<PathBuf>,
+    /// Start fullscreen.
+    #[arg(long)]
+    pub fullscreen: bool,
+    /// Start with the GUI hidden (H shows it).
+    #[arg(long)]
+    pub hide_gui: bool,
+    /// Unattended gallery tour: slow camera moves and layout toggles; input takes over.
+    #[arg(long)]
+    pub gallery: bool,
+    /// In gallery mode, toggle t-SNE ⇄ grid every this many seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub toggle_every: f64,
+    /// In gallery mode, resume the tour after this many seconds without input (0: never).
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub gallery_resume: f64,
+    /// Write the window's frames as numbered PNGs: every SECONDS into DIR (for videos).
+    #[arg(long, num_args = 2, value_names = ["SECONDS", "DIR"])]
+    pub capture_every: Option<Vec<String>>,
+    /// Start in grid view (once the grid is ready).
+    #[arg(long)]
+    pub grid: bool,
+    /// `max num images` for analyses.
+    #[arg(long, default_value_t = 500)]
+    pub max_images: usize,
+    /// t-SNE perplexity.
+    #[arg(long, default_value_t = 50.0)]
+    pub perplexity: f32,
+    /// t-SNE theta.
+    #[arg(long, default_value_t = 0.3)]
+    pub theta: f32,
+    /// Background colour (#RRGGBB).
+    #[arg(long, default_value = "#101014")]
+    pub background: String,
+    /// Window size in points, WxH.
+    #[arg(long, default_value = "1280x800")]
+    pub size: String,
+    /// Folder for screenshots and frame captures (S and P).
+    #[arg(long, default_value = ".")]
+    pub screenshot_dir: PathBuf,
+    /// ONNX feature model instead of the bundled one.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Feature/thumbnail cache folder.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Quit this many frames after the startup analysis/load has finished (for scripts, tests).
+    #[arg(long, value_name = "FRAMES")]
+    pub quit_after: Option<u64>,
+    /// With --quit-after: capture the last frame to this PNG.
+    #[arg(long, value_name = "PNG")]
+    pub capture_on_quit: Option<PathBuf>,
+    /// Press these hotkeys, one every 30 frames, once the startup job has finished
+    /// (e.g. `--press gs`: glide to the grid, then save a screenshot). For scripts and tests.
+    #[arg(long, value_name = "KEYS")]
+    pub press: Option<String>,
+    /// Append one JSON line of health figures every 10 s to FILE: frame times (median, max),
+    /// resident memory, GPU bytes, GPU errors (for soak tests of installations).
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+    /// Test hook: `upload@N` makes frame N after startup send the GPU an invalid upload,
+    /// `lost@N` simulates a lost device (the renderers are rebuilt). May be repeated.
+    #[arg(long, value_name = "KIND@FRAME", hide = true)]
+    pub inject_gpu_fault: Vec<String>,
+}
+
+impl AppArgs {
+    /// Check everything that can be checked before a window opens, so a typo is a clear
+    /// error, not a running installation that ignores it. Creates the capture folders.
+    pub fn check(&self) -> Result<()> {
+        if let Some(p) = &self.path {
+            if !p.exists() {
+                bail!("{} does not exist", p.display());
+            }
+        }
+        if crate::render::parse_hex_color(&self.background).is_none() {
+            bail!("--background: expected #RRGGBB, got {:?}", self.background);
+        }
+        parse_size(&self.size)?;
+        if let Some(c) = &self.capture_every {
+            let (_, dir) = parse_capture_every(c)?;
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                anyhow::anyhow!("--capture-every: cannot create {}: {e}", dir.display())
+            })?;
+        }
+        for f in &self.inject_gpu_fault {
+            parse_fault(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// A simulated GPU fault (test hook): what, and how many frames after startup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// An upload the GPU rejects (validation error).
+    InvalidUpload,
+    /// The device is reported lost.
+    DeviceLost,
+}
+
+/// `upload@N` / `lost@N`.
+pub fn parse_fault(s: &str) -> Result<(Fault, u64)> {
+    let (kind, frame) = s
+        .split_once('@')
+        .ok_or_else(|| anyhow::anyhow!("--inject-gpu-fault: expected KIND@FRAME, got {s:?}"))?;
+    let fault = match kind {
+        "upload" => Fault::InvalidUpload,
+        "lost" => Fault::DeviceLost,
+        _ => bail!("--inject-gpu-fault: unknown kind {kind:?} (upload, lost)"),
+    };
+    let frame = frame
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--inject-gpu-fault: bad frame number in {s:?}"))?;
+    Ok((fault, frame))
+}
+
+pub fn parse_size(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow::anyhow!("--size: expected WxH, got {s:?}"))?;
+    let (w, h): (u32, u32) = (w.trim().parse()?, h.trim().parse()?);
+    if w < 100 || h < 100 || w > 16384 || h > 16384 {
+        bail!("--size {s} is out of range");
+    }
+    Ok((w, h))
+}
+
+pub fn parse_capture_every(v: &[String]) -> Result<(f64, PathBuf)> {
+    let [secs, dir] = v else {
+        bail!("--capture-every takes SECONDS DIR")
+    };
+    let secs: f64 = secs
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--capture-every: {secs:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        bail!("--capture-every: seconds must be positive");
+    }
+    Ok((secs, PathBuf::from(dir)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argument_parsing() {
+        assert_eq!(parse_size("1280x800").unwrap(), (1280, 800));
+        assert!(parse_size("10x10").is_err());
+        assert!(parse_size("big").is_err());
+        assert_eq!(
+            parse_capture_every(&["2.5".into(), "/tmp/f".into()]).unwrap(),
+            (2.5, PathBuf::from("/tmp/f"))
+        );
+        assert!(parse_capture_every(&["0".into(), "/tmp/f".into()]).is_err());
+        assert_eq!(parse_fault("lost@60").unwrap(), (Fault::DeviceLost, 60));
+        assert!(parse_fault("boom@1").is_err());
+        assert!(parse_fault("upload").is_err());
+    }
+}

@@ -1,0 +1,278 @@
+//! The GPU side of the glue: one [`QuadRenderer`] per scene on the window's device, the
+//! state's GPU effects carried out, whole-layout screenshots rendered a tile per frame (so the
+//! window keeps its frame rate), and uncaptured GPU errors survived: each kind is logged once,
+//! all are counted in the status line, and after an out-of-memory or device-lost error the
+//! renderers are rebuilt from what the app keeps (positions, grid, thumbnails on disk).
+
+use super::state::{AppState, Scene};
+use super::worker::Workers;
+use crate::render::{
+    GpuErrorKind, GpuErrorLog, OffscreenJob, QuadRenderer, ScreenshotOptions, TargetDesc,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Seconds between two rebuilds (a device that stays broken is not rebuilt every frame).
+const REBUILD_BACKOFF_SECONDS: f64 = 5.0;
+
+/// A whole-layout screenshot being rendered, one tile per frame.
+struct ScreenshotTask {
+    scene: u64,
+    path: PathBuf,
+    job: OffscreenJob,
+    /// Frames drawn since the job started (the window keeps presenting meanwhile).
+    frames: u64,
+}
+
+/// What a finished screenshot job reports.
+pub struct FinishedScreenshot {
+    pub path: PathBuf,
+    pub result: crate::render::Result<image::RgbaImage>,
+    pub tiles: u32,
+    pub frames: u64,
+}
+
+/// The renderers and GPU bookkeeping of the window.
+pub struct Gpu {
+    pub renderers: HashMap<u64, QuadRenderer>,
+    pub errors: GpuErrorLog,
+    target: TargetDesc,
+    screenshot: Option<ScreenshotTask>,
+    last_rebuild: Option<f64>,
+    /// A rebuild is wanted but waits for the back-off.
+    rebuild_pending: bool,
+    /// Renderers rebuilt so far (after device loss or out-of-memory).
+    pub rebuilds: u64,
+}
+
+impl Gpu {
+    /// Take over `device`'s uncaptured errors (wgpu's default handler would panic).
+    pub fn new(device: &wgpu::Device, target: TargetDesc) -> Self {
+        let errors = GpuErrorLog::new();
+        errors.install(device);
+        Gpu {
+            renderers: HashMap::new(),
+            errors,
+            target,
+            screenshot: None,
+            last_rebuild: None,
+            rebuild_pending: false,
+            rebuilds: 0,
+        }
+    }
+
+    /// A renderer for a new scene.
+    pub fn create_scene(
+        &mut self,
+        device: &wgpu::Device,
+        scene: u64,
+        plan: crate::render::AtlasPlan,
+    ) -> crate::render::Result<()> {
+        let renderer = QuadRenderer::with_plan(device, self.target, plan)?;
+        log::info!("{}", renderer.atlas_plan());
+        self.renderers.insert(scene, renderer);
+        Ok(())
+    }
+
+    pub fn drop_scene(&mut self, scene: u64) {
+        self.renderers.remove(&scene);
+        if self.screenshot.as_ref().is_some_and(|s| s.scene == scene) {
+            log::warn!("the screenshot's layout was replaced; the screenshot is dropped");
+            self.screenshot = None;
+        }
+    }
+
+    /// GPU bytes held by all renderers.
+    pub fn bytes(&self) -> u64 {
+        self.renderers.values().map(QuadRenderer::gpu_bytes).sum()
+    }
+
+    /// Whether a screenshot is being rendered, as `(tiles done, tiles in all)`.
+    pub fn screenshot_progress(&self) -> Option<(u32, u32)> {
+        self.screenshot
+            .as_ref()
+            .map(|s| (s.job.tiles_done(), s.job.total_tiles()))
+    }
+
+    /// Start a whole-layout screenshot of `scene`; its tiles are about half the window's
+    /// pixels, so that a frame that also renders a tile takes at most about twice as long.
+    pub fn start_screenshot(
+        &mut self,
+        device: &wgpu::Device,
+        state: &AppState,
+        background: [u8; 3],
+        path: PathBuf,
+    ) -> Result<[u32; 2], String> {
+        if self.screenshot.is_some() {
+            return Err("a screenshot is still being rendered; try again when it is saved".into());
+        }
+        let scene = state.shown().ok_or("nothing to save yet")?;
+        let renderer = self
+            .renderers
+            .get(&scene.id)
+            .ok_or("the layout is not on the GPU yet")?;
+        let [w, h] = state.camera.viewport;
+        let tile = (((w * h / 2.0).sqrt() as u32) / 256 * 256).clamp(256, 2048);
+        let mut opts = ScreenshotOptions::default();
+        let [r, g, b] = background;
+        opts.offscreen.background = [r, g, b, 255];
+        opts.offscreen.max_tile = tile;
+        // The layout at the blend the view is heading to (not mid-glide).
+        let layout = state.layout_params().with_t(state.target_t());
+        let job = renderer
+            .start_screenshot(device, &layout, &opts)
+            .map_err(|e| format!("screenshot failed: {e}"))?;
+        let size = job.size();
+        self.screenshot = Some(ScreenshotTask {
+            scene: scene.id,
+            path,
+            job,
+            frames: 0,
+        });
+        Ok(size)
+    }
+
+    /// Advance the screenshot by at most one tile; never waits for the GPU unless `finish`
+    /// (quitting: the file the user asked for is still written).
+    pub fn step_screenshot(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        finish: bool,
+    ) -> Option<FinishedScreenshot> {
+        let task = self.screenshot.as_mut()?;
+        task.frames += 1;
+        let Some(renderer) = self.renderers.get(&task.scene) else {
+            self.screenshot = None;
+            return None;
+        };
+        let result = loop {
+            match task.job.step(renderer, device, queue, finish) {
+                Ok(Some(image)) => break Ok(image),
+                Ok(None) if finish => continue,
+                Ok(None) => return None,
+                Err(e) => break Err(e),
+            }
+        };
+        let task = self.screenshot.take()?;
+        Some(FinishedScreenshot {
+            path: task.path,
+            result,
+            tiles: task.job.total_tiles(),
+            frames: task.frames,
+        })
+    }
+
+    /// Look at the GPU errors since the last frame: report new ones to the state (once per
+    /// kind is logged by the log itself), and rebuild the renderers after a device loss or
+    /// an out-of-memory error. Returns whether a rebuild happened.
+    pub fn check_errors(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        state: &mut AppState,
+        workers: &Arc<Workers>,
+        now: f64,
+    ) -> bool {
+        let fresh = self.errors.take_new();
+        state.gpu_errors = self.errors.total();
+        for (kind, message) in &fresh {
+            // each distinct error once in the panel (the count is in the status line)
+            if !state.warnings.iter().any(|w| w.ends_with(message.as_str())) {
+                state.warn(format!("GPU error ({kind:?}); the app goes on: {message}"));
+            }
+        }
+        if fresh.iter().any(|(k, _)| *k != GpuErrorKind::Validation) | self.errors.take_rebuild() {
+            self.rebuild_pending = true;
+        }
+        let backing_off = self
+            .last_rebuild
+            .is_some_and(|t| now - t < REBUILD_BACKOFF_SECONDS);
+        if !self.rebuild_pending || backing_off {
+            return false;
+        }
+        self.rebuild_pending = false;
+        self.last_rebuild = Some(now);
+        self.rebuild(device, queue, state, workers);
+        true
+    }
+
+    /// Throw away every renderer and make them anew from the state (positions, grid cells,
+    /// visibility) and the thumbnails on disk, which a worker streams back in.
+    pub fn rebuild(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        state: &mut AppState,
+        workers: &Arc<Workers>,
+    ) {
+        self.screenshot = None;
+        let plans: Vec<(u64, crate::render::AtlasPlan)> = self
+            .renderers
+            .iter()
+            .map(|(id, r)| (*id, *r.atlas_plan()))
+            .collect();
+        self.renderers.clear();
+        for (id, plan) in plans {
+            let Some(scene) = find_scene(state, id) else {
+                continue;
+            };
+            let result = QuadRenderer::with_plan(device, self.target, plan).and_then(|mut r| {
+                upload_scene(&mut r, queue, scene)?;
+                Ok(r)
+            });
+            match result {
+                Ok(r) => {
+                    workers.reload_cells(id, scene.paths.clone(), plan);
+                    self.renderers.insert(id, r);
+                }
+                Err(e) => {
+                    let text = format!("cannot rebuild the GPU resources: {e}; retrying");
+                    state.error(text.clone());
+                    state.warn(text);
+                    // try again after the back-off
+                    self.rebuild_pending = true;
+                    return;
+                }
+            }
+        }
+        self.rebuilds += 1;
+        log::warn!(
+            "GPU resources rebuilt (#{}) after a GPU error",
+            self.rebuilds
+        );
+        state.notify("the GPU resources were rebuilt after a GPU error");
+    }
+}
+
+/// A scene of the state by id (the one being built or the current one).
+pub fn find_scene(state: &AppState, id: u64) -> Option<&Scene> {
+    state
+        .pending
+        .iter()
+        .chain(state.current.iter())
+        .find(|s| s.id == id)
+}
+
+/// Upload what the state knows of a scene (not the thumbnails): t-SNE points, grid cells and
+/// the hidden (skipped) images.
+fn upload_scene(
+    r: &mut QuadRenderer,
+    queue: &wgpu::Queue,
+    scene: &Scene,
+) -> crate::render::Result<()> {
+    r.update_tsne_positions(queue, &scene.points)?;
+    let cells = scene
+        .grid
+        .as_ref()
+        .map(|g| g.cells.clone())
+        .unwrap_or_else(|| vec![[0, 0]; scene.len()]);
+    r.set_grid(queue, scene.geometry(), &cells)?;
+    for (i, used) in scene.used.iter().enumerate() {
+        if !used {
+            r.set_hidden(queue, i, true)?;
+        }
+    }
+    Ok(())
+}

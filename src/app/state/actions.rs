@@ -1,0 +1,200 @@
+//! Actions: what the user asks for (keys, mouse, the GUI panel) and how the state carries it out.
+
+use super::{AppState, Effect, STILL_COMPUTING};
+use crate::app::worker::{DialogKind, Msg};
+use std::path::{Path, PathBuf};
+
+/// A user intent, from a key, the mouse or the GUI panel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    ToggleGrid,
+    Fit,
+    /// Whole-layout screenshot: to this file, or to the screenshot folder with a timestamp.
+    SaveScreenshot(Option<PathBuf>),
+    /// The window's current frame as PNG.
+    CaptureFrame,
+    ToggleGui,
+    ToggleHelp,
+    ToggleGallery,
+    ToggleFullscreen,
+    /// Esc: close the lightbox / help, else cancel the running job.
+    Escape,
+    Cancel,
+    AnalyzeDialog,
+    Analyze(PathBuf),
+    /// Analyze the bundled demo set (unpacked into the cache by the job, off the render thread).
+    AnalyzeDemo,
+    /// A dropped or given path: a folder is analyzed, a file loaded (decided off the render
+    /// thread, which never touches the disk).
+    Open(PathBuf),
+    LoadDialog,
+    Load(PathBuf),
+    SaveDialog,
+    Save(PathBuf),
+    ScreenshotDialog,
+    /// Perplexity or theta changed (slider released): re-run t-SNE on the kept features.
+    TsneParamsChanged,
+    /// Enable the perplexity/theta sliders on a loaded layout whose t-SNE settings are unknown
+    /// (a change then re-extracts the features before it replaces the loaded map).
+    UnlockTsneSettings,
+    /// Zoom by a factor around a screen point (pixels, y down), or the centre.
+    Zoom(f32, Option<[f32; 2]>),
+    /// Pan by a pixel delta.
+    Pan([f32; 2]),
+    /// Open image i larger.
+    OpenLightbox(usize),
+    Quit,
+}
+
+impl AppState {
+    /// Any direct input from the user: the gallery tour hands control back.
+    pub fn user_input(&mut self) {
+        self.gallery.interrupt(self.now);
+    }
+
+    /// Carry out a user intent.
+    pub fn act(&mut self, action: Action) {
+        match action {
+            Action::ToggleGrid => {
+                if self.grid_available() {
+                    self.view.view_as_grid = !self.view.view_as_grid;
+                    if self.camera_fitted {
+                        self.fit_camera(true);
+                    }
+                } else if self.job.is_some() {
+                    self.notify("the grid is available when the analysis finishes");
+                } else {
+                    self.notify("no grid yet");
+                }
+            }
+            Action::Fit => self.fit_camera(true),
+            Action::SaveScreenshot(path) => {
+                if self.shown().is_none() {
+                    return self.error("nothing to save yet");
+                }
+                let path = path.unwrap_or_else(|| {
+                    self.screenshot_count += 1;
+                    self.screenshot_dir
+                        .join(timestamped("layout", self.screenshot_count))
+                });
+                self.effects.push(Effect::Screenshot { path });
+            }
+            Action::CaptureFrame => {
+                self.capture_count += 1;
+                let path = self
+                    .screenshot_dir
+                    .join(timestamped("frame", self.capture_count));
+                self.effects.push(Effect::CaptureFrame { path });
+            }
+            Action::ToggleGui => {
+                self.gui_visible = !self.gui_visible;
+                if self.camera_fitted {
+                    self.fit_camera(true);
+                }
+            }
+            Action::ToggleHelp => self.help_visible = !self.help_visible,
+            Action::ToggleGallery => {
+                let on = !self.gallery.enabled;
+                self.gallery.set_enabled(on, self.now);
+                self.notify(if on {
+                    "gallery tour on"
+                } else {
+                    "gallery tour off"
+                });
+            }
+            Action::ToggleFullscreen => {
+                self.fullscreen = !self.fullscreen;
+                self.effects.push(Effect::SetFullscreen(self.fullscreen));
+            }
+            Action::Escape => {
+                if self.lightbox.is_some() {
+                    self.lightbox = None;
+                } else if self.help_visible {
+                    self.help_visible = false;
+                } else if self.job.is_some() {
+                    self.act(Action::Cancel);
+                }
+            }
+            Action::Cancel => self.cancel_job(),
+            Action::AnalyzeDialog => self.effects.push(Effect::Dialog(DialogKind::AnalyzeFolder)),
+            Action::LoadDialog => self.effects.push(Effect::Dialog(DialogKind::LoadJson)),
+            Action::SaveDialog => {
+                if self.job.is_some() {
+                    return self.error(STILL_COMPUTING);
+                }
+                if self.current.is_none() {
+                    return self.error("nothing to save yet");
+                }
+                self.effects.push(Effect::Dialog(DialogKind::SaveJson))
+            }
+            Action::ScreenshotDialog => {
+                if self.shown().is_none() {
+                    return self.error("nothing to save yet");
+                }
+                self.effects
+                    .push(Effect::Dialog(DialogKind::SaveScreenshot))
+            }
+            Action::Analyze(dir) => self.start_analyze(Some(dir)),
+            Action::AnalyzeDemo => self.start_analyze(None),
+            Action::Open(path) => self.effects.push(Effect::Open(path)),
+            Action::UnlockTsneSettings => self.unlock_tsne_settings(),
+            Action::Load(path) => self.start_load(path),
+            Action::Save(path) => self.save_json(path),
+            Action::TsneParamsChanged => self.start_retsne(),
+            Action::Zoom(factor, at) => {
+                let at =
+                    at.unwrap_or([self.camera.viewport[0] / 2.0, self.camera.viewport[1] / 2.0]);
+                self.camera_anim = None;
+                self.camera.zoom_around(factor, at);
+                self.camera_fitted = false;
+            }
+            Action::Pan(delta) => {
+                self.camera_anim = None;
+                self.camera.pan_pixels(delta);
+                self.camera_fitted = false;
+            }
+            Action::OpenLightbox(i) => {
+                if let Some(path) = self.shown().and_then(|s| s.paths.get(i).cloned()) {
+                    self.lightbox = Some(i);
+                    self.effects.push(Effect::LoadLightbox { index: i, path });
+                }
+            }
+            Action::Quit => {
+                self.cancel_job();
+                self.effects.push(Effect::Quit);
+            }
+        }
+    }
+
+    /// The path typed into the fallback field was confirmed.
+    pub fn submit_path_prompt(&mut self) {
+        let Some((kind, text)) = self.path_prompt.take() else {
+            return;
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let path = PathBuf::from(text);
+        self.handle(Msg::DialogResult {
+            kind,
+            result: Ok(Some(path)),
+        });
+    }
+}
+
+/// `layout-20261127-231500-1.png`, local time not needed: UTC seconds since the epoch keep the
+/// files in order.
+fn timestamped(prefix: &str, n: u32) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{prefix}-{secs}-{n:03}.png")
+}
+
+/// Where a dialog opens: the folder of the shown scene's first image (no disk access: this
+/// runs on the render thread).
+pub fn dialog_location(image: Option<&Path>) -> Option<PathBuf> {
+    image?.parent().map(Path::to_path_buf)
+}

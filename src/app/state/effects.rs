@@ -1,0 +1,75 @@
+//! Effects: work for the glue (GPU, threads, window) that the state cannot do itself.
+
+use super::AppState;
+use crate::app::worker::{DialogKind, JobRequest};
+use crate::layout_io::{LayoutEntry, TsneSettings};
+use crate::render::{AtlasPlan, PreparedCell};
+use std::path::PathBuf;
+
+/// Work for the glue (GPU, threads, window) that the state cannot do itself.
+#[derive(Debug)]
+pub enum Effect {
+    /// Make GPU resources (atlas, buffers) for a scene, with this atlas plan.
+    CreateScene {
+        scene: u64,
+        plan: AtlasPlan,
+    },
+    DropScene {
+        scene: u64,
+    },
+    /// A thumbnail, already letterboxed and mipmapped for the scene's atlas (on a worker).
+    Thumb {
+        scene: u64,
+        index: usize,
+        cell: PreparedCell,
+    },
+    Placeholder {
+        scene: u64,
+        index: usize,
+    },
+    /// Show or hide image `index` (skipped images are hidden).
+    Visibility {
+        scene: u64,
+        index: usize,
+        visible: bool,
+    },
+    /// Re-upload the scene's t-SNE positions (`Scene::points`).
+    Positions {
+        scene: u64,
+    },
+    /// Re-upload the scene's grid cells.
+    Grid {
+        scene: u64,
+    },
+    StartJob(JobRequest),
+    /// Look at a path off the render thread (folder or file?) and answer with `Msg::Opened`.
+    Open(PathBuf),
+    Dialog(DialogKind),
+    /// Whole-layout screenshot of the shown scene.
+    Screenshot {
+        path: PathBuf,
+    },
+    CaptureFrame {
+        path: PathBuf,
+    },
+    /// Write these entries as ml4a JSON (atomically, off the render thread).
+    SaveJson {
+        path: PathBuf,
+        entries: Vec<LayoutEntry>,
+        /// The t-SNE settings that made the points, when known (stored in the file).
+        tsne: Option<TsneSettings>,
+    },
+    LoadLightbox {
+        index: usize,
+        path: PathBuf,
+    },
+    SetFullscreen(bool),
+    Quit,
+}
+
+impl AppState {
+    /// Take the queued effects.
+    pub fn drain_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+}

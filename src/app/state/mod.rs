@@ -1,0 +1,338 @@
+//! App state: everything the live viewer knows and decides, with no window and no GPU, so it
+//! can be driven by tests. Input arrives as [`Action`]s (keys, GUI) and [`Msg`]s (background
+//! jobs); the state changes and queues [`Effect`]s that the nannou glue carries out (GPU
+//! uploads, starting jobs, dialogs, screenshots).
+
+//!
+//! Rooms: [`scene`] (what is shown), [`jobs`] (the background job and restore), [`actions`]
+//! (user intents), [`handlers`] (one function per background message), [`effects`] (work for
+//! the glue).
+
+mod actions;
+mod effects;
+mod handlers;
+mod jobs;
+mod scene;
+
+pub use actions::{dialog_location, Action};
+pub use effects::Effect;
+pub use jobs::{Job, JobKind};
+pub use scene::{spiral, AnalysisSettings, GridCells, Scene, Source, ViewSettings};
+
+use super::gallery::Gallery;
+use super::worker::DialogKind;
+use crate::render::{Camera, LayoutParams};
+use jobs::job_verb;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Analysis settings shared with a running job.
+pub type SharedSettings = Arc<Mutex<AnalysisSettings>>;
+
+/// Why a layout cannot be saved while a job runs.
+pub(crate) const STILL_COMPUTING: &str =
+    "the layout is still being computed: save it when it is done (or press Esc to cancel)";
+
+/// Seconds the t-SNE ⇄ grid glide takes.
+pub const TOGGLE_SECONDS: f64 = 1.0;
+/// Seconds the camera takes to glide to a new fit.
+pub const CAMERA_SECONDS: f64 = 0.8;
+
+/// A short message on screen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+    pub until: f64,
+}
+
+/// The whole viewer state.
+pub struct AppState {
+    pub view: ViewSettings,
+    pub analysis: AnalysisSettings,
+    /// The scene on screen when no job builds a new one.
+    pub current: Option<Scene>,
+    /// A scene being built by an Analyze/Load job; shown while it builds.
+    pub pending: Option<Scene>,
+    pub job: Option<Job>,
+    /// Layout blend 0 = t-SNE … 1 = grid (eased on the GPU).
+    pub t: f32,
+    pub camera: Camera,
+    /// Camera glide: from, to, start time, duration.
+    camera_anim: Option<(Camera, Camera, f64, f64)>,
+    /// `--capture-every SECONDS DIR`: numbered frames for making videos.
+    pub capture_every: Option<(f64, PathBuf)>,
+    next_capture: f64,
+    capture_index: u32,
+    /// The user has not moved the camera since the last fit (so refits follow layout changes).
+    pub camera_fitted: bool,
+    /// The layout moved: refit (if fitted) once in the next update.
+    refit: bool,
+    /// Perplexity/theta changed while a layout was loading: re-run t-SNE when it is loaded.
+    retsne_after_job: bool,
+    /// For a loaded layout with unknown t-SNE settings: the slider values when the user
+    /// unlocked them (`None`: the sliders stay disabled).
+    pub tsne_unlocked: Option<AnalysisSettings>,
+    pub gui_visible: bool,
+    pub help_visible: bool,
+    pub fullscreen: bool,
+    pub hovered: Option<usize>,
+    pub lightbox: Option<usize>,
+    pub gallery: Gallery,
+    pub notices: Vec<Notice>,
+    /// GPU errors so far (uncaptured by the renderer, survived), for the status line.
+    pub gpu_errors: u64,
+    /// Background work of the glue for the status line (e.g. a screenshot's tiles).
+    pub glue_status: Option<String>,
+    pub warnings: Vec<String>,
+    /// When no file dialog could be shown: a path typed into the panel instead.
+    pub path_prompt: Option<(DialogKind, String)>,
+    pub effects: Vec<Effect>,
+    /// Pixels at the left of the window covered by the GUI panel (fits keep clear of it).
+    pub left_inset_px: f32,
+    /// Folder for `S` screenshots.
+    pub screenshot_dir: PathBuf,
+    pub now: f64,
+    next_id: u64,
+    screenshot_count: u32,
+    capture_count: u32,
+}
+
+impl AppState {
+    pub fn new(viewport: [f32; 2]) -> Self {
+        AppState {
+            view: ViewSettings::default(),
+            analysis: AnalysisSettings::default(),
+            current: None,
+            pending: None,
+            job: None,
+            t: 0.0,
+            camera: Camera::new(viewport),
+            camera_anim: None,
+            capture_every: None,
+            next_capture: 0.0,
+            capture_index: 0,
+            camera_fitted: true,
+            refit: false,
+            retsne_after_job: false,
+            tsne_unlocked: None,
+            gui_visible: true,
+            help_visible: false,
+            fullscreen: false,
+            hovered: None,
+            lightbox: None,
+            gallery: Gallery::default(),
+            notices: vec![],
+            gpu_errors: 0,
+            glue_status: None,
+            warnings: vec![],
+            path_prompt: None,
+            effects: vec![],
+            left_inset_px: 0.0,
+            screenshot_dir: PathBuf::from("."),
+            now: 0.0,
+            next_id: 1,
+            screenshot_count: 0,
+            capture_count: 0,
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// The scene drawn now: the one being built, else the current one.
+    pub fn shown(&self) -> Option<&Scene> {
+        self.pending.as_ref().or(self.current.as_ref())
+    }
+
+    /// The scene the running job builds or changes.
+    fn job_scene(&mut self) -> Option<&mut Scene> {
+        let id = self.job.as_ref()?.scene;
+        self.scene_mut(id)
+    }
+
+    fn scene_mut(&mut self, id: u64) -> Option<&mut Scene> {
+        if self.pending.as_ref().is_some_and(|s| s.id == id) {
+            return self.pending.as_mut();
+        }
+        self.current.as_mut().filter(|s| s.id == id)
+    }
+
+    /// Whether the grid view can be shown (the shown scene has a grid).
+    pub fn grid_available(&self) -> bool {
+        self.shown().is_some_and(|s| s.grid.is_some())
+    }
+
+    /// Layout parameters for the renderer at the current blend.
+    pub fn layout_params(&self) -> LayoutParams {
+        LayoutParams {
+            t: self.t,
+            tsne_scale: self.view.scale,
+            image_size: self.view.image_size,
+            ..LayoutParams::default()
+        }
+    }
+
+    /// The blend the view is heading to.
+    pub fn target_t(&self) -> f32 {
+        if self.view.view_as_grid && self.grid_available() {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>) {
+        let until = self.now + 4.0;
+        self.notices.push(Notice {
+            text: text.into(),
+            is_error: false,
+            until,
+        });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        let until = self.now + 8.0;
+        self.notices.push(Notice {
+            text: text.into(),
+            is_error: true,
+            until,
+        });
+    }
+
+    pub fn set_viewport(&mut self, viewport: [f32; 2]) {
+        self.camera.set_viewport(viewport);
+        if self.camera_fitted {
+            self.fit_camera(false);
+        }
+    }
+
+    /// Fit the camera to the shown layout at the blend it is heading to.
+    pub fn fit_camera(&mut self, animate: bool) {
+        let params = self.layout_params().with_t(self.target_t());
+        let Some(bounds) = self.shown().and_then(|s| s.bounds(&params)) else {
+            return;
+        };
+        // Fit into the part of the window right of the panel, when the panel is shown.
+        let [w, h] = self.camera.viewport;
+        let inset = if self.gui_visible {
+            self.left_inset_px.clamp(0.0, w * 0.5)
+        } else {
+            0.0
+        };
+        let mut target = self.camera;
+        target.set_viewport([w - inset, h]);
+        target.fit(&bounds, 24.0);
+        target.set_viewport([w, h]);
+        target.center[0] -= inset / 2.0 / target.zoom.max(1e-9);
+        if animate {
+            self.camera_anim = Some((self.camera, target, self.now, CAMERA_SECONDS));
+        } else {
+            self.camera_anim = None;
+            self.camera = target;
+        }
+        self.camera_fitted = true;
+    }
+
+    /// Advance time: the layout blend, the camera glide, the gallery tour, notices.
+    pub fn update(&mut self, now: f64) {
+        let dt = (now - self.now).clamp(0.0, 0.25);
+        self.now = now;
+        if std::mem::take(&mut self.refit) && self.camera_fitted {
+            self.fit_camera(false);
+        }
+        let target = self.target_t();
+        let step = (dt / TOGGLE_SECONDS) as f32;
+        if self.t < target {
+            self.t = (self.t + step).min(target);
+        } else if self.t > target {
+            self.t = (self.t - step).max(target);
+        }
+        if let Some((from, to, start, duration)) = self.camera_anim {
+            let u = ((now - start) / duration.max(1e-3)).clamp(0.0, 1.0) as f32;
+            let e = crate::render::ease(u);
+            self.camera.center = [
+                from.center[0] + (to.center[0] - from.center[0]) * e,
+                from.center[1] + (to.center[1] - from.center[1]) * e,
+            ];
+            // zoom glides geometrically
+            self.camera.zoom = from.zoom * (to.zoom / from.zoom.max(1e-9)).powf(e);
+            if u >= 1.0 {
+                self.camera_anim = None;
+            }
+        }
+        if self.gallery.enabled {
+            let params = self.layout_params().with_t(self.target_t());
+            let shown = self.pending.as_ref().or(self.current.as_ref());
+            let can_toggle = shown.is_some_and(|s| s.grid.is_some());
+            let tick = self
+                .gallery
+                .tick(now, &self.camera, shown, &params, can_toggle);
+            if tick.toggle_grid && self.grid_available() {
+                self.view.view_as_grid = !self.view.view_as_grid;
+            }
+            if let Some(camera) = tick.camera {
+                self.camera_anim = Some((self.camera, camera, now, super::gallery::MOVE_SECONDS));
+                self.camera_fitted = false;
+            }
+        }
+        if let Some((every, dir)) = &self.capture_every {
+            if now >= self.next_capture {
+                self.capture_index += 1;
+                let path = dir.join(format!("frame-{:06}.png", self.capture_index));
+                self.next_capture = now + every.max(0.01);
+                self.effects.push(Effect::CaptureFrame { path });
+            }
+        }
+        self.notices.retain(|n| n.until > now);
+    }
+
+    /// One line for the status bar: image count, layout, what the background work does.
+    pub fn status_line(&self, fps: f32) -> String {
+        let mut parts = vec![];
+        match self.shown() {
+            Some(s) => {
+                parts.push(format!("{} images", s.used_count()));
+                if s.missing > 0 {
+                    parts.push(format!("{} missing", s.missing));
+                }
+                let layout = if self.t >= 1.0 {
+                    "grid".to_string()
+                } else if self.t <= 0.0 {
+                    "t-SNE".to_string()
+                } else {
+                    format!("t-SNE → grid {:.0} %", self.t * 100.0)
+                };
+                parts.push(layout);
+            }
+            None => parts.push("no images".into()),
+        }
+        parts.push(format!("{fps:.0} fps"));
+        if let Some(j) = &self.job {
+            let mut s = format!("{} {}", job_verb(j.kind), j.stage.label());
+            if j.total > 0 {
+                s.push_str(&format!(" {}/{}", j.done, j.total));
+            }
+            if let Some(eta) = j.eta(self.now) {
+                s.push_str(&format!(
+                    ", {}",
+                    crate::progress::format_duration(std::time::Duration::from_secs_f64(eta))
+                ));
+                s.push_str(" left");
+            }
+            parts.push(s);
+        }
+        if let Some(s) = &self.glue_status {
+            parts.push(s.clone());
+        }
+        if self.gallery.enabled {
+            parts.push("gallery tour".into());
+        }
+        if self.gpu_errors > 0 {
+            parts.push(format!("{} GPU errors (see warnings)", self.gpu_errors));
+        }
+        parts.join(" · ")
+    }
+}

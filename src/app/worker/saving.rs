@@ -1,0 +1,77 @@
+//! Saving: layout JSON and PNG files are written on their own threads (atomically); the app
+//! waits for them before it exits, so nothing the user saved is lost.
+
+use super::{Msg, Workers};
+use crate::layout_io::{self, LayoutEntry, TsneSettings};
+use image::RgbaImage;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl Workers {
+    /// Write a layout JSON on a thread, with the t-SNE settings that made it when known. Paths
+    /// that JSON cannot hold exactly are reported as a warning.
+    pub fn save_json(
+        self: &Arc<Self>,
+        path: PathBuf,
+        entries: Vec<LayoutEntry>,
+        tsne: Option<TsneSettings>,
+    ) {
+        if let Some(w) = layout_io::non_utf8_warning(&entries) {
+            self.send(Msg::Warning {
+                text: format!("{}: {w}", path.display()),
+            });
+        }
+        self.save(path, move |p| {
+            layout_io::write_layout(p, &entries, tsne).map_err(|e| e.to_string())
+        });
+    }
+
+    /// Encode and write a PNG on a thread.
+    pub fn save_png(self: &Arc<Self>, path: PathBuf, image: RgbaImage) {
+        self.save(path, move |p| {
+            crate::atomic::write_png(p, &image).map_err(|e| format!("{e:#}"))
+        });
+    }
+
+    fn save(
+        self: &Arc<Self>,
+        path: PathBuf,
+        write: impl FnOnce(&Path) -> Result<(), String> + Send + 'static,
+    ) {
+        let this = self.clone();
+        self.saving.fetch_add(1, Ordering::SeqCst);
+        let target = path.clone();
+        let spawned = self.spawn("itl-save", move || {
+            let result = write(&path);
+            this.saving.fetch_sub(1, Ordering::SeqCst);
+            this.send(Msg::Saved { path, result });
+        });
+        if let Err(e) = spawned {
+            self.saving.fetch_sub(1, Ordering::SeqCst);
+            log::error!("cannot start a thread to save {}: {e}", target.display());
+            self.send(Msg::Saved {
+                path: target,
+                result: Err(format!("cannot start a thread to write it: {e}")),
+            });
+        }
+    }
+
+    /// Files being written right now.
+    pub fn saves_in_flight(&self) -> usize {
+        self.saving.load(Ordering::SeqCst)
+    }
+
+    /// Wait (at most `timeout`) until no file is being written; false on timeout.
+    pub fn wait_for_saves(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while self.saves_in_flight() > 0 {
+            if start.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
