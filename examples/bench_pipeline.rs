@@ -59,15 +59,28 @@ fn parse_args() -> Args {
     args
 }
 
-fn labels(dataset: &Path) -> HashMap<PathBuf, String> {
-    let text = std::fs::read_to_string(dataset.join("labels.csv")).unwrap_or_default();
-    text.lines()
+/// `labels.csv` of the dataset; accuracy needs it, so a missing or empty file is an error (a
+/// run without labels would give every image one label and print a perfect accuracy).
+fn labels(dataset: &Path) -> anyhow::Result<HashMap<PathBuf, String>> {
+    let file = dataset.join("labels.csv");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; the benchmark reports 10-NN category accuracy and needs the labels",
+            file.display()
+        )
+    })?;
+    let labels: HashMap<PathBuf, String> = text
+        .lines()
         .skip(1)
         .filter_map(|l| {
             let (rel, cat) = l.rsplit_once(',')?;
             Some((dataset.join(rel).canonicalize().ok()?, cat.to_string()))
         })
-        .collect()
+        .collect();
+    if labels.is_empty() {
+        anyhow::bail!("{} names no existing image", file.display());
+    }
+    Ok(labels)
 }
 
 fn ids(paths: &[PathBuf], labels: &HashMap<PathBuf, String>) -> Vec<u32> {
@@ -79,7 +92,7 @@ fn ids(paths: &[PathBuf], labels: &HashMap<PathBuf, String>) -> Vec<u32> {
                 .canonicalize()
                 .ok()
                 .and_then(|c| labels.get(&c).cloned())
-                .unwrap_or_else(|| "?".into());
+                .unwrap_or_else(|| format!("unlabelled:{}", p.display()));
             let next = map.len() as u32;
             *map.entry(cat).or_insert(next)
         })
@@ -97,7 +110,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    let labels = labels(&args.dataset);
+    let labels = labels(&args.dataset)?;
     let tmp = tempfile::tempdir()?;
     let cache = Cache::at(
         args.cache_dir

@@ -314,6 +314,8 @@ pub fn resolve_path(recorded: &str, base: &Path) -> (PathBuf, bool) {
 
 /// Scale points uniformly (same factor on both axes, so the shape is kept) into [0, 1]²,
 /// centring the shorter extent. Degenerate input (one point, all equal) goes to the centre.
+/// The result is at the precision the JSON stores (1e-6), so a layout written and read back is
+/// bit-identical, and a grid solved on it is the grid the file reproduces.
 pub fn normalize_points(points: &[[f64; 2]]) -> Vec<[f32; 2]> {
     if points.is_empty() {
         return vec![];
@@ -339,7 +341,7 @@ pub fn normalize_points(points: &[[f64; 2]]) -> Vec<[f32; 2]> {
         .map(|p| {
             let x = ((p[0] - lo[0] + offset[0]) / extent).clamp(0.0, 1.0);
             let y = ((p[1] - lo[1] + offset[1]) / extent).clamp(0.0, 1.0);
-            [x as f32, y as f32]
+            [stored(x as f32), stored(y as f32)]
         })
         .collect()
 }
@@ -379,6 +381,11 @@ pub fn layout_json(
 
 fn round6(v: f32) -> f64 {
     (v as f64 * 1e6).round() / 1e6
+}
+
+/// `v` at the precision a layout file stores: writing and reading it back gives `v` again.
+pub fn stored(v: f32) -> f32 {
+    round6(v) as f32
 }
 
 /// The entries whose path is not valid UTF-8: JSON cannot hold them exactly, so they are written
@@ -536,6 +543,31 @@ mod tests {
         assert_eq!(l.grid_size, None);
         assert_eq!(l.tsne, Some(tsne));
         assert!(non_utf8_warning(&entries).is_none());
+    }
+
+    #[test]
+    fn normalized_points_survive_a_write_and_read_bit_for_bit() {
+        let raw: Vec<[f64; 2]> = (0..500)
+            .map(|i| {
+                let t = i as f64 * 0.7371;
+                [t.sin() * 13.37 + t * 0.01, t.cos() * 7.11 - 3.0]
+            })
+            .collect();
+        let pts = normalize_points(&raw);
+        let entries: Vec<LayoutEntry> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| LayoutEntry {
+                path: PathBuf::from(format!("/x/{i}.png")),
+                point: *p,
+                grid: None,
+            })
+            .collect();
+        let back = parse_layout(&layout_json(&entries, None, None), Path::new("/")).unwrap();
+        assert!(!back.normalized);
+        for (a, b) in entries.iter().zip(&back.entries) {
+            assert_eq!(a.point, b.point);
+        }
     }
 
     #[cfg(unix)]

@@ -242,9 +242,15 @@ pub fn extract_features(
                 return None;
             }
             let t = Instant::now();
-            let bytes = match std::fs::read(path) {
+            // the header is checked (size, pixel count) before the file is read whole
+            let bytes = match thumbs::read_image_file(path) {
                 Ok(b) => b,
-                Err(e) => return Some(Outcome::Skipped(format!("cannot read the file: {e}"))),
+                Err(e) => {
+                    rep.warn(&format!("skipped {}: {e}", path.display()));
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    rep.advance(Stage::Features, n as u64);
+                    return Some(Outcome::Skipped(e.to_string()));
+                }
             };
             add(&read_ns, t);
             let t = Instant::now();

@@ -116,9 +116,41 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     Ok(img)
 }
 
+/// Largest image file we read (a 100 Mpx JPEG is well below; bigger files are not photos).
+pub const MAX_FILE_BYTES: u64 = 512 << 20;
+
+/// Read an image file for decoding, after checking from its header alone that it is an image
+/// of at most [`MAX_PIXELS`] (so a decompression bomb or a huge scan costs a few KiB of reading,
+/// not the whole file and a gigabyte of pixels). Files whose header the probe cannot read are
+/// read anyway and left to the decoder, which says why it cannot use them.
+pub fn read_image_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Err(DecodeError::Empty);
+    }
+    if len > MAX_FILE_BYTES {
+        return Err(DecodeError::Corrupt(format!(
+            "the file is {} MiB, over the {} MiB limit for an image",
+            len >> 20,
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    let probe = ImageReader::new(std::io::BufReader::with_capacity(64 << 10, &file))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok());
+    if let Some((width, height)) = probe {
+        if width as u64 * height as u64 > MAX_PIXELS {
+            return Err(DecodeError::TooLarge { width, height });
+        }
+    }
+    Ok(std::fs::read(path)?)
+}
+
 /// Read and decode a file.
 pub fn decode_file(path: &Path) -> Result<DynamicImage, DecodeError> {
-    let bytes = std::fs::read(path)?;
+    let bytes = read_image_file(path)?;
     decode_bytes(&bytes)
 }
 
@@ -275,7 +307,7 @@ pub fn load_thumbnail(
     cache: &crate::cache::Cache,
     thumb_size: u32,
 ) -> Result<RgbaImage, DecodeError> {
-    let bytes = std::fs::read(path)?;
+    let bytes = read_image_file(path)?;
     let key = crate::cache::content_key(&bytes);
     if let Some(thumb) = cache.load_thumb(thumb_size, &key) {
         return Ok(thumb);
@@ -404,6 +436,50 @@ mod tests {
         assert!(decode_bytes(&jpg).is_err());
         // header cut short
         assert!(is_truncated_jpeg(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]));
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn oversized_images_are_refused_from_their_header() {
+        let dir = tempfile::tempdir().unwrap();
+        // A PNG header that claims 20000x20000 pixels, followed by garbage: refused from the
+        // header, before any pixel data is read.
+        let mut bytes = png_bytes(&DynamicImage::ImageRgb8(RgbImage::new(4, 4)));
+        bytes[16..20].copy_from_slice(&20000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&20000u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]); // IHDR chunk type + data
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        bytes.extend(std::iter::repeat_n(0u8, 1 << 16));
+        let bomb = dir.path().join("bomb.png");
+        std::fs::write(&bomb, &bytes).unwrap();
+        match read_image_file(&bomb) {
+            Err(DecodeError::TooLarge { width, height }) => {
+                assert_eq!((width, height), (20000, 20000))
+            }
+            other => panic!("{other:?}"),
+        }
+        // A normal image passes and reads whole.
+        let ok = dir.path().join("ok.png");
+        let good = png_bytes(&DynamicImage::ImageRgb8(RgbImage::new(40, 30)));
+        std::fs::write(&ok, &good).unwrap();
+        assert_eq!(read_image_file(&ok).unwrap(), good);
+        let empty = dir.path().join("empty.png");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(read_image_file(&empty), Err(DecodeError::Empty)));
     }
 
     #[test]

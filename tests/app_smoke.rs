@@ -5,7 +5,32 @@
 mod common;
 
 use common::{app_command, display, signal, spread, wait_for};
+use std::path::Path;
+use std::process::Child;
 use std::time::{Duration, Instant};
+
+/// Wait for a scripted run to end; it must succeed without a panic. Returns its stderr.
+fn finished_ok(mut child: Child) -> String {
+    let status = wait_for(&mut child, Duration::from_secs(600));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(status.success(), "app failed: {status}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// The captured frame exists and shows images (many colours, contrast), not a blank window.
+fn captured_frame(path: &Path, stderr: &str) -> image::RgbaImage {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("no captured frame ({e}); stderr:\n{stderr}"))
+        .to_rgba8();
+    let (colours, sd) = spread(&img);
+    assert!(
+        colours > 200 && sd > 10.0,
+        "the frame looks blank: {colours} colours, sd {sd}"
+    );
+    img
+}
 
 #[test]
 fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
@@ -14,7 +39,7 @@ fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
     let frame = tmp.path().join("frame.png");
     let shots = tmp.path().join("shots");
     std::fs::create_dir(&shots).unwrap();
-    let mut child = app_command(&display, tmp.path())
+    let child = app_command(&display, tmp.path())
         .arg("--screenshot-dir")
         .arg(&shots)
         .args([
@@ -29,25 +54,13 @@ fn app_opens_the_demo_set_toggles_the_grid_and_saves_a_screenshot() {
         .arg(&frame)
         .spawn()
         .expect("start the app");
-    let status = wait_for(&mut child, Duration::from_secs(600));
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(status.success(), "app failed: {status}\n{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-
-    let img = image::open(&frame)
-        .unwrap_or_else(|e| panic!("no captured frame ({e}); stderr:\n{stderr}"))
-        .to_rgba8();
+    let stderr = finished_ok(child);
+    let img = captured_frame(&frame, &stderr);
     assert!(
         img.width() >= 1000 && img.height() >= 680,
         "{}x{}",
         img.width(),
         img.height()
-    );
-    let (colours, sd) = spread(&img);
-    assert!(
-        colours > 200 && sd > 10.0,
-        "the frame looks blank: {colours} colours, sd {sd}"
     );
 
     let shots: Vec<_> = std::fs::read_dir(&shots)
@@ -98,7 +111,7 @@ fn gpu_errors_and_a_lost_device_do_not_stop_the_app() {
     let tmp = tempfile::tempdir().unwrap();
     let frame = tmp.path().join("frame.png");
     let stats = tmp.path().join("stats.jsonl");
-    let mut child = app_command(&display, tmp.path())
+    let child = app_command(&display, tmp.path())
         .args(["--size", "800x600", "--grid", "--quit-after", "150"])
         .args([
             "--inject-gpu-fault",
@@ -112,11 +125,7 @@ fn gpu_errors_and_a_lost_device_do_not_stop_the_app() {
         .arg(&frame)
         .spawn()
         .expect("start the app");
-    let status = wait_for(&mut child, Duration::from_secs(600));
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(status.success(), "app failed: {status}\n{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stderr = finished_ok(child);
     assert_eq!(
         stderr.matches("GPU error (Validation)").count(),
         1,
@@ -124,14 +133,7 @@ fn gpu_errors_and_a_lost_device_do_not_stop_the_app() {
     );
     assert!(stderr.contains("GPU resources rebuilt"), "{stderr}");
     // 110 frames after the simulated loss the rebuilt renderer draws every image again
-    let img = image::open(&frame)
-        .unwrap_or_else(|e| panic!("no captured frame ({e}); stderr:\n{stderr}"))
-        .to_rgba8();
-    let (colours, sd) = spread(&img);
-    assert!(
-        colours > 200 && sd > 10.0,
-        "the frame after the rebuild looks blank: {colours} colours, sd {sd}"
-    );
+    captured_frame(&frame, &stderr);
 }
 
 #[test]

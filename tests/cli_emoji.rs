@@ -158,6 +158,41 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
         .arg("--quiet"));
     let regrid = layout_io::read_layout(&regrid).unwrap();
     assert_eq!(regrid.grid_size, Some([cols, rows]));
+    // The same points (the file holds them bit-for-bit) and an exact solver: the same
+    // assignment cost to 1e-9, and here the same cells.
+    let shape = image_tsne_live::grid::GridShape {
+        cols: cols as usize,
+        rows: rows as usize,
+    };
+    let pts: Vec<[f64; 2]> = layout
+        .entries
+        .iter()
+        .map(|e| [e.point[0] as f64, e.point[1] as f64])
+        .collect();
+    let norm = image_tsne_live::grid::normalized_points(&pts, shape).unwrap();
+    let cost = |l: &layout_io::LoadedLayout| -> f64 {
+        l.entries
+            .iter()
+            .zip(&norm)
+            .map(|(e, q)| {
+                let [c, r] = e.grid.expect("every entry has a cell");
+                let g = shape.cell_position(c as usize, r as usize);
+                (g[0] - q[0]).powi(2) + (g[1] - q[1]).powi(2)
+            })
+            .sum()
+    };
+    let (analysis_cost, regrid_cost) = (cost(&grid), cost(&regrid));
+    assert!(
+        (analysis_cost - regrid_cost).abs() <= 1e-9 * analysis_cost.max(1.0),
+        "analysis grid cost {analysis_cost} vs `grid` {regrid_cost}"
+    );
+    let same = grid
+        .entries
+        .iter()
+        .zip(&regrid.entries)
+        .filter(|(a, b)| a.grid == b.grid)
+        .count();
+    assert_eq!(same, grid.entries.len(), "the same cells");
 }
 
 #[test]

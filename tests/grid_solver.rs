@@ -435,17 +435,21 @@ fn cancellation() {
         );
         assert!(matches!(r, Err(GridError::Cancelled)), "{solver:?}");
     }
-    // Cancelled while running: returns promptly.
+    // Cancelled while running: returns promptly. The flag is set the moment the solve starts
+    // (no sleep: the only assumption is that a 10 000-point solve outlasts a thread wake-up).
     for solver in [Solver::Exact, Solver::Fast] {
         let flag = Arc::new(AtomicBool::new(false));
+        let start = Arc::new(std::sync::Barrier::new(2));
         let setter = {
             let flag = Arc::clone(&flag);
+            let start = Arc::clone(&start);
             std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
+                start.wait();
                 flag.store(true, Ordering::Relaxed);
                 Instant::now()
             })
         };
+        start.wait();
         let r = assign(&pts, shape, solver, Some(&flag));
         let done = Instant::now();
         let set_at = setter.join().expect("setter");

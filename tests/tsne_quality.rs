@@ -10,6 +10,10 @@ use ndarray::Array2;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
+/// Upper bound on the exact KL(P50) of the app-settings run: measured 0.6725 (deterministic for
+/// the seed); a little room for other CPUs and SIMD paths.
+const KL_P50_MAX: f64 = 0.70;
+
 fn data_dir() -> PathBuf {
     let root = std::env::var("IMAGE_TSNE_LIVE_SHARED")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").to_string());
@@ -88,7 +92,9 @@ fn digits_quality_app_settings() {
     };
     let y = tsne(data.view(), &params, &mut |_| ControlFlow::Continue(())).expect("t-SNE run");
     let acc = knn_accuracy(&y, &labels, 10);
-    let kl = kl_divergence(data.view(), &y, 30.0);
-    eprintln!("digits (perplexity 50, θ 0.3): 10-NN accuracy {acc:.4}, KL(P30) {kl:.4}");
+    // KL against the affinities the run optimised (perplexity 50)
+    let kl = kl_divergence(data.view(), &y, 50.0);
+    eprintln!("digits (perplexity 50, θ 0.3): 10-NN accuracy {acc:.4}, KL(P50) {kl:.4}");
     assert!(acc >= 0.98, "10-NN accuracy {acc} < 0.98");
+    assert!(kl <= KL_P50_MAX, "KL(P50) {kl} > {KL_P50_MAX}");
 }

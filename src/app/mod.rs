@@ -265,6 +265,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
     scripted(app, model);
     let figures = || stats::Figures {
         images: model.state.shown().map_or(0, |s| s.used_count()),
+        job_running: model.state.job.is_some(),
         gpu_bytes: model.gpu.bytes(),
         gpu_errors: model.gpu.errors.total(),
         rebuilds: model.gpu.rebuilds,

@@ -14,6 +14,8 @@ pub const STATS_EVERY_SECONDS: f64 = 10.0;
 /// Figures of the app that the stats line reports besides frame times.
 pub struct Figures {
     pub images: usize,
+    /// Whether a background job (analysis, load, re-run) is running.
+    pub job_running: bool,
     pub gpu_bytes: u64,
     pub gpu_errors: u64,
     pub rebuilds: u64,
@@ -111,6 +113,7 @@ impl Stats {
             "frame_ms_median": median,
             "frame_ms_max": max,
             "images": f.images,
+            "job_running": f.job_running,
             "gpu_bytes": f.gpu_bytes,
             "gpu_errors": f.gpu_errors,
             "rebuilds": f.rebuilds,

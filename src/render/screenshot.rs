@@ -425,7 +425,17 @@ impl QuadRenderer {
         params: &FrameParams,
         opts: &OffscreenOptions,
     ) -> Result<RgbaImage> {
-        let mut job = self.start_offscreen(device, params, opts)?;
+        let job = self.start_offscreen(device, params, opts)?;
+        self.finish(job, device, queue)
+    }
+
+    /// Run a job to the end, waiting for each tile.
+    fn finish(
+        &self,
+        mut job: OffscreenJob,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> Result<RgbaImage> {
         with_error_scope(device, "rendering offscreen", || loop {
             if let Some(image) = job.step(self, device, queue, true)? {
                 return Ok(image);
@@ -526,13 +536,7 @@ impl QuadRenderer {
         layout: &LayoutParams,
         opts: &ScreenshotOptions,
     ) -> Result<RgbaImage> {
-        let plan = self.plan_screenshot(layout, opts, device.limits().max_texture_dimension_2d)?;
-        let params = FrameParams {
-            camera: plan.camera,
-            layout: *layout,
-            hovered: None,
-            style: opts.style,
-        };
-        self.render_offscreen(device, queue, &params, &opts.offscreen)
+        let job = self.start_screenshot(device, layout, opts)?;
+        self.finish(job, device, queue)
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: where the shared datasets are, label files.
 #![allow(dead_code)]
 
+pub mod soak;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -144,7 +146,8 @@ pub fn signal(child: &Child, name: &str) {
 
 /// The app binary with a display, a private runtime dir and cache.
 pub fn app_command(display: &str, tmp: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_image-tsne-live"));
+    let app = option_env!("CARGO_BIN_EXE_image-tsne-live").expect("integration tests only");
+    let mut cmd = Command::new(app);
     cmd.env("DISPLAY", display)
         .env("XDG_RUNTIME_DIR", tmp)
         .arg("--cache-dir")

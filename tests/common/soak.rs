@@ -1,0 +1,252 @@
+//! A soak run of the real app, shared by `examples/soak.rs` (30 minutes, the table in the
+//! README) and `tests/soak.rs` (2 minutes in CI): the app tours `images` images in gallery
+//! mode (`--gallery --toggle-every 2 --capture-every 5 DIR`) under Xvfb, writing a stats line
+//! every 10 s (`--stats`); at the end it gets SIGTERM. The run is judged on what an unattended
+//! installation needs: no panic, memory that does not creep, frames that do not stall, and
+//! every captured frame a valid PNG.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a soak run is asked to do.
+pub struct SoakConfig {
+    /// The app binary.
+    pub app: PathBuf,
+    pub dataset: PathBuf,
+    pub images: usize,
+    pub duration: Duration,
+    /// Seconds after the analysis has finished before figures count (caches, first tours).
+    pub warmup: f64,
+    pub size: String,
+    /// Scratch folder: captures, stats, cache (reused across runs when it is kept).
+    pub work: PathBuf,
+    pub display: String,
+}
+
+/// One stats line of the app.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub t: f64,
+    pub frames: u64,
+    pub frame_ms_median: f64,
+    pub frame_ms_max: f64,
+    pub rss_mb: f64,
+    pub gpu_mb: f64,
+    pub gpu_errors: u64,
+    pub images: u64,
+    pub job_running: bool,
+}
+
+/// What a soak run measured.
+pub struct SoakReport {
+    pub samples: Vec<Sample>,
+    /// Index of the first sample after the warm-up.
+    pub warm_from: Option<usize>,
+    pub exit_code: Option<i32>,
+    pub panicked: bool,
+    pub captures: usize,
+    pub valid_captures: usize,
+    pub expected_captures: usize,
+    pub stderr_tail: String,
+}
+
+impl SoakReport {
+    fn warm(&self) -> &[Sample] {
+        match self.warm_from {
+            Some(i) => &self.samples[i..],
+            None => &[],
+        }
+    }
+
+    /// RSS growth after the warm-up, in percent (last sample vs the first warm one).
+    pub fn rss_growth_percent(&self) -> Option<f64> {
+        let warm = self.warm();
+        let (first, last) = (warm.first()?, warm.last()?);
+        Some((last.rss_mb - first.rss_mb) / first.rss_mb.max(1e-9) * 100.0)
+    }
+
+    /// The longest frame after the warm-up, ms.
+    pub fn max_frame_ms(&self) -> Option<f64> {
+        self.warm()
+            .iter()
+            .map(|s| s.frame_ms_max)
+            .max_by(|a, b| a.total_cmp(b))
+    }
+
+    /// The median of the warm samples' median frame times, ms.
+    pub fn median_frame_ms(&self) -> Option<f64> {
+        let mut m: Vec<f64> = self.warm().iter().map(|s| s.frame_ms_median).collect();
+        m.sort_by(|a, b| a.total_cmp(b));
+        m.get(m.len() / 2).copied()
+    }
+
+    /// The table of samples (markdown).
+    pub fn table(&self) -> String {
+        let mut out = String::from(
+            "| t (s) | frames | frame median (ms) | frame max (ms) | RSS (MiB) | GPU (MiB) | GPU errors |\n|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (i, s) in self.samples.iter().enumerate() {
+            let warm = self.warm_from.is_some_and(|w| i >= w);
+            out.push_str(&format!(
+                "| {:.0}{} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |\n",
+                s.t,
+                if warm { "" } else { " (warm-up)" },
+                s.frames,
+                s.frame_ms_median,
+                s.frame_ms_max,
+                s.rss_mb,
+                s.gpu_mb,
+                s.gpu_errors
+            ));
+        }
+        out
+    }
+
+    /// The verdicts, each with its figure: (what, passed, detail).
+    pub fn verdicts(&self) -> Vec<(&'static str, bool, String)> {
+        let growth = self.rss_growth_percent();
+        let max_frame = self.max_frame_ms();
+        vec![
+            (
+                "exits on SIGTERM with 143, no panic",
+                self.exit_code == Some(143) && !self.panicked,
+                format!("exit {:?}, panic: {}", self.exit_code, self.panicked),
+            ),
+            (
+                "RSS after warm-up grows < 2 %",
+                growth.is_some_and(|g| g < 2.0),
+                format!("{growth:.2?} %"),
+            ),
+            (
+                "no frame over 250 ms after warm-up",
+                max_frame.is_some_and(|m| m <= 250.0),
+                format!("max {max_frame:.1?} ms"),
+            ),
+            (
+                "captures: the expected number of valid PNGs",
+                self.valid_captures == self.captures
+                    && self.captures + 1 >= self.expected_captures
+                    && self.captures <= self.expected_captures + 1,
+                format!(
+                    "{} valid of {} written, {} expected",
+                    self.valid_captures, self.captures, self.expected_captures
+                ),
+            ),
+        ]
+    }
+}
+
+fn sample(v: &Value) -> Option<Sample> {
+    let f = |k: &str| v.get(k).and_then(Value::as_f64);
+    Some(Sample {
+        t: f("t")?,
+        frames: f("frames")? as u64,
+        frame_ms_median: f("frame_ms_median")?,
+        frame_ms_max: f("frame_ms_max")?,
+        rss_mb: f("rss_kb")? / 1024.0,
+        gpu_mb: f("gpu_bytes")? / (1024.0 * 1024.0),
+        gpu_errors: f("gpu_errors")? as u64,
+        images: f("images")? as u64,
+        job_running: v.get("job_running").and_then(Value::as_bool)?,
+    })
+}
+
+/// Run the app as an installation for `cfg.duration`, then stop it and judge the run.
+pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
+    let captures = cfg.work.join("captures");
+    let _ = std::fs::remove_dir_all(&captures);
+    std::fs::create_dir_all(&captures).expect("capture folder");
+    let stats = cfg.work.join("stats.jsonl");
+    let _ = std::fs::remove_file(&stats);
+    let runtime = cfg.work.join("xdg");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let mut child = Command::new(&cfg.app)
+        .env("DISPLAY", &cfg.display)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .arg(&cfg.dataset)
+        .args(["--max-images", &cfg.images.to_string()])
+        .args(["--gallery", "--toggle-every", "2", "--hide-gui"])
+        .args(["--size", &cfg.size])
+        .arg("--capture-every")
+        .arg("5")
+        .arg(&captures)
+        .arg("--stats")
+        .arg(&stats)
+        .arg("--cache-dir")
+        .arg(cfg.work.join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the app");
+    // stderr is drained on a thread so the app never blocks on a full pipe
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut e) = stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut text);
+        }
+        text
+    });
+    let start = Instant::now();
+    while start.elapsed() < cfg.duration {
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let ran = start.elapsed().as_secs_f64();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now();
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break Some(s);
+        }
+        if deadline.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            break child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = reader.join().unwrap_or_default();
+    let samples: Vec<Sample> = std::fs::read_to_string(&stats)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| sample(&v))
+        .collect();
+    let ready_at = samples
+        .iter()
+        .find(|s| !s.job_running && s.images > 0)
+        .map(|s| s.t);
+    let warm_from = ready_at.and_then(|r| samples.iter().position(|s| s.t >= r + cfg.warmup));
+    let files: Vec<PathBuf> = std::fs::read_dir(&captures)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    let valid = files.iter().filter(|p| is_valid_png(p)).count();
+    let tail: String = {
+        let lines: Vec<&str> = stderr.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    };
+    SoakReport {
+        warm_from,
+        exit_code: status.and_then(|s| s.code()),
+        panicked: stderr.contains("panicked"),
+        captures: files.len(),
+        valid_captures: valid,
+        // one capture at start, then every 5 s of the run
+        expected_captures: (ran / 5.0).floor() as usize + 1,
+        stderr_tail: tail,
+        samples,
+    }
+}
+
+fn is_valid_png(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "png")
+        && image::open(p).is_ok_and(|img| img.width() > 0 && img.height() > 0)
+}

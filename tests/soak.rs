@@ -1,0 +1,56 @@
+//! The soak test's 2-minute version (the 30-minute one is `examples/soak.rs`): the real app in
+//! gallery mode on 2 000 images under Xvfb, with frame captures and stats. Asserted: it stops on
+//! SIGTERM with 143 and no panic, memory does not creep after the warm-up, every capture is a
+//! valid PNG and as many were written as the run's length asks. Frame times are printed, not
+//! asserted (timings are noisy on a shared CI machine).
+
+mod common;
+
+use common::soak::{run_soak, SoakConfig};
+use std::time::Duration;
+
+#[test]
+fn two_minutes_of_gallery_mode_on_2000_images() {
+    let (display, _xvfb) = common::display();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = SoakConfig {
+        app: env!("CARGO_BIN_EXE_image-tsne-live").into(),
+        dataset: common::shared_dir().join("datasets/emoji-google"),
+        images: 2000,
+        duration: Duration::from_secs(120),
+        warmup: 20.0,
+        size: "1280x720".into(),
+        work: tmp.path().to_path_buf(),
+        display,
+    };
+    let report = run_soak(&cfg);
+    println!("{}", report.table());
+    let verdicts = report.verdicts();
+    for (what, passed, detail) in &verdicts {
+        println!("{} {what}: {detail}", if *passed { "PASS" } else { "FAIL" });
+    }
+    let tail = &report.stderr_tail;
+    assert_eq!(report.exit_code, Some(143), "{tail}");
+    assert!(!report.panicked, "{tail}");
+    assert!(
+        report.warm_from.is_some(),
+        "the analysis did not finish with time to spare:\n{}\n{tail}",
+        report.table()
+    );
+    let growth = report.rss_growth_percent().unwrap_or(f64::NAN);
+    assert!(
+        growth < 2.0,
+        "RSS grew {growth:.2} % after the warm-up\n{}",
+        report.table()
+    );
+    assert_eq!(
+        report.valid_captures, report.captures,
+        "every capture is a valid PNG"
+    );
+    assert!(
+        report.captures + 1 >= report.expected_captures,
+        "{} captures, {} expected",
+        report.captures,
+        report.expected_captures
+    );
+}
