@@ -13,8 +13,9 @@
 
 use image_tsne_live::cache::Cache;
 use image_tsne_live::features::FeatureModel;
+use image_tsne_live::grid::GrowParams;
 use image_tsne_live::grid::Solver;
-use image_tsne_live::grow::{Frame, MapState};
+use image_tsne_live::grow::{AddParams, Frame, MapState};
 use image_tsne_live::metrics::knn_accuracy;
 use image_tsne_live::pca::PcaBasis;
 use image_tsne_live::pipeline::{self, AnalyzeOptions};
@@ -36,6 +37,7 @@ struct Args {
     sizes: Vec<usize>,
     cache_dir: Option<PathBuf>,
     threads: Option<usize>,
+    grid: GrowParams,
 }
 
 fn parse_args() -> Args {
@@ -46,6 +48,7 @@ fn parse_args() -> Args {
         sizes: vec![10_000, 50_000],
         cache_dir: None,
         threads: None,
+        grid: GrowParams::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -63,6 +66,20 @@ fn parse_args() -> Args {
                     .filter_map(|v| v.trim().parse().ok())
                     .collect()
             }
+            "--move-penalty" => {
+                a.grid.move_penalty = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(a.grid.move_penalty)
+            }
+            "--min-free" => {
+                a.grid.min_free = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(a.grid.min_free)
+            }
+            "--reach" => a.grid.reach = num().unwrap_or(a.grid.reach),
+            "--step" => a.grid.step = num().unwrap_or(a.grid.step),
             "--cache-dir" => a.cache_dir = it.next().map(PathBuf::from),
             other => {
                 eprintln!("unknown option {other}");
@@ -126,11 +143,15 @@ fn add(
     map: &mut MapState,
     paths: &[PathBuf],
     features: ndarray::ArrayView2<f32>,
+    grid: &GrowParams,
 ) -> image_tsne_live::grow::AddReport {
     map.add(
         paths.to_vec(),
         features,
-        &TransformParams::default(),
+        &AddParams {
+            transform: TransformParams::default(),
+            grid: *grid,
+        },
         None,
         &mut |_, _| ControlFlow::Continue(()),
     )
@@ -161,6 +182,7 @@ fn main() {
 fn run(args: &Args) {
     let rep = SilentReporter::default();
     let dataset = shared().join("datasets/emoji-google");
+    let dataset = dataset.canonicalize().unwrap_or(dataset);
     let labels: HashMap<PathBuf, String> = std::fs::read_to_string(dataset.join("labels.csv"))
         .expect("labels.csv")
         .lines()
@@ -236,6 +258,7 @@ fn run(args: &Args) {
             &mut single,
             &set.paths[i..i + 1],
             set.features.slice(s![i..i + 1, ..]),
+            &args.grid,
         );
         single_place.push(ms(r.place_time));
         single_grid.push(ms(r.grid_time));
@@ -252,6 +275,7 @@ fn run(args: &Args) {
             &mut batched,
             &set.paths[i..j],
             set.features.slice(s![i..j, ..]),
+            &args.grid,
         );
         let g = r.grid.unwrap();
         batches.push((r.added.start, j - i, g, r.place_time, r.grid_time));
@@ -305,7 +329,10 @@ fn run(args: &Args) {
         g_bat - g_full
     );
 
-    println!("\n### Grid churn per batch of {}\n", args.batch);
+    println!(
+        "\n### Grid churn per batch of {} (move penalty {} cells², reach {}, step {}, min free {})\n",
+        args.batch, args.grid.move_penalty, args.grid.reach, args.grid.step, args.grid.min_free
+    );
     println!("| batch | map size before | grid | grew | old images that changed cell | share | [col,row] changed | place ms | grid ms |");
     println!("|---:|---:|---|---|---:|---:|---:|---:|---:|");
     for (k, (start, _m, g, pt, gt)) in batches.iter().enumerate() {
@@ -390,6 +417,7 @@ fn run(args: &Args) {
                 &mut map,
                 &fake_paths[i..i + 1],
                 data.slice(s![i..i + 1, ..]),
+                &args.grid,
             );
             place.push(ms(r.place_time));
             grid.push(ms(r.grid_time));

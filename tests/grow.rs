@@ -7,12 +7,11 @@ mod common;
 
 use image_tsne_live::cache::Cache;
 use image_tsne_live::features::FeatureModel;
-use image_tsne_live::grow::{self, MapState, SidecarError};
+use image_tsne_live::grow::{self, AddParams, MapState, SidecarError};
 use image_tsne_live::layout_io;
 use image_tsne_live::pipeline::{self, AnalyzeOptions};
 use image_tsne_live::progress::SilentReporter;
 use image_tsne_live::thumbs::Preprocess;
-use image_tsne_live::tsne::transform::TransformParams;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -99,7 +98,7 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
         .add(
             set.paths.clone(),
             set.features.view(),
-            &TransformParams::default(),
+            &AddParams::default(),
             None,
             &mut |_, _| ControlFlow::Continue(()),
         )
@@ -146,7 +145,7 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
         .add(
             set.paths.clone(),
             set.features.view(),
-            &TransformParams::default(),
+            &AddParams::default(),
             None,
             &mut |_, _| ControlFlow::Continue(()),
         )

@@ -1,35 +1,60 @@
 //! Growing a solved grid: new images get cells while the old ones keep theirs as far as possible.
 //!
 //! The previous assignment is the warm start. When the grid has no room left it grows (to a tight
-//! shape for the new count plus [`GROW_HEADROOM`], at the requested aspect) and every old cell is
-//! carried to the cell nearest its old position in the frame (an injective rounding, so the map
-//! keeps its arrangement and the new empty cells are spread through it). Each new image is then
-//! placed by an exact local re-solve: the smallest square window around its point that holds an
-//! empty cell (at least [`MIN_RADIUS`] cells around it) is re-assigned optimally (dense Hungarian)
-//! among the images in it plus the new one, with a small penalty for moving an old image, so old
-//! images move only when that clearly lowers the cost. Everything outside the window stays put.
+//! shape for the new count plus `GrowParams::headroom`, at the requested aspect) and every old cell
+//! is carried to the cell nearest its old position in the frame (an injective rounding, so the map
+//! keeps its arrangement and the new empty cells are spread through it). Each new image then takes
+//! the end of the cheapest *displacement chain*: it takes a cell near its point, that cell's image
+//! moves a step (`GrowParams::step` cells at most) to another cell, whose image moves on, …, until
+//! an empty cell is reached.
+//! (The grid counts as full while fewer than `GrowParams::min_free` of its cells are empty.)
+//! A chain costs the new image's squared distance to its cell plus, per displaced image, the
+//! change of its squared distance plus `GrowParams::move_penalty` (floored at 0, so Dijkstra finds
+//! the cheapest chain exactly). Only the images on the chain move, by one step each; the old
+//! assignment is otherwise kept, so the churn is the chain length.
 
 use std::sync::atomic::AtomicBool;
 
-use pathfinding::kuhn_munkres::kuhn_munkres;
-use pathfinding::matrix::Matrix;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use super::problem::Problem;
 use super::{assign, is_cancelled, GridAssignment, GridError, GridShape, Solver};
 
-/// When the grid is full it grows to hold this share more images than it must.
-pub const GROW_HEADROOM: f64 = 0.1;
-/// Smallest window radius (cells) of the local re-solve.
-pub const MIN_RADIUS: usize = 1;
-/// Largest window radius; beyond it the new image takes the nearest empty cell directly.
-pub const MAX_RADIUS: usize = 8;
-/// Cost (grid units²) an old image must save before it is moved to another cell.
-pub const MOVE_PENALTY: f64 = 0.5;
+/// Settings of [`grow_with`]; [`grow`] uses the defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GrowParams {
+    /// When the grid is full it grows to hold this share more images than it must (default 0.1).
+    pub headroom: f64,
+    /// The grid counts as full when fewer than this share of its cells would stay empty
+    /// (default 0.15): with spare cells everywhere the chains stay short.
+    pub min_free: f64,
+    /// A new image may take a cell up to this many cells (per axis) from its point (default 4).
+    pub reach: usize,
+    /// A displaced image moves at most this many cells (per axis) (default 2).
+    pub step: usize,
+    /// Cost (grid units², i.e. cells²) of displacing an old image, on top of the change of its
+    /// squared distance (default 8); a move that brings an image closer by more costs nothing.
+    /// (Measured in `bench_grow`: higher means less churn and a looser grid.)
+    pub move_penalty: f64,
+}
+
+impl Default for GrowParams {
+    fn default() -> Self {
+        GrowParams {
+            headroom: 0.1,
+            min_free: 0.15,
+            reach: 4,
+            step: 2,
+            move_penalty: 8.0,
+        }
+    }
+}
 
 /// Result of [`grow`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct GridGrowth {
-    /// The assignment of all points (old first, as given); `optimal` is false (local re-solve).
+    /// The assignment of all points (old first, as given); `optimal` is false (local update).
     pub assignment: GridAssignment,
     /// Whether the grid had to grow.
     pub grew: bool,
@@ -47,6 +72,17 @@ pub fn grow(
     points: &[[f64; 2]],
     previous: &GridAssignment,
     aspect: f64,
+    cancel: Option<&AtomicBool>,
+) -> Result<GridGrowth, GridError> {
+    grow_with(points, previous, aspect, &GrowParams::default(), cancel)
+}
+
+/// [`grow`] with explicit settings.
+pub fn grow_with(
+    points: &[[f64; 2]],
+    previous: &GridAssignment,
+    aspect: f64,
+    params: &GrowParams,
     cancel: Option<&AtomicBool>,
 ) -> Result<GridGrowth, GridError> {
     let n_old = previous.cells.len();
@@ -78,9 +114,10 @@ pub fn grow(
         });
     }
     let capacity = old_shape.cells().unwrap_or(0);
-    let grew = n > capacity;
+    let grew = n as f64 > capacity as f64 * (1.0 - params.min_free.clamp(0.0, 0.5)) || n > capacity;
     let shape = if grew {
-        let target = n + ((n as f64 * GROW_HEADROOM).ceil() as usize).max(1);
+        let spare = params.headroom.max(0.0) + params.min_free.clamp(0.0, 0.5);
+        let target = n + ((n as f64 * spare).ceil() as usize).max(1);
         let s = GridShape::for_count(target, aspect);
         // never shrink an axis: carried cells must stay distinct
         GridShape {
@@ -104,7 +141,6 @@ pub fn grow(
             ((v as f64) * (to - 1) as f64 / (from - 1) as f64).round() as usize
         }
     };
-    const FREE: u32 = u32::MAX;
     let mut owner = vec![FREE; m];
     let mut cell_of = vec![0u32; n];
     for (i, c) in previous.cells.iter().enumerate() {
@@ -154,70 +190,22 @@ pub fn grow(
     let px = axis(0, cols);
     let py = axis(1, rows);
 
-    let cost = |i: usize, j: usize| -> f64 {
-        let (c, r) = ((j % cols) as f64, (j / cols) as f64);
-        let d = (px[i] - c).powi(2) + (py[i] - r).powi(2);
-        if i < n_old && j as u32 != carried[i] {
-            d + MOVE_PENALTY
-        } else {
-            d
-        }
-    };
-    const SCALE: f64 = (1u64 << 24) as f64;
-
+    // Each new image: the cheapest chain of displacements that ends in an empty cell (Dijkstra
+    // over cells; see the module docs).
+    let mut chains = Chains::new(m);
     for i in n_old..n {
         if is_cancelled(cancel) {
             return Err(GridError::Cancelled);
         }
-        let (c0, r0) = (
-            (px[i].round() as usize).min(cols - 1),
-            (py[i].round() as usize).min(rows - 1),
-        );
-        let window = |rad: usize| {
-            let (ca, cb) = (c0.saturating_sub(rad), (c0 + rad).min(cols - 1));
-            let (ra, rb) = (r0.saturating_sub(rad), (r0 + rad).min(rows - 1));
-            (ra..=rb).flat_map(move |r| (ca..=cb).map(move |c| r * cols + c))
-        };
-        let mut rad = MIN_RADIUS;
-        while rad < MAX_RADIUS && !window(rad).any(|j| owner[j] == FREE) {
-            rad += 1;
+        let path = chains.cheapest(i, &owner, params, cols, rows, &px, &py)?;
+        // path[0] is taken by the new image, path[t]'s occupant moves to path[t + 1].
+        for t in (1..path.len()).rev() {
+            let o = owner[path[t - 1]];
+            owner[path[t]] = o;
+            cell_of[o as usize] = path[t] as u32;
         }
-        let cells: Vec<usize> = window(rad).collect();
-        if !cells.iter().any(|&j| owner[j] == FREE) {
-            // Nothing free nearby: the nearest empty cell, nobody else moves.
-            let j = (0..m)
-                .filter(|&j| owner[j] == FREE)
-                .min_by(|&a, &b| cost(i, a).total_cmp(&cost(i, b)))
-                .ok_or_else(|| GridError::InvalidInput("internal: no free cell".into()))?;
-            owner[j] = i as u32;
-            cell_of[i] = j as u32;
-            continue;
-        }
-        let mut persons: Vec<usize> = cells
-            .iter()
-            .filter(|&&j| owner[j] != FREE)
-            .map(|&j| owner[j] as usize)
-            .collect();
-        persons.push(i);
-        let mut w = Vec::with_capacity(persons.len() * cells.len());
-        for &p in &persons {
-            w.extend(
-                cells
-                    .iter()
-                    .map(|&j| -((cost(p, j) * SCALE).round() as i64)),
-            );
-        }
-        let w = Matrix::from_vec(persons.len(), cells.len(), w)
-            .map_err(|e| GridError::InvalidInput(format!("internal: {e:?}")))?;
-        let (_, pick) = kuhn_munkres(&w);
-        for &j in &cells {
-            owner[j] = FREE;
-        }
-        for (&p, &t) in persons.iter().zip(&pick) {
-            let j = cells[t];
-            owner[j] = p as u32;
-            cell_of[p] = j as u32;
-        }
+        owner[path[0]] = i as u32;
+        cell_of[i] = path[0] as u32;
     }
 
     let prob = Problem::from_grid_units(cols, rows, px, py);
@@ -238,6 +226,105 @@ pub fn grow(
         changed,
         changed_index,
     })
+}
+
+/// Dijkstra over the cells for displacement chains; buffers are reused between new images.
+struct Chains {
+    dist: Vec<f64>,
+    prev: Vec<u32>,
+    touched: Vec<usize>,
+    heap: BinaryHeap<(Reverse<u64>, u32)>,
+}
+
+const FREE: u32 = u32::MAX;
+
+impl Chains {
+    fn new(m: usize) -> Chains {
+        Chains {
+            dist: vec![f64::INFINITY; m],
+            prev: vec![FREE; m],
+            touched: Vec::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    /// The cheapest chain for point `i`: cells from the one the new image takes to the empty one.
+    #[allow(clippy::too_many_arguments)]
+    fn cheapest(
+        &mut self,
+        i: usize,
+        owner: &[u32],
+        params: &GrowParams,
+        cols: usize,
+        rows: usize,
+        px: &[f64],
+        py: &[f64],
+    ) -> Result<Vec<usize>, GridError> {
+        for &j in &self.touched {
+            self.dist[j] = f64::INFINITY;
+            self.prev[j] = FREE;
+        }
+        self.touched.clear();
+        self.heap.clear();
+        let d2 = |p: usize, j: usize| {
+            let (c, r) = ((j % cols) as f64, (j / cols) as f64);
+            (px[p] - c).powi(2) + (py[p] - r).powi(2)
+        };
+        // Non-negative f64 order = bit order.
+        let key = |d: f64| Reverse(d.to_bits());
+        let around = |j: usize, rad: usize| {
+            let (c0, r0) = (j % cols, j / cols);
+            let (ca, cb) = (c0.saturating_sub(rad), (c0 + rad).min(cols - 1));
+            let (ra, rb) = (r0.saturating_sub(rad), (r0 + rad).min(rows - 1));
+            (ra..=rb).flat_map(move |r| (ca..=cb).map(move |c| r * cols + c))
+        };
+        let c0 = (px[i].round().max(0.0) as usize).min(cols - 1);
+        let r0 = (py[i].round().max(0.0) as usize).min(rows - 1);
+        for j in around(r0 * cols + c0, params.reach.max(1)) {
+            let d = d2(i, j);
+            self.dist[j] = d;
+            self.touched.push(j);
+            self.heap.push((key(d), j as u32));
+        }
+        let step = params.step.max(1);
+        let penalty = params.move_penalty.max(0.0);
+        while let Some((Reverse(bits), j)) = self.heap.pop() {
+            let (d, j) = (f64::from_bits(bits), j as usize);
+            if d > self.dist[j] {
+                continue;
+            }
+            let o = owner[j];
+            if o == FREE {
+                let mut path = vec![j];
+                let mut at = j;
+                while self.prev[at] != FREE {
+                    at = self.prev[at] as usize;
+                    path.push(at);
+                }
+                path.reverse();
+                return Ok(path);
+            }
+            let o = o as usize;
+            let here = d2(o, j);
+            for k in around(j, step) {
+                if k == j {
+                    continue;
+                }
+                let nd = d + (d2(o, k) - here + penalty).max(0.0);
+                if nd < self.dist[k] {
+                    if self.dist[k].is_infinite() {
+                        self.touched.push(k);
+                    }
+                    self.dist[k] = nd;
+                    self.prev[k] = j as u32;
+                    self.heap.push((key(nd), k as u32));
+                }
+            }
+        }
+        Err(GridError::InvalidInput(
+            "internal: no empty cell reachable".into(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -267,7 +354,7 @@ mod tests {
         let pts = lcg_points(230, 1);
         let base = assign(
             &pts[..200],
-            GridShape::for_count(240, 1.0),
+            GridShape::for_count(300, 1.0),
             Solver::Exact,
             None,
         )

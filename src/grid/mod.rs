@@ -14,7 +14,7 @@ pub(crate) mod problem;
 mod pyramid;
 mod shape;
 
-pub use grow::{grow, GridGrowth};
+pub use grow::{grow, grow_with, GridGrowth, GrowParams};
 
 /// Largest `n` for which [`Solver::Auto`] uses the exact solver.
 pub const AUTO_EXACT_MAX_N: usize = 20_000;
