@@ -297,9 +297,12 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     let timer = StageTimer::start(rep.as_ref(), Stage::Save, 0);
     layout_io::write_layout(&args.output, &entries)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    grow::MapState::from_analysis(&analysis, opts.preprocess, opts.aspect)
-        .save(&grow::sidecar_path(&args.output))?;
-    let mut written = vec![args.output.display().to_string()];
+    let sidecar = grow::sidecar_path(&args.output);
+    grow::MapState::from_analysis(&analysis, opts.preprocess, opts.aspect).save(&sidecar)?;
+    let mut written = vec![
+        args.output.display().to_string(),
+        sidecar.display().to_string(),
+    ];
     if let Some(grid_out) = &args.grid_output {
         let size = [
             analysis.grid.shape.cols as u32,
