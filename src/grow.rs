@@ -650,6 +650,39 @@ impl MapState {
         }
     }
 
+    /// Re-solve the whole grid exactly on its current shape (e.g. while nobody watches): the
+    /// best arrangement for all images now, at the price of moving many. Returns how many images
+    /// changed cell.
+    pub fn resolve_grid(&mut self, rep: &dyn Reporter) -> Result<usize> {
+        let Some(old) = self.grid.take() else {
+            self.ensure_grid(rep)?;
+            return Ok(self.len());
+        };
+        let points: Vec<[f64; 2]> = self
+            .points
+            .iter()
+            .map(|p| [f64::from(p[0]), f64::from(p[1])])
+            .collect();
+        let solved = match grid::assign(&points, old.shape, Solver::Auto, Some(rep.cancel_flag())) {
+            Ok(g) => g,
+            Err(e) => {
+                self.grid = Some(old);
+                if matches!(e, grid::GridError::Cancelled) {
+                    bail!(Cancelled);
+                }
+                return Err(e.into());
+            }
+        };
+        let changed = solved
+            .cells
+            .iter()
+            .zip(&old.cells)
+            .filter(|(a, b)| a != b)
+            .count();
+        self.grid = Some(solved);
+        Ok(changed)
+    }
+
     /// Make sure the map has a grid (a full exact solve when it has none).
     pub fn ensure_grid(&mut self, rep: &dyn Reporter) -> Result<&GridAssignment> {
         if self.grid.is_none() {
@@ -925,6 +958,43 @@ mod tests {
         assert!(e.to_string().contains("m.map"), "{e}");
         let e = MapState::from_bytes(b"{\"json\": 1}", Path::new("m.map")).unwrap_err();
         assert!(e.to_string().contains("not a map file"), "{e}");
+    }
+
+    #[test]
+    fn add_checks_its_input_and_a_cancelled_add_changes_nothing() {
+        let mut s = small_state();
+        let before = s.clone();
+        let feats = Array2::from_shape_fn((2, 4), |(i, j)| (i + j) as f32 * 0.2);
+        let params = AddParams::default();
+        let go = &mut |_: usize, _: &[[f32; 2]]| ControlFlow::Continue(());
+        // wrong feature length, wrong number of paths
+        let short = Array2::<f32>::zeros((2, 3));
+        let two = vec![PathBuf::from("/y/a.png"), PathBuf::from("/y/b.png")];
+        assert!(s.add(two.clone(), short.view(), &params, None, go).is_err());
+        assert!(s
+            .add(two[..1].to_vec(), feats.view(), &params, None, go)
+            .is_err());
+        let err = s
+            .add(two.clone(), feats.view(), &params, None, &mut |it, _| {
+                if it == 5 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap_err();
+        assert!(pipeline::is_cancelled(&err), "{err:#}");
+        assert!(same(&s, &before), "nothing changed");
+        let r = s.add(two, feats.view(), &params, None, go).unwrap();
+        assert_eq!(r.added, 6..8);
+        assert_eq!(s.len(), 8);
+        assert!(s.check().is_ok());
+        assert_eq!(&s.points[..6], &before.points[..]);
+        // the grid grew (6 of 6 cells were taken) and every image has its own cell
+        let g = s.grid.as_ref().unwrap();
+        let cells: HashSet<[u32; 2]> = g.cells.iter().copied().collect();
+        assert_eq!(cells.len(), 8);
+        assert!(r.grid.unwrap().grew);
     }
 
     #[test]

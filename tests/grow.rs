@@ -159,6 +159,33 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
     let ratio = g.shape.cols as f64 / g.shape.rows as f64;
     assert!((ratio.ln()).abs() < 0.1, "square map grew to {:?}", g.shape);
     assert_eq!(bits(&map.points[..n0]), bits(&before.points));
+    // A full re-solve (for quiet hours) keeps the shape, moves some and lowers the cost.
+    let shape = g.shape;
+    // (the objective of the grid solvers: squared distances in their normalised frame)
+    let cost = |m: &MapState| {
+        let g = m.grid.as_ref().unwrap();
+        let pts: Vec<[f64; 2]> = m
+            .points
+            .iter()
+            .map(|p| [p[0] as f64, p[1] as f64])
+            .collect();
+        let norm = image_tsne_live::grid::normalized_points(&pts, g.shape).unwrap();
+        g.cells
+            .iter()
+            .zip(&norm)
+            .map(|(c, p)| {
+                let [x, y] = g.shape.cell_position(c[0] as usize, c[1] as usize);
+                (x - p[0]).powi(2) + (y - p[1]).powi(2)
+            })
+            .sum::<f64>()
+    };
+    let grown_cost = cost(&map);
+    let changed = map.resolve_grid(&rep).unwrap();
+    let g = map.grid.as_ref().unwrap();
+    assert_eq!(g.shape, shape);
+    assert!(unique_cells(g));
+    assert!(changed > 0 && changed <= map.len());
+    assert!(cost(&map) < grown_cost, "{} vs {grown_cost}", cost(&map));
 }
 
 #[test]
