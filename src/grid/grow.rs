@@ -27,14 +27,14 @@ pub struct GrowParams {
     /// When the grid is full it grows to hold this share more images than it must (default 0.1).
     pub headroom: f64,
     /// The grid counts as full when fewer than this share of its cells would stay empty
-    /// (default 0.15): with spare cells everywhere the chains stay short.
+    /// (default 0.2): with spare cells everywhere the chains stay short.
     pub min_free: f64,
     /// A new image may take a cell up to this many cells (per axis) from its point (default 4).
     pub reach: usize,
     /// A displaced image moves at most this many cells (per axis) (default 2).
     pub step: usize,
     /// Cost (grid units², i.e. cells²) of displacing an old image, on top of the change of its
-    /// squared distance (default 8); a move that brings an image closer by more costs nothing.
+    /// squared distance (default 12); a move that brings an image closer by more costs nothing.
     /// (Measured in `bench_grow`: higher means less churn and a looser grid.)
     pub move_penalty: f64,
 }
@@ -43,10 +43,10 @@ impl Default for GrowParams {
     fn default() -> Self {
         GrowParams {
             headroom: 0.1,
-            min_free: 0.15,
+            min_free: 0.2,
             reach: 4,
             step: 2,
-            move_penalty: 8.0,
+            move_penalty: 12.0,
         }
     }
 }
