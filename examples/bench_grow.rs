@@ -265,6 +265,29 @@ fn run(args: &Args) {
         let g = r.grid.unwrap();
         single_changed.push((g.changed, g.changed_index, g.grew, r.added.start));
     }
+    // As if the layout had been made elsewhere: only its [0, 1] points are known (scaled the way
+    // `MapState::from_layout` scales them), one at a time.
+    let mut foreign = map0.clone();
+    let scale = image_tsne_live::grow::TYPICAL_NN_DISTANCE
+        / image_tsne_live::grow::median_nn_distance(&map0.points).max(1e-9);
+    foreign.embedding = map0
+        .points
+        .iter()
+        .map(|p| [(p[0] as f64 * scale) as f32, (p[1] as f64 * scale) as f32])
+        .collect();
+    foreign.frame = Frame {
+        lo: [0.0; 2],
+        offset: [0.0; 2],
+        extent: scale,
+    };
+    for i in base..n {
+        add(
+            &mut foreign,
+            &set.paths[i..i + 1],
+            set.features.slice(s![i..i + 1, ..]),
+            &args.grid,
+        );
+    }
     // In batches.
     let mut batched = map0.clone();
     let mut batches = Vec::new();
@@ -316,6 +339,12 @@ fn run(args: &Args) {
         args.batch,
         moved(&batched),
         shape(&batched)
+    );
+    let (a_for, g_for) = acc(&foreign);
+    println!(
+        "| grown one at a time from the layout's points only, no map file ({n}) | {a_for:.3} | {g_for:.3} | {} | {} |",
+        moved(&foreign),
+        shape(&foreign)
     );
     println!(
         "| full re-run ({n}) | {a_full:.3} | {g_full:.3} | (all) | {} |",
