@@ -447,6 +447,15 @@ mod tests {
         )
         .is_err());
         assert!(FixedMap::new(x.view(), &emb[..5], None, 0.5).is_err());
+        // rows flagged unusable are nobody's neighbour (but still repel)
+        let mut usable = vec![true; 200];
+        usable[3] = false;
+        let partial = FixedMap::new(x.view(), &emb, Some(&usable), 0.5).unwrap();
+        let row = x.row(3).to_vec();
+        let (nb, d2) = partial.neighbors(&row, 5);
+        assert!(!nb.contains(&3) && nb.len() == 5, "{nb:?}");
+        assert!(d2.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(map.neighbors(&row, 1).0, vec![3]);
         // a map whose points all lack features cannot place anything
         let none = vec![false; 200];
         let empty = FixedMap::new(x.view(), &emb, Some(&none), 0.5).unwrap();
