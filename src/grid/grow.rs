@@ -1,22 +1,21 @@
 //! Growing a solved grid: new images get cells while the old ones keep theirs as far as possible.
 //!
-//! The previous assignment is the warm start. When the grid has no room left it grows (to a tight
-//! shape for the new count plus `GrowParams::headroom`, at the requested aspect) and every old cell
-//! is carried to the cell nearest its old position in the frame (an injective rounding, so the map
-//! keeps its arrangement and the new empty cells are spread through it). Each new image then takes
-//! the end of the cheapest *displacement chain*: it takes a cell near its point, that cell's image
-//! moves a step (`GrowParams::step` cells at most) to another cell, whose image moves on, …, until
-//! an empty cell is reached.
-//! (The grid counts as full while fewer than `GrowParams::min_free` of its cells are empty.)
-//! A chain costs the new image's squared distance to its cell plus, per displaced image, the
-//! change of its squared distance plus `GrowParams::move_penalty` (floored at 0, so Dijkstra finds
-//! the cheapest chain exactly). Only the images on the chain move, by one step each; the old
-//! assignment is otherwise kept, so the churn is the chain length.
-
-use std::sync::atomic::AtomicBool;
+//! The previous assignment is the warm start. The grid counts as full while fewer than
+//! `GrowParams::min_free` of its cells would stay empty; then it grows (to a tight shape for the
+//! count plus `headroom + min_free`, at the requested aspect) and every old cell is carried to the
+//! cell nearest its old position in the frame (an injective rounding, so the map keeps its
+//! arrangement and the new empty cells are spread through it). Each new image then takes the start
+//! of the cheapest *displacement chain*: it takes a cell near its point (`GrowParams::reach`), that
+//! cell's image moves at most `GrowParams::step` cells to another cell, whose image moves on, …,
+//! until an empty cell is reached. A chain costs the new image's squared distance to its cell plus,
+//! per displaced image, the change of its squared distance plus `GrowParams::move_penalty`
+//! (floored at 0, so Dijkstra finds the cheapest chain exactly): one augmenting path of a min-cost
+//! assignment warm-started from the current one. Only the images on the chain move; the rest of
+//! the assignment is kept, so the churn is the chain length.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::AtomicBool;
 
 use super::problem::Problem;
 use super::{assign, is_cancelled, GridAssignment, GridError, GridShape, Solver};
