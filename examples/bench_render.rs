@@ -20,6 +20,9 @@ struct Args {
     msaa: u32,
     budget_mib: u64,
     save_png: Option<std::path::PathBuf>,
+    /// Also render a whole-layout screenshot a tile per frame, as the app does, and time the
+    /// frames meanwhile.
+    screenshot: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +34,7 @@ fn parse_args() -> Result<Args, String> {
         msaa: 1,
         budget_mib: image_tsne_live::render::DEFAULT_ATLAS_BUDGET_BYTES / (1024 * 1024),
         save_png: None,
+        screenshot: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -49,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
             "--msaa" => a.msaa = num(value()?)?.max(1) as u32,
             "--budget-mib" => a.budget_mib = num(value()?)?,
             "--save-png" => a.save_png = Some(value()?.into()),
+            "--screenshot" => a.screenshot = true,
             "--bench" => {} // passed by `cargo bench`-style runners
             other => return Err(format!("unknown argument {other}")),
         }
@@ -254,6 +259,10 @@ fn bench_one(ctx: &GpuContext, args: &Args, n: usize) -> Result<String, RenderEr
         upd_gpu.push(t.elapsed());
     }
 
+    if args.screenshot {
+        screenshot_frames(ctx, &r, n, &frame, args)?;
+    }
+
     let errors = ctx.take_errors();
     if !errors.is_empty() {
         return Err(RenderError::Gpu {
@@ -274,6 +283,66 @@ fn bench_one(ctx: &GpuContext, args: &Args, n: usize) -> Result<String, RenderEr
         median(upd_cpu),
         median(upd_gpu),
     ))
+}
+
+/// Frame times while a whole-layout screenshot renders a tile per frame (as the app's `S`): each
+/// frame draws the window view, steps the job once and waits for the GPU (a window's present
+/// waits the same way).
+fn screenshot_frames(
+    ctx: &GpuContext,
+    r: &QuadRenderer,
+    n: usize,
+    frame: &dyn Fn(&QuadRenderer, f32),
+    args: &Args,
+) -> Result<(), RenderError> {
+    use image_tsne_live::render::{LayoutParams, ScreenshotOptions};
+    let (device, queue) = (&ctx.device, &ctx.queue);
+    let mut opts = ScreenshotOptions::default();
+    opts.offscreen.max_tile =
+        image_tsne_live::render::tile_for_window(args.width as f32, args.height as f32);
+    let layout = LayoutParams {
+        t: 1.0,
+        ..LayoutParams::default()
+    };
+    let mut plain = Vec::new();
+    for f in 0..10 {
+        let t = Instant::now();
+        frame(r, f as f32 / 10.0);
+        device.poll(wgpu::Maintain::Wait);
+        plain.push(t.elapsed());
+    }
+    let mut job = r.start_screenshot(device, &layout, &opts)?;
+    let mut during = Vec::new();
+    let started = Instant::now();
+    let image = loop {
+        let t = Instant::now();
+        frame(r, 0.5);
+        let step = job.step(r, device, queue, false)?;
+        device.poll(wgpu::Maintain::Wait);
+        during.push(t.elapsed());
+        if let Some(img) = step {
+            break img;
+        }
+    };
+    let total = started.elapsed();
+    let plain_ms = median(plain);
+    let max_ms = during.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    let during_ms = median(during.clone());
+    eprintln!(
+        "N = {n}: screenshot {}×{} in {} tiles of {} px over {} frames ({:.1} s): frame median {:.1} ms \
+         (without a screenshot {:.1} ms), longest {:.1} ms = {:.2}× the median",
+        image.width(),
+        image.height(),
+        job.total_tiles(),
+        opts.offscreen.max_tile,
+        during.len(),
+        total.as_secs_f64(),
+        during_ms,
+        plain_ms,
+        max_ms,
+        max_ms / plain_ms.max(1e-9),
+    );
+    Ok(())
 }
 
 fn main() {

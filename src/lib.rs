@@ -3,8 +3,9 @@
 //! The analysis pipeline, one module per stage:
 //! [`scan`] → [`thumbs`] (decode, crop, thumbnails) → [`features`] (CNN via tract, with [`cache`])
 //! → [`pca`] → [`tsne`] (our Barnes-Hut t-SNE) → [`grid`] (exact linear assignment) →
-//! [`layout_io`] (ml4a JSON). [`pipeline`] runs them with [`progress`] reporting; [`render`]
-//! draws layouts on the GPU and [`app`] is the live nannou viewer.
+//! [`layout_io`] (ml4a JSON). [`pipeline`] runs them with [`progress`] reporting; [`grow`] lets a
+//! finished map take new images without moving the old ones; [`render`] draws layouts on the GPU
+//! and [`app`] is the live nannou viewer.
 
 pub mod app;
 pub mod atomic;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod demo;
 pub mod features;
 pub mod grid;
+pub mod grow;
 pub mod layout_io;
 pub mod metrics;
 pub mod pca;

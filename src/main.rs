@@ -1,10 +1,11 @@
 //! `image-tsne-live`: the command line. With no subcommand it opens the live viewer; the
-//! subcommands do every computing or saving action headless (analyze, grid, render).
+//! subcommands do every computing or saving action headless (analyze, add, grid, render).
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use image_tsne_live::cache::Cache;
 use image_tsne_live::grid::Solver;
+use image_tsne_live::grow;
 use image_tsne_live::layout_io;
 use image_tsne_live::pipeline::{self, AnalyzeOptions};
 use image_tsne_live::progress::{CliReporter, Reporter, Stage, StageTimer};
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Analyze a folder of images and write an ml4a layout JSON (t-SNE points in [0,1]).
     Analyze(AnalyzeArgs),
+    /// Add images to a finished layout: they find their place, the old images stay where they are.
+    Add(AddArgs),
     /// Snap a layout JSON onto a grid and write it with a "grid": [col, row] per entry.
     Grid(GridArgs),
     /// Render a layout JSON to a PNG offscreen (the whole layout, any size).
@@ -94,6 +97,41 @@ struct AnalyzeArgs {
     #[arg(long)]
     include_hidden: bool,
     /// Feature/thumbnail cache folder (default: $IMAGE_TSNE_LIVE_CACHE, $XDG_CACHE_HOME/image-tsne-live or ~/.cache/image-tsne-live).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not read or write the cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct AddArgs {
+    /// The layout JSON to grow (ours, with its LAYOUT.json.map sidecar, or any ml4a layout).
+    layout: PathBuf,
+    /// Image files and folders (scanned recursively) to add.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// Where to write the grown layout (its sidecar is written beside it).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write the grid layout to this file.
+    #[arg(long)]
+    grid_output: Option<PathBuf>,
+    /// ONNX feature model (must be the one the layout was made with).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Grid aspect W:H for a layout without a sidecar or stored grid.
+    #[arg(long, value_parser = parse_aspect)]
+    aspect: Option<f64>,
+    /// PCA dimensions for a layout without a sidecar.
+    #[arg(long, default_value_t = 50)]
+    pca_dims: usize,
+    /// Include hidden files and folders (names starting with '.').
+    #[arg(long)]
+    include_hidden: bool,
+    /// Feature/thumbnail cache folder (as for analyze).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
     /// Do not read or write the cache.
@@ -183,6 +221,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Analyze(args)) => with_threads(args.common.threads, || analyze(&args)),
+        Some(Command::Add(args)) => with_threads(args.common.threads, || add(&args)),
         Some(Command::Grid(args)) => with_threads(args.common.threads, || grid(&args)),
         Some(Command::Render(args)) => image_tsne_live::cli::render::run(&args),
         None => image_tsne_live::app::run(cli.app),
@@ -282,7 +321,12 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     let timer = StageTimer::start(rep.as_ref(), Stage::Save, 0);
     layout_io::write_layout(&args.output, &entries, tsne)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    let mut written = vec![args.output.display().to_string()];
+    let sidecar = grow::sidecar_path(&args.output);
+    grow::MapState::from_analysis(&analysis, opts.preprocess, opts.aspect).save(&sidecar)?;
+    let mut written = vec![
+        args.output.display().to_string(),
+        sidecar.display().to_string(),
+    ];
     if let Some(grid_out) = &args.grid_output {
         let size = [
             analysis.grid.shape.cols as u32,
@@ -306,6 +350,41 @@ fn analyze(args: &AnalyzeArgs) -> Result<()> {
     }
     for (path, why) in &analysis.skipped {
         rep.println(&format!("{:>9} {}: {why}", "skipped", path.display()));
+    }
+    Ok(())
+}
+
+fn add(args: &AddArgs) -> Result<()> {
+    let rep = reporter(args.common.quiet);
+    let opts = grow::AddOptions {
+        layout: args.layout.clone(),
+        inputs: args.images.clone(),
+        output: args.output.clone(),
+        grid_output: args.grid_output.clone(),
+        model: args.model.clone(),
+        cache: Cache::from_options(args.cache_dir.as_deref(), args.no_cache),
+        include_hidden: args.include_hidden,
+        aspect: args.aspect,
+        pca_dims: args.pca_dims,
+        params: Default::default(),
+    };
+    let done = grow::run_add(&opts, rep.as_ref())?;
+    rep.println(&format!(
+        "{:>9} {} images added ({} on the map now), {} skipped{}",
+        "done",
+        done.added,
+        done.total,
+        done.skipped.len(),
+        if done.used_sidecar {
+            ""
+        } else {
+            "; the old images' features were computed (no usable map file)"
+        }
+    ));
+    if !args.common.quiet {
+        for (path, why) in &done.skipped {
+            rep.println(&format!("{:>9} {}: {why}", "skipped", path.display()));
+        }
     }
     Ok(())
 }

@@ -69,6 +69,74 @@ pub fn pca(data: ArrayView2<f32>, k: usize) -> Pca {
     }
 }
 
+/// The fitted projection of a [`pca`]: column means and the components, so that new rows can be
+/// projected into the same space (a map that grows keeps it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcaBasis {
+    /// Column means of the data the PCA was fitted on (length d).
+    pub mean: Vec<f32>,
+    /// d × k components (unit columns); `scores = (x − mean) · components`.
+    pub components: Array2<f32>,
+}
+
+impl PcaBasis {
+    /// Recover the basis from the data and its [`Pca::scores`]: component j is
+    /// `Xᵀ s_j / ‖s_j‖²` (X centred), since `s_j = X v_j` and `Xᵀ X v_j = ‖s_j‖² v_j`. Works for both
+    /// of `pca`'s paths and keeps its sign convention. Components with no variance are zero.
+    pub fn from_scores(data: ArrayView2<f32>, scores: ArrayView2<f32>) -> PcaBasis {
+        let (n, d) = data.dim();
+        let k = scores.ncols();
+        let mean: Array1<f64> = data
+            .map(|&v| v as f64)
+            .mean_axis(Axis(0))
+            .unwrap_or_else(|| Array1::zeros(d));
+        let mean32 = mean.map(|&m| m as f32);
+        let mut components = Array2::<f32>::zeros((d, k));
+        if n > 0 && k > 0 {
+            let x: Array2<f32> = &data - &mean32.view().insert_axis(Axis(0));
+            let xs = x.t().dot(&scores);
+            let top = scores
+                .axis_iter(Axis(1))
+                .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>())
+                .fold(0f64, f64::max);
+            for (j, col) in scores.axis_iter(Axis(1)).enumerate() {
+                let norm2: f64 = col.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+                if norm2 > top * 1e-12 && norm2 > 0.0 {
+                    let inv = (1.0 / norm2) as f32;
+                    components
+                        .column_mut(j)
+                        .assign(&xs.column(j).mapv(|v| v * inv));
+                }
+            }
+        }
+        PcaBasis {
+            mean: mean32.to_vec(),
+            components,
+        }
+    }
+
+    /// Input dimension d.
+    pub fn input_dims(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Output dimension k.
+    pub fn output_dims(&self) -> usize {
+        self.components.ncols()
+    }
+
+    /// Project rows (m × d) into the PCA space (m × k).
+    ///
+    /// # Panics
+    /// If `data.ncols() != self.input_dims()`.
+    pub fn project(&self, data: ArrayView2<f32>) -> Array2<f32> {
+        assert_eq!(data.ncols(), self.input_dims(), "feature length");
+        let mean = ndarray::ArrayView1::from(&self.mean[..]);
+        let x: Array2<f32> = &data - &mean.insert_axis(Axis(0));
+        x.dot(&self.components)
+    }
+}
+
 /// Top `k` eigenpairs of a symmetric positive semi-definite matrix, eigenvalues descending,
 /// eigenvectors as columns with their largest-magnitude entry positive.
 pub fn top_eigen(m: &Array2<f64>, k: usize) -> (Vec<f64>, Array2<f64>) {
@@ -238,6 +306,28 @@ pub fn jacobi_eigen(mut a: Array2<f64>) -> (Vec<f64>, Array2<f64>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn basis_reprojects_the_training_scores() {
+        use ndarray::Array2;
+        // both paths: n > d (covariance) and n < d (Gram)
+        for (n, d) in [(60usize, 8usize), (12, 30)] {
+            let data = Array2::from_shape_fn((n, d), |(i, j)| {
+                ((i * 7 + j * 13) % 17) as f32 * 0.3 + (i % 3) as f32 * j as f32 * 0.1
+            });
+            let p = pca(data.view(), 5);
+            let basis = PcaBasis::from_scores(data.view(), p.scores.view());
+            assert_eq!(
+                (basis.input_dims(), basis.output_dims()),
+                (d, p.scores.ncols())
+            );
+            let again = basis.project(data.view());
+            let scale = p.scores.iter().fold(0f32, |a, v| a.max(v.abs()));
+            for (a, b) in again.iter().zip(p.scores.iter()) {
+                assert!((a - b).abs() <= 1e-3 * scale, "n={n} d={d}: {a} vs {b}");
+            }
+        }
+    }
     use super::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};

@@ -97,6 +97,12 @@ pub struct Analysis {
     pub reduced: Array2<f32>,
     /// t-SNE positions normalised into [0, 1]².
     pub points: Vec<[f32; 2]>,
+    /// The same positions as the t-SNE left them (what a growing map places new images against).
+    pub raw_points: Vec<[f32; 2]>,
+    /// The fitted PCA (mean and components), so new images can be projected like these.
+    pub pca_basis: crate::pca::PcaBasis,
+    /// Which model and preprocessing made the features (see [`feature_key`]).
+    pub feature_key: String,
     pub grid: GridAssignment,
     pub skipped: Vec<(PathBuf, String)>,
     /// Wall time per stage, in order.
@@ -150,10 +156,12 @@ pub fn analyze(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Result<
 
     let t = Instant::now();
     let reduced = reduce(&set.features, opts.pca_dims, rep);
+    let pca_basis = crate::pca::PcaBasis::from_scores(set.features.view(), reduced.view());
     timings.push((Stage::Pca, t.elapsed()));
 
     let t = Instant::now();
-    let points = embed(&reduced, &opts.tsne, rep)?;
+    let raw_points = embed_raw(&reduced, &opts.tsne, rep)?;
+    let points = normalize_raw(&raw_points);
     timings.push((Stage::Tsne, t.elapsed()));
 
     let t = Instant::now();
@@ -164,6 +172,9 @@ pub fn analyze(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Result<
         paths: set.paths,
         reduced,
         points,
+        raw_points,
+        pca_basis,
+        feature_key: feature_key(&model, &opts.preprocess),
         grid,
         skipped: set.skipped,
         timings,
@@ -205,6 +216,16 @@ pub fn scan_folder(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Res
 enum Outcome {
     Used(Vec<f32>, bool),
     Skipped(String),
+}
+
+/// The key of the feature vectors a model makes with these preprocessing settings (the cache's
+/// folder name; a grown map refuses features made with another key).
+pub fn feature_key(model: &FeatureModel, prep: &Preprocess) -> String {
+    let prep = Preprocess {
+        input_size: model.input_size(),
+        ..*prep
+    };
+    format!("{}-{}", &model.hash()[..16], prep.cache_tag())
 }
 
 /// Decode every image and run the CNN, in parallel on the current rayon pool; cached results are
@@ -397,6 +418,24 @@ pub fn embed(
     params: &TsneParams,
     rep: &dyn Reporter,
 ) -> Result<Vec<[f32; 2]>> {
+    Ok(normalize_raw(&embed_raw(reduced, params, rep)?))
+}
+
+/// [`normalize_points`] of a raw t-SNE result.
+pub fn normalize_raw(raw: &[[f32; 2]]) -> Vec<[f32; 2]> {
+    normalize_points(
+        &raw.iter()
+            .map(|p| [p[0] as f64, p[1] as f64])
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Run t-SNE; the positions as it left them (unnormalised).
+pub fn embed_raw(
+    reduced: &Array2<f32>,
+    params: &TsneParams,
+    rep: &dyn Reporter,
+) -> Result<Vec<[f32; 2]>> {
     let timer = StageTimer::start(rep, Stage::Tsne, params.iterations as u64);
     let every = rep.tsne_frame_every();
     let mut last_kl = None;
@@ -421,22 +460,17 @@ pub fn embed(
         Err(tsne::TsneError::Cancelled) => bail!(Cancelled),
         Err(e) => return Err(e.into()),
     };
-    let points = normalize_points(
-        &raw.iter()
-            .map(|p| [p[0] as f64, p[1] as f64])
-            .collect::<Vec<_>>(),
-    );
     let kl = last_kl
         .map(|kl| format!(", KL ≈ {kl:.3}"))
         .unwrap_or_default();
     timer.finish(&format!(
         "{} points, perplexity {}, theta {}, {} iterations{kl}",
-        points.len(),
+        raw.len(),
         params.perplexity,
         params.theta,
         params.iterations
     ));
-    Ok(points)
+    Ok(raw)
 }
 
 /// Assign every point its own grid cell (rows × cols chosen for the count and the aspect).

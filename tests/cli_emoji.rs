@@ -76,7 +76,11 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
     assert_eq!(arr.len(), 1000);
     for e in arr {
         let obj = e.as_object().unwrap();
-        assert_eq!(obj.len(), 2, "only path and point: {obj:?}");
+        // path and point (what ml4a reads), and the t-SNE settings that made the point
+        let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["path", "perplexity", "point", "theta"], "{obj:?}");
+        assert_eq!(obj["perplexity"], 50.0);
         assert!(Path::new(obj["path"].as_str().unwrap()).is_absolute());
         let p = obj["point"].as_array().unwrap();
         assert_eq!(p.len(), 2);

@@ -113,7 +113,7 @@ impl Gpu {
             .get(&scene.id)
             .ok_or("the layout is not on the GPU yet")?;
         let [w, h] = state.camera.viewport;
-        let tile = (((w * h / 2.0).sqrt() as u32) / 256 * 256).clamp(256, 2048);
+        let tile = crate::render::tile_for_window(w, h);
         let mut opts = ScreenshotOptions::default();
         let [r, g, b] = background;
         opts.offscreen.background = [r, g, b, 255];

@@ -1,16 +1,20 @@
 //! Snap a 2-D layout (t-SNE output) onto a `rows x cols` grid: every point gets its own cell and the
-//! total squared distance is minimal (exact, certified), or within a certified bound (fast mode).
+//! total squared distance is minimal (exact, certified), or within a certified bound (fast mode);
+//! [`grow`] gives new images cells in a solved grid, keeping the old ones in place.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod auction;
 mod exact;
 mod fast;
+pub mod grow;
 mod hungarian;
 mod multiscale;
 pub(crate) mod problem;
 mod pyramid;
 mod shape;
+
+pub use grow::{grow, grow_with, GridGrowth, GrowParams};
 
 /// Largest `n` for which [`Solver::Auto`] uses the exact solver.
 pub const AUTO_EXACT_MAX_N: usize = 20_000;

@@ -61,5 +61,6 @@ pub use quads::{
     TargetDesc, FLAG_HIDDEN, FLAG_PLACEHOLDER,
 };
 pub use screenshot::{
-    OffscreenJob, OffscreenOptions, ScreenshotOptions, ScreenshotPlan, ScreenshotSize,
+    tile_for_window, OffscreenJob, OffscreenOptions, ScreenshotOptions, ScreenshotPlan,
+    ScreenshotSize,
 };

@@ -96,6 +96,13 @@ pub struct ScreenshotPlan {
     pub tiles: [u32; 2],
 }
 
+/// The tile edge for a screenshot rendered while a `width × height` window keeps drawing: about
+/// half the window's pixels, so a frame that also renders a tile takes at most about twice as
+/// long (a multiple of 256, 256 to 2048).
+pub fn tile_for_window(width: f32, height: f32) -> u32 {
+    (((width * height / 2.0).max(0.0).sqrt() as u32) / 256 * 256).clamp(256, 2048)
+}
+
 fn tile_size(width: u32, height: u32, max_tile: u32, max_dim: u32) -> [u32; 2] {
     let cap = if max_tile == 0 {
         max_dim

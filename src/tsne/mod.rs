@@ -2,7 +2,7 @@
 //! quadtree rebuilt every iteration, parallel gradient passes and an openTSNE-style optimizer.
 //!
 //! Pipeline: [`knn`] → [`affinity`] → [`initialization`] (PCA, std 1e-4) → [`optimize`]
-//! (which uses [`gradient`] and [`quadtree`]). All parallel work runs on the ambient rayon pool
+//! (which uses [`gradient`] and [`quadtree`]); [`transform`] places new points into a fixed map. All parallel work runs on the ambient rayon pool
 //! and every reduction is done per fixed chunk and then in order, so the same seed and input give
 //! bit-identical output for any thread count.
 
@@ -12,6 +12,7 @@ pub mod initialization;
 pub mod knn;
 pub mod optimize;
 pub mod quadtree;
+pub mod transform;
 
 use ndarray::{Array2, ArrayView2, Axis};
 use std::ops::ControlFlow;

@@ -396,6 +396,47 @@ impl QuadTree {
         list.pad();
     }
 
+    /// Repulsion on a point that is not part of the tree (e.g. a new point placed against a fixed
+    /// map): returns `(Σ_j w² (q − y_j), Σ_j w)` over all points of the last
+    /// [`QuadTree::build`], with `w = 1/(1+d²)`, using the same opening test and lane sums.
+    pub fn repulsion_at(&self, q: [f32; 2]) -> ([f32; 2], f32) {
+        if self.nodes.is_empty() {
+            return ([0.0; 2], 0.0);
+        }
+        SCRATCH.with(|cell| {
+            let list = &mut *cell.borrow_mut();
+            list.clear();
+            let nodes = &self.nodes[..];
+            let mut i = 0usize;
+            while let Some(nd) = nodes.get(i) {
+                let (dx, dy) = (q[0] - nd.cx, q[1] - nd.cy);
+                if dx * dx + dy * dy > nd.crit || nd.kind == DUP_LEAF {
+                    list.push(nd.cx, nd.cy, nd.mass);
+                } else if nd.kind == LEAF {
+                    let f = nd.first as usize;
+                    for p in &self.pos[f..f + nd.len as usize] {
+                        list.push(p[0], p[1], 1.0);
+                    }
+                } else {
+                    i += 1;
+                    continue;
+                }
+                i = nd.skip as usize;
+            }
+            list.pad();
+            #[cfg(target_arch = "x86_64")]
+            let (fx, fy, z) = if has_avx() {
+                // SAFETY: AVX availability checked at run time.
+                unsafe { sum_interactions_avx(q[0], q[1], list) }
+            } else {
+                sum_interactions(q[0], q[1], list)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let (fx, fy, z) = sum_interactions(q[0], q[1], list);
+            ([fx, fy], z)
+        })
+    }
+
     /// Mean interaction-list length per point (diagnostics).
     #[doc(hidden)]
     pub fn mean_interactions(&self) -> f64 {
@@ -473,6 +514,31 @@ impl QuadTree {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn repulsion_at_an_outside_point_matches_the_exact_sum() {
+        let pts = cloud(2000, 21);
+        let mut tree = QuadTree::new();
+        for (theta, bound) in [(0.0f32, 1e-5f64), (0.5, 3e-2)] {
+            tree.build(&pts, theta);
+            for q in [[3.3f32, 2.2], [40.0, -7.0], pts[17]] {
+                let (f, z) = tree.repulsion_at(q);
+                let (mut fx, mut fy, mut ze) = (0f64, 0f64, 0f64);
+                for p in &pts {
+                    let dx = f64::from(q[0]) - f64::from(p[0]);
+                    let dy = f64::from(q[1]) - f64::from(p[1]);
+                    let w = 1.0 / (1.0 + dx * dx + dy * dy);
+                    ze += w;
+                    fx += w * w * dx;
+                    fy += w * w * dy;
+                }
+                let scale = fx.hypot(fy).max(1e-3 * ze);
+                let err = (f64::from(f[0]) - fx).hypot(f64::from(f[1]) - fy) / scale;
+                assert!(err < bound, "theta {theta} {q:?}: {err}");
+                assert!((f64::from(z) - ze).abs() / ze < bound, "{z} vs {ze}");
+            }
+        }
+    }
     use super::*;
     use crate::tsne::gradient::exact_repulsion_f64;
     use rand::{Rng, SeedableRng};

@@ -1,0 +1,1015 @@
+//! Growing maps: what a layout needs to take new images without moving the old ones, kept in a
+//! sidecar file beside the layout, and the `add` command.
+//!
+//! A [`MapState`] holds the PCA basis, the reduced features and the raw t-SNE embedding of every
+//! image, the fixed raw → [0, 1] frame of the layout and the grid. [`MapState::add`] projects new
+//! feature vectors with the kept basis, places them with [`crate::tsne::transform`] against the
+//! fixed embedding and gives them grid cells with [`crate::grid::grow`]; the old images' points
+//! stay bit-identical. The sidecar (`LAYOUT.json.map`) is written atomically and validated when
+//! read (magic, version, checksum, and that it describes the layout beside it: same images, same
+//! points); a stale or foreign one is rejected with the reason. A layout without a sidecar (made
+//! elsewhere, e.g. by ml4a's script) can grow too: its images' features are computed (or taken from
+//! the cache), the PCA is fitted on them and its points are kept as the fixed embedding.
+
+use crate::atomic::write_atomic;
+use crate::cache::Cache;
+use crate::features::FeatureModel;
+use crate::grid::{self, GridAssignment, GridShape, Solver};
+use crate::layout_io::{self, LayoutEntry};
+use crate::pca::PcaBasis;
+use crate::pipeline::{self, Analysis, Cancelled};
+use crate::progress::{Reporter, Stage, StageTimer};
+use crate::scan;
+use crate::thumbs::{Crop, Preprocess};
+use crate::tsne::transform::{transform, FixedMap, TransformParams};
+use crate::tsne::TsneError;
+use anyhow::{bail, Context, Result};
+use ndarray::{Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const MAGIC: &[u8; 8] = b"ITLMAP01";
+const VERSION: u32 = 1;
+/// Points in the layout JSON are rounded to 6 decimals; a sidecar's points must agree to this.
+const POINT_TOLERANCE: f32 = 2e-6;
+/// Median nearest-neighbour distance of our own t-SNE maps (raw units; 0.37–0.38 measured by
+/// `bench_grow` on 1 000–1 200 emoji); a layout made elsewhere
+/// (points in [0, 1], scale unknown) is scaled to it so new points feel the usual t-SNE forces.
+pub const TYPICAL_NN_DISTANCE: f64 = 0.37;
+
+/// The sidecar that belongs to a layout: `LAYOUT.json.map` beside it.
+pub fn sidecar_path(layout: &Path) -> PathBuf {
+    let mut name = layout.as_os_str().to_owned();
+    name.push(".map");
+    PathBuf::from(name)
+}
+
+/// Why a sidecar cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SidecarError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a usable map file: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path} does not belong to {layout}: {reason} (stale or from another layout)")]
+    Mismatch {
+        path: PathBuf,
+        layout: PathBuf,
+        reason: String,
+    },
+}
+
+/// The uniform raw → [0, 1]² scaling of [`layout_io::normalize_points`], kept fixed while a map
+/// grows so that the old images' layout points never change.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    pub lo: [f64; 2],
+    pub offset: [f64; 2],
+    pub extent: f64,
+}
+
+impl Frame {
+    /// The frame `normalize_points` uses for these raw points.
+    pub fn of(raw: &[[f32; 2]]) -> Frame {
+        let mut lo = [f64::INFINITY; 2];
+        let mut hi = [f64::NEG_INFINITY; 2];
+        for p in raw {
+            for a in 0..2 {
+                lo[a] = lo[a].min(f64::from(p[a]));
+                hi[a] = hi[a].max(f64::from(p[a]));
+            }
+        }
+        let extent = (hi[0] - lo[0]).max(hi[1] - lo[1]);
+        if raw.is_empty() || !extent.is_finite() || extent <= 0.0 {
+            return Frame {
+                lo: [0.0; 2],
+                offset: [0.0; 2],
+                extent: 0.0,
+            };
+        }
+        Frame {
+            lo,
+            offset: [
+                (extent - (hi[0] - lo[0])) / 2.0,
+                (extent - (hi[1] - lo[1])) / 2.0,
+            ],
+            extent,
+        }
+    }
+
+    /// Layout point of a raw point (clamped into [0, 1]², as `normalize_points` does).
+    pub fn apply(&self, p: [f32; 2]) -> [f32; 2] {
+        if self.extent <= 0.0 {
+            return [0.5, 0.5];
+        }
+        let f = |a: usize| {
+            ((f64::from(p[a]) - self.lo[a] + self.offset[a]) / self.extent).clamp(0.0, 1.0) as f32
+        };
+        [f(0), f(1)]
+    }
+}
+
+/// Everything a layout needs to grow. Row i of every field belongs to image i.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapState {
+    pub paths: Vec<PathBuf>,
+    /// Layout points in [0, 1]² (what the JSON holds).
+    pub points: Vec<[f32; 2]>,
+    /// Raw t-SNE positions (what new points are placed against).
+    pub embedding: Vec<[f32; 2]>,
+    /// Raw → layout scaling, fixed.
+    pub frame: Frame,
+    /// PCA-reduced features, n × k.
+    pub reduced: Array2<f32>,
+    /// Whether row i of `reduced` holds real features (false for an old image of a layout made
+    /// elsewhere that could not be analysed: it keeps its place and repels, but is no neighbour).
+    pub known: Vec<bool>,
+    pub basis: PcaBasis,
+    /// Model and preprocessing of the features ([`pipeline::feature_key`]).
+    pub feature_key: String,
+    pub preprocess: Preprocess,
+    /// Grid aspect (width / height).
+    pub aspect: f64,
+    pub grid: Option<GridAssignment>,
+}
+
+/// Settings of [`MapState::add`]: the t-SNE placement and the grid update.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AddParams {
+    pub transform: TransformParams,
+    pub grid: grid::GrowParams,
+}
+
+/// What one [`MapState::add`] did.
+#[derive(Clone, Debug)]
+pub struct AddReport {
+    /// Indices of the new images in the map.
+    pub added: std::ops::Range<usize>,
+    /// Time to project and place them (t-SNE transform).
+    pub place_time: Duration,
+    /// Time to give them grid cells.
+    pub grid_time: Duration,
+    /// The grid update, when the map has a grid.
+    pub grid: Option<GridChange>,
+}
+
+/// How the grid changed in an [`MapState::add`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridChange {
+    pub grew: bool,
+    /// Old images that changed cell (see [`grid::GridGrowth::changed`]).
+    pub changed: usize,
+    /// Old images whose `[col, row]` changed (includes renumbering when the grid grew).
+    pub changed_index: usize,
+    pub shape: GridShape,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    version: u32,
+    n: usize,
+    dims: usize,
+    input_dims: usize,
+    feature_key: String,
+    background: [u8; 3],
+    crop: String,
+    input_size: u32,
+    thumb_size: u32,
+    aspect: f64,
+    frame: Frame,
+    /// `[cols, rows]` when the map has a grid (its cells follow in the body).
+    grid: Option<[usize; 2]>,
+    paths: Vec<String>,
+}
+
+impl MapState {
+    /// The map of a finished analysis.
+    pub fn from_analysis(a: &Analysis, preprocess: Preprocess, aspect: f64) -> MapState {
+        MapState {
+            paths: a.paths.clone(),
+            points: a.points.clone(),
+            embedding: a.raw_points.clone(),
+            frame: Frame::of(&a.raw_points),
+            reduced: a.reduced.clone(),
+            known: vec![true; a.paths.len()],
+            basis: a.pca_basis.clone(),
+            feature_key: a.feature_key.clone(),
+            preprocess,
+            aspect,
+            grid: Some(a.grid.clone()),
+        }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether the map has no images.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// Layout entries (with grid cells when the map has a grid).
+    pub fn entries(&self) -> Vec<LayoutEntry> {
+        pipeline::entries(&self.paths, &self.points, self.grid.as_ref())
+    }
+
+    /// Check the invariants (one row per image everywhere); an error names the first violation.
+    fn check(&self) -> std::result::Result<(), String> {
+        let n = self.paths.len();
+        if self.points.len() != n
+            || self.embedding.len() != n
+            || self.known.len() != n
+            || self.reduced.nrows() != n
+        {
+            return Err("the parts disagree on the number of images".into());
+        }
+        if self.reduced.ncols() != self.basis.output_dims() {
+            return Err("reduced features and PCA basis disagree".into());
+        }
+        if let Some(g) = &self.grid {
+            if g.cells.len() != n {
+                return Err("the grid has another number of images".into());
+            }
+        }
+        let finite = |v: &[[f32; 2]]| v.iter().flatten().all(|x| x.is_finite());
+        if !finite(&self.points) || !finite(&self.embedding) {
+            return Err("non-finite positions".into());
+        }
+        if !self.reduced.iter().all(|v| v.is_finite()) {
+            return Err("non-finite features".into());
+        }
+        Ok(())
+    }
+
+    /// Serialise (see [`MapState::from_bytes`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header {
+            version: VERSION,
+            n: self.len(),
+            dims: self.reduced.ncols(),
+            input_dims: self.basis.input_dims(),
+            feature_key: self.feature_key.clone(),
+            background: self.preprocess.background,
+            crop: format!("{:?}", self.preprocess.crop),
+            input_size: self.preprocess.input_size,
+            thumb_size: self.preprocess.thumb_size,
+            aspect: self.aspect,
+            frame: self.frame,
+            grid: self.grid.as_ref().map(|g| [g.shape.cols, g.shape.rows]),
+            paths: self
+                .paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        };
+        let head = serde_json::to_vec(&header).unwrap_or_default();
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(head.len() as u64).to_le_bytes());
+        out.extend_from_slice(&head);
+        let mut f32s = |it: &mut dyn Iterator<Item = f32>| {
+            for v in it {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        };
+        f32s(&mut self.basis.mean.iter().copied());
+        f32s(&mut self.basis.components.iter().copied());
+        f32s(&mut self.reduced.iter().copied());
+        f32s(&mut self.embedding.iter().flatten().copied());
+        f32s(&mut self.points.iter().flatten().copied());
+        out.extend(self.known.iter().map(|&k| k as u8));
+        if let Some(g) = &self.grid {
+            for c in g.cells.iter().flatten() {
+                out.extend_from_slice(&c.to_le_bytes());
+            }
+        }
+        let sum = blake3::hash(&out);
+        out.extend_from_slice(sum.as_bytes());
+        out
+    }
+
+    /// Parse a sidecar's bytes; `path` only names the file in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> std::result::Result<MapState, SidecarError> {
+        let corrupt = |reason: &str| SidecarError::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        };
+        if !bytes.starts_with(MAGIC) {
+            return Err(corrupt("not a map file (wrong magic)"));
+        }
+        if bytes.len() < MAGIC.len() + 8 + 32 {
+            return Err(corrupt("truncated"));
+        }
+        let (content, sum) = bytes.split_at(bytes.len() - 32);
+        if blake3::hash(content).as_bytes() != sum {
+            return Err(corrupt("checksum mismatch (truncated or damaged)"));
+        }
+        let (len, rest) = content[MAGIC.len()..]
+            .split_first_chunk::<8>()
+            .ok_or_else(|| corrupt("truncated"))?;
+        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| corrupt("bad header"))?;
+        if len > rest.len() {
+            return Err(corrupt("truncated header"));
+        }
+        let (head, mut rest) = rest.split_at(len);
+        let h: Header =
+            serde_json::from_slice(head).map_err(|e| corrupt(&format!("bad header: {e}")))?;
+        if h.version != VERSION {
+            return Err(corrupt(&format!(
+                "version {} (this program reads version {VERSION})",
+                h.version
+            )));
+        }
+        if h.paths.len() != h.n {
+            return Err(corrupt("header disagrees with itself"));
+        }
+        let mut take_f32 = |count: usize| -> std::result::Result<Vec<f32>, SidecarError> {
+            let bytes_needed = count.checked_mul(4).ok_or_else(|| corrupt("too large"))?;
+            if rest.len() < bytes_needed {
+                return Err(corrupt("truncated body"));
+            }
+            let (a, b) = rest.split_at(bytes_needed);
+            rest = b;
+            Ok(a.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        };
+        let (n, k, d) = (h.n, h.dims, h.input_dims);
+        let size = |a: usize, b: usize| a.checked_mul(b).ok_or_else(|| corrupt("too large"));
+        let mean = take_f32(d)?;
+        let components = take_f32(size(d, k)?)?;
+        let reduced = take_f32(size(n, k)?)?;
+        let embedding = take_f32(size(n, 2)?)?;
+        let points = take_f32(size(n, 2)?)?;
+        if rest.len() < n {
+            return Err(corrupt("truncated body"));
+        }
+        let known: Vec<bool> = rest[..n].iter().map(|&b| b != 0).collect();
+        rest = &rest[n..];
+        let grid = match h.grid {
+            None => None,
+            Some([cols, rows]) => {
+                if rest.len() != size(n, 8)? {
+                    return Err(corrupt("truncated grid"));
+                }
+                let cells: Vec<[u32; 2]> = rest
+                    .chunks_exact(8)
+                    .map(|c| {
+                        [
+                            u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                            u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+                        ]
+                    })
+                    .collect();
+                rest = &[];
+                Some(GridAssignment {
+                    shape: GridShape { cols, rows },
+                    cells,
+                    cost: f64::NAN,
+                    optimal: false,
+                    lower_bound: 0.0,
+                })
+            }
+        };
+        if !rest.is_empty() {
+            return Err(corrupt("trailing bytes"));
+        }
+        let pairs = |v: Vec<f32>| v.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+        let state = MapState {
+            paths: h.paths.iter().map(PathBuf::from).collect(),
+            points: pairs(points),
+            embedding: pairs(embedding),
+            frame: h.frame,
+            reduced: Array2::from_shape_vec((n, k), reduced).map_err(|_| corrupt("shape"))?,
+            known,
+            basis: PcaBasis {
+                mean,
+                components: Array2::from_shape_vec((d, k), components)
+                    .map_err(|_| corrupt("shape"))?,
+            },
+            feature_key: h.feature_key,
+            preprocess: Preprocess {
+                background: h.background,
+                crop: if h.crop == "Squash" {
+                    Crop::Squash
+                } else {
+                    Crop::Center
+                },
+                input_size: h.input_size,
+                thumb_size: h.thumb_size,
+            },
+            aspect: h.aspect,
+            grid,
+        };
+        state.check().map_err(|r| corrupt(&r))?;
+        Ok(state)
+    }
+
+    /// Write the sidecar atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Read a sidecar and check that it describes `entries` (the layout read from `layout`):
+    /// same number of images, same file names in the same order, same points. The layout's paths
+    /// are kept (they may have been relocated on reading).
+    pub fn load(
+        path: &Path,
+        layout: &Path,
+        entries: &[LayoutEntry],
+    ) -> std::result::Result<MapState, SidecarError> {
+        let bytes = std::fs::read(path).map_err(|source| SidecarError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let mut state = MapState::from_bytes(&bytes, path)?;
+        let mismatch = |reason: String| SidecarError::Mismatch {
+            path: path.into(),
+            layout: layout.into(),
+            reason,
+        };
+        if state.len() != entries.len() {
+            return Err(mismatch(format!(
+                "it has {} images, the layout {}",
+                state.len(),
+                entries.len()
+            )));
+        }
+        for (i, (e, p)) in entries.iter().zip(&state.paths).enumerate() {
+            if e.path.file_name() != p.file_name() {
+                return Err(mismatch(format!(
+                    "entry {i} is {} in the layout but {} in the map file",
+                    e.path.display(),
+                    p.display()
+                )));
+            }
+            let q = state.points[i];
+            if (e.point[0] - q[0]).abs() > POINT_TOLERANCE
+                || (e.point[1] - q[1]).abs() > POINT_TOLERANCE
+            {
+                return Err(mismatch(format!(
+                    "{} is at {:?} in the layout but at {:?} in the map file",
+                    e.path.display(),
+                    e.point,
+                    q
+                )));
+            }
+        }
+        state.paths = entries.iter().map(|e| e.path.clone()).collect();
+        Ok(state)
+    }
+
+    /// The map of a layout without a sidecar: features of its images are computed (or taken
+    /// from the cache), the PCA is fitted on them and the layout's points become the fixed
+    /// embedding (scaled so its median nearest-neighbour distance is [`TYPICAL_NN_DISTANCE`]).
+    /// Images that cannot be analysed keep their place but are nobody's neighbour. A stored grid
+    /// (every entry with a cell) is kept.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_layout(
+        entries: &[LayoutEntry],
+        grid_size: Option<[u32; 2]>,
+        model: &FeatureModel,
+        preprocess: Preprocess,
+        cache: &Cache,
+        pca_dims: usize,
+        aspect: f64,
+        rep: &dyn Reporter,
+    ) -> Result<MapState> {
+        let paths: Vec<PathBuf> = entries.iter().map(|e| e.path.clone()).collect();
+        let set = pipeline::extract_features(&paths, model, &preprocess, cache, rep)?;
+        if set.paths.is_empty() {
+            bail!(
+                "none of the layout's {} images could be analysed, so the map cannot grow",
+                entries.len()
+            );
+        }
+        let reduced_known = pipeline::reduce(&set.features, pca_dims, rep);
+        let basis = PcaBasis::from_scores(set.features.view(), reduced_known.view());
+        let mut reduced = Array2::<f32>::zeros((entries.len(), reduced_known.ncols()));
+        let mut known = vec![false; entries.len()];
+        for (row, &i) in set.indices.iter().enumerate() {
+            reduced.row_mut(i).assign(&reduced_known.row(row));
+            known[i] = true;
+        }
+        let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
+        let scale = TYPICAL_NN_DISTANCE / median_nn_distance(&points).max(1e-9);
+        let embedding = points
+            .iter()
+            .map(|p| {
+                [
+                    (f64::from(p[0]) * scale) as f32,
+                    (f64::from(p[1]) * scale) as f32,
+                ]
+            })
+            .collect();
+        let grid = grid_size.and_then(|[cols, rows]| {
+            let cells: Option<Vec<[u32; 2]>> = entries.iter().map(|e| e.grid).collect();
+            Some(GridAssignment {
+                shape: GridShape {
+                    cols: cols as usize,
+                    rows: rows as usize,
+                },
+                cells: cells?,
+                cost: f64::NAN,
+                optimal: false,
+                lower_bound: 0.0,
+            })
+        });
+        Ok(MapState {
+            paths,
+            points,
+            embedding,
+            frame: Frame {
+                lo: [0.0; 2],
+                offset: [0.0; 2],
+                extent: scale,
+            },
+            reduced,
+            known,
+            basis,
+            feature_key: pipeline::feature_key(model, &preprocess),
+            preprocess,
+            aspect,
+            grid,
+        })
+    }
+
+    /// Add images: `features` (one row per path, the model's raw feature vectors) are projected
+    /// with the kept PCA basis and placed against the fixed map; the grid (if any) grows to take
+    /// them. The old images' points, embedding and features are not touched.
+    /// `on_iteration(it, iterations)` is called per placement iteration; `Break` cancels (the map
+    /// is then unchanged).
+    pub fn add(
+        &mut self,
+        paths: Vec<PathBuf>,
+        features: ArrayView2<f32>,
+        params: &AddParams,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+        on_iteration: &mut dyn FnMut(usize, &[[f32; 2]]) -> ControlFlow<()>,
+    ) -> Result<AddReport> {
+        if paths.len() != features.nrows() {
+            bail!(
+                "{} paths for {} feature rows",
+                paths.len(),
+                features.nrows()
+            );
+        }
+        if features.nrows() > 0 && features.ncols() != self.basis.input_dims() {
+            bail!(
+                "the new features have {} values, the map's PCA expects {}",
+                features.ncols(),
+                self.basis.input_dims()
+            );
+        }
+        let start = self.len();
+        let t = Instant::now();
+        let reduced = self.basis.project(features);
+        let map = FixedMap::new(
+            self.reduced.view(),
+            &self.embedding,
+            Some(&self.known),
+            params.transform.theta,
+        )?;
+        let placed = match transform(&map, reduced.view(), &params.transform, on_iteration) {
+            Ok(p) => p,
+            Err(TsneError::Cancelled) => bail!(Cancelled),
+            Err(e) => return Err(e.into()),
+        };
+        drop(map);
+        let place_time = t.elapsed();
+
+        let t = Instant::now();
+        let new_points: Vec<[f32; 2]> = placed.iter().map(|&p| self.frame.apply(p)).collect();
+        let grid = match &self.grid {
+            Some(prev) => {
+                let all: Vec<[f64; 2]> = self
+                    .points
+                    .iter()
+                    .chain(&new_points)
+                    .map(|p| [f64::from(p[0]), f64::from(p[1])])
+                    .collect();
+                let g = match grid::grow_with(&all, prev, self.aspect, &params.grid, cancel) {
+                    Ok(g) => g,
+                    Err(grid::GridError::Cancelled) => bail!(Cancelled),
+                    Err(e) => return Err(e.into()),
+                };
+                Some(g)
+            }
+            None => None,
+        };
+        let grid_time = t.elapsed();
+
+        // Commit (nothing above changed the map).
+        self.paths.extend(paths);
+        self.points.extend(&new_points);
+        self.embedding.extend(&placed);
+        self.known.extend(std::iter::repeat_n(true, placed.len()));
+        if reduced.nrows() > 0 {
+            self.reduced.append(Axis(0), reduced.view())?;
+        }
+        let change = grid.map(|g| {
+            let c = GridChange {
+                grew: g.grew,
+                changed: g.changed,
+                changed_index: g.changed_index,
+                shape: g.assignment.shape,
+            };
+            self.grid = Some(g.assignment);
+            c
+        });
+        Ok(AddReport {
+            added: start..self.len(),
+            place_time,
+            grid_time,
+            grid: change,
+        })
+    }
+
+    /// Remove images (indices into the map); the others keep their points and cells (the freed
+    /// cells stay empty until new images take them).
+    pub fn remove(&mut self, indices: &[usize]) {
+        let drop: HashSet<usize> = indices.iter().copied().collect();
+        let keep: Vec<usize> = (0..self.len()).filter(|i| !drop.contains(i)).collect();
+        let pick = |v: &Vec<[f32; 2]>| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        self.points = pick(&self.points);
+        self.embedding = pick(&self.embedding);
+        self.paths = keep.iter().map(|&i| self.paths[i].clone()).collect();
+        self.known = keep.iter().map(|&i| self.known[i]).collect();
+        self.reduced = self.reduced.select(Axis(0), &keep);
+        if let Some(g) = &mut self.grid {
+            g.cells = keep.iter().map(|&i| g.cells[i]).collect();
+        }
+    }
+
+    /// Re-solve the whole grid exactly on its current shape (e.g. while nobody watches): the
+    /// best arrangement for all images now, at the price of moving many. Returns how many images
+    /// changed cell.
+    pub fn resolve_grid(&mut self, rep: &dyn Reporter) -> Result<usize> {
+        let Some(old) = self.grid.take() else {
+            self.ensure_grid(rep)?;
+            return Ok(self.len());
+        };
+        let points: Vec<[f64; 2]> = self
+            .points
+            .iter()
+            .map(|p| [f64::from(p[0]), f64::from(p[1])])
+            .collect();
+        let solved = match grid::assign(&points, old.shape, Solver::Auto, Some(rep.cancel_flag())) {
+            Ok(g) => g,
+            Err(e) => {
+                self.grid = Some(old);
+                if matches!(e, grid::GridError::Cancelled) {
+                    bail!(Cancelled);
+                }
+                return Err(e.into());
+            }
+        };
+        let changed = solved
+            .cells
+            .iter()
+            .zip(&old.cells)
+            .filter(|(a, b)| a != b)
+            .count();
+        self.grid = Some(solved);
+        Ok(changed)
+    }
+
+    /// Make sure the map has a grid (a full exact solve when it has none).
+    pub fn ensure_grid(&mut self, rep: &dyn Reporter) -> Result<&GridAssignment> {
+        if self.grid.is_none() {
+            let g = pipeline::snap_to_grid(&self.points, self.aspect, Solver::Auto, rep)?;
+            self.grid = Some(g);
+        }
+        self.grid
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("internal: no grid"))
+    }
+}
+
+/// Median distance from each point to its nearest other point (0 for fewer than 2 points).
+pub fn median_nn_distance(points: &[[f32; 2]]) -> f64 {
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let g = crate::tsne::knn::exact_knn_2d(points, 1);
+    let mut d: Vec<f32> = (0..points.len())
+        .map(|i| g.distances2(i).first().copied().unwrap_or(0.0).sqrt())
+        .collect();
+    d.sort_by(f32::total_cmp);
+    f64::from(d[d.len() / 2])
+}
+
+/// Settings of the `add` command.
+#[derive(Clone, Debug)]
+pub struct AddOptions {
+    pub layout: PathBuf,
+    /// Image files and folders (scanned recursively) to add.
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub grid_output: Option<PathBuf>,
+    pub model: Option<PathBuf>,
+    pub cache: Cache,
+    pub include_hidden: bool,
+    /// Grid aspect for a layout without a sidecar (default: the stored grid's, else 1).
+    pub aspect: Option<f64>,
+    /// PCA dimensions for a layout without a sidecar.
+    pub pca_dims: usize,
+    pub params: AddParams,
+}
+
+/// What `add` did.
+#[derive(Clone, Debug)]
+pub struct AddSummary {
+    pub added: usize,
+    pub skipped: Vec<(PathBuf, String)>,
+    pub total: usize,
+    /// Whether the sidecar was used (else the old images' features were computed).
+    pub used_sidecar: bool,
+    pub report: AddReport,
+}
+
+/// The `add` command: read the layout (and its sidecar), analyse the new images, place them, and
+/// write the grown layout, its sidecar and optionally the grid layout, atomically.
+pub fn run_add(opts: &AddOptions, rep: &dyn Reporter) -> Result<AddSummary> {
+    let loaded = pipeline::open_layout(&opts.layout, rep)?;
+    let model = FeatureModel::load(opts.model.as_deref())?;
+    let sidecar = sidecar_path(&opts.layout);
+    let mut state = None;
+    if sidecar.exists() {
+        match MapState::load(&sidecar, &opts.layout, &loaded.entries) {
+            Ok(s) => state = Some(s),
+            Err(e) => rep.warn(&format!(
+                "{e}; not used: the old images' features are computed again"
+            )),
+        }
+    }
+    let used_sidecar = state.is_some();
+    let mut state = match state {
+        Some(s) => s,
+        None => {
+            let aspect = opts.aspect.unwrap_or_else(|| {
+                loaded
+                    .grid_size
+                    .map_or(1.0, |[c, r]| c as f64 / r.max(1) as f64)
+            });
+            MapState::from_layout(
+                &loaded.entries,
+                loaded.grid_size,
+                &model,
+                Preprocess::default(),
+                &opts.cache,
+                opts.pca_dims,
+                aspect,
+                rep,
+            )?
+        }
+    };
+    let key = pipeline::feature_key(&model, &state.preprocess);
+    if key != state.feature_key {
+        bail!(
+            "{}: the map's features were made by another model or preprocessing ({}), this run \
+             would make {key}; pass the same --model",
+            sidecar.display(),
+            state.feature_key
+        );
+    }
+
+    // The new images: files as given, folders scanned; images already on the map are skipped.
+    let mut skipped: Vec<(PathBuf, String)> = Vec::new();
+    let mut new_paths = Vec::new();
+    for input in &opts.inputs {
+        if input.is_dir() {
+            let found = scan::scan(input, opts.include_hidden)
+                .with_context(|| format!("cannot scan {}", input.display()))?;
+            for (path, why) in found.problems {
+                rep.warn(&format!("{}: {why}", path.display()));
+            }
+            new_paths.extend(found.images);
+        } else {
+            new_paths.push(std::path::absolute(input).unwrap_or_else(|_| input.clone()));
+        }
+    }
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let mut seen: HashSet<PathBuf> = state.paths.iter().map(|p| canon(p)).collect();
+    new_paths.retain(|p| {
+        if seen.insert(canon(p)) {
+            true
+        } else {
+            rep.warn(&format!("skipped {}: already on the map", p.display()));
+            skipped.push((p.clone(), "already on the map".into()));
+            false
+        }
+    });
+    if new_paths.is_empty() {
+        bail!("no new images to add");
+    }
+    let set = pipeline::extract_features(&new_paths, &model, &state.preprocess, &opts.cache, rep)?;
+    skipped.extend(set.skipped.iter().cloned());
+    if set.paths.is_empty() {
+        bail!("none of the {} new images could be used", new_paths.len());
+    }
+
+    let timer = StageTimer::start(rep, Stage::Tsne, opts.params.transform.iterations as u64);
+    let report = state.add(
+        set.paths.clone(),
+        set.features.view(),
+        &opts.params,
+        Some(rep.cancel_flag()),
+        &mut |it, _| {
+            rep.advance(Stage::Tsne, it as u64 + 1);
+            if rep.cancelled() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    )?;
+    timer.finish(&format!(
+        "{} new images placed on a fixed map of {}",
+        report.added.len(),
+        report.added.start
+    ));
+    if opts.grid_output.is_some() || report.grid.is_some() {
+        let timer = StageTimer::start(rep, Stage::Grid, 0);
+        let summary = match report.grid {
+            Some(g) => format!(
+                "{} × {} cells{}, {} of {} old images changed cell",
+                g.shape.cols,
+                g.shape.rows,
+                if g.grew { " (grown)" } else { "" },
+                g.changed,
+                report.added.start
+            ),
+            None => {
+                state.ensure_grid(rep)?;
+                "solved anew (the layout had no grid)".into()
+            }
+        };
+        timer.finish(&summary);
+    }
+
+    if rep.cancelled() {
+        bail!(pipeline::Cancelled);
+    }
+    let timer = StageTimer::start(rep, Stage::Save, 0);
+    let entries = state.entries();
+    if let Some(w) = layout_io::non_utf8_warning(&entries) {
+        rep.warn(&w);
+    }
+    let plain: Vec<LayoutEntry> = entries
+        .iter()
+        .map(|e| LayoutEntry {
+            grid: None,
+            ..e.clone()
+        })
+        .collect();
+    // the map keeps the t-SNE settings of the layout it grew from
+    layout_io::write_layout(&opts.output, &plain, loaded.tsne)
+        .with_context(|| format!("cannot write {}", opts.output.display()))?;
+    state.save(&sidecar_path(&opts.output))?;
+    let mut written = vec![opts.output.display().to_string()];
+    if let (Some(out), Some(g)) = (&opts.grid_output, &state.grid) {
+        let size = [g.shape.cols as u32, g.shape.rows as u32];
+        layout_io::write_grid_layout(out, &entries, size, loaded.tsne)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        written.push(out.display().to_string());
+    }
+    timer.finish(&format!("wrote {}", written.join(" and ")));
+    Ok(AddSummary {
+        added: report.added.len(),
+        skipped,
+        total: state.len(),
+        used_sidecar,
+        report,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_state() -> MapState {
+        let n = 6;
+        let embedding: Vec<[f32; 2]> = (0..n).map(|i| [i as f32 * 1.5, (i % 2) as f32]).collect();
+        let frame = Frame::of(&embedding);
+        MapState {
+            paths: (0..n)
+                .map(|i| PathBuf::from(format!("/x/img{i}.png")))
+                .collect(),
+            points: embedding.iter().map(|&p| frame.apply(p)).collect(),
+            embedding,
+            frame,
+            reduced: Array2::from_shape_fn((n, 3), |(i, j)| (i * 3 + j) as f32 * 0.1),
+            known: vec![true; n],
+            basis: PcaBasis {
+                mean: vec![0.5; 4],
+                components: Array2::from_shape_fn((4, 3), |(i, j)| (i + j) as f32),
+            },
+            feature_key: "abc-v1".into(),
+            preprocess: Preprocess::default(),
+            aspect: 1.0,
+            grid: Some(GridAssignment {
+                shape: GridShape { cols: 3, rows: 2 },
+                cells: (0..n as u32).map(|i| [i % 3, i / 3]).collect(),
+                cost: f64::NAN,
+                optimal: false,
+                lower_bound: 0.0,
+            }),
+        }
+    }
+
+    fn same(a: &MapState, b: &MapState) -> bool {
+        let mut b = b.clone();
+        if let (Some(x), Some(y)) = (&a.grid, &mut b.grid) {
+            y.cost = x.cost;
+        }
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    #[test]
+    fn frame_matches_normalize_points() {
+        let raw = [[-3.0f32, 2.0], [5.0, 1.0], [0.25, -1.5]];
+        let f = Frame::of(&raw);
+        let direct = crate::pipeline::normalize_raw(&raw);
+        for (p, q) in raw.iter().zip(&direct) {
+            assert_eq!(f.apply(*p), *q);
+        }
+    }
+
+    #[test]
+    fn sidecar_round_trips_and_rejects_damage() {
+        let s = small_state();
+        let bytes = s.to_bytes();
+        let back = MapState::from_bytes(&bytes, Path::new("m.map")).unwrap();
+        assert!(same(&s, &back));
+        let mut bad = bytes.clone();
+        bad[40] ^= 1;
+        let e = MapState::from_bytes(&bad, Path::new("m.map")).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+        let e = MapState::from_bytes(&bytes[..bytes.len() - 5], Path::new("m.map")).unwrap_err();
+        assert!(e.to_string().contains("m.map"), "{e}");
+        let e = MapState::from_bytes(b"{\"json\": 1}", Path::new("m.map")).unwrap_err();
+        assert!(e.to_string().contains("not a map file"), "{e}");
+    }
+
+    #[test]
+    fn add_checks_its_input_and_a_cancelled_add_changes_nothing() {
+        let mut s = small_state();
+        let before = s.clone();
+        let feats = Array2::from_shape_fn((2, 4), |(i, j)| (i + j) as f32 * 0.2);
+        let params = AddParams::default();
+        let go = &mut |_: usize, _: &[[f32; 2]]| ControlFlow::Continue(());
+        // wrong feature length, wrong number of paths
+        let short = Array2::<f32>::zeros((2, 3));
+        let two = vec![PathBuf::from("/y/a.png"), PathBuf::from("/y/b.png")];
+        assert!(s.add(two.clone(), short.view(), &params, None, go).is_err());
+        assert!(s
+            .add(two[..1].to_vec(), feats.view(), &params, None, go)
+            .is_err());
+        let err = s
+            .add(two.clone(), feats.view(), &params, None, &mut |it, _| {
+                if it == 5 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap_err();
+        assert!(pipeline::is_cancelled(&err), "{err:#}");
+        assert!(same(&s, &before), "nothing changed");
+        let r = s.add(two, feats.view(), &params, None, go).unwrap();
+        assert_eq!(r.added, 6..8);
+        assert_eq!(s.len(), 8);
+        assert!(s.check().is_ok());
+        assert_eq!(&s.points[..6], &before.points[..]);
+        // the grid grew (6 of 6 cells were taken) and every image has its own cell
+        let g = s.grid.as_ref().unwrap();
+        let cells: HashSet<[u32; 2]> = g.cells.iter().copied().collect();
+        assert_eq!(cells.len(), 8);
+        assert!(r.grid.unwrap().grew);
+    }
+
+    #[test]
+    fn removing_keeps_the_others() {
+        let mut s = small_state();
+        let before = s.clone();
+        s.remove(&[1, 4]);
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.points[1], before.points[2]);
+        assert_eq!(
+            s.grid.as_ref().unwrap().cells[1],
+            before.grid.as_ref().unwrap().cells[2]
+        );
+        assert_eq!(s.reduced.row(3), before.reduced.row(5));
+        assert!(s.check().is_ok());
+    }
+}
