@@ -694,3 +694,28 @@ fn mismatched_background_results_are_reported_not_dropped() {
         .iter()
         .any(|w| w.contains("cannot start a worker thread")));
 }
+
+#[test]
+fn frame_captures_keep_their_cadence_with_slow_frames() {
+    // --capture-every 5: with 130 ms frames for 60 s there is a capture at the start and one
+    // per 5 s after, not one fewer per 5 s of drift.
+    let mut s = AppState::new([800.0, 600.0]);
+    s.capture_every = Some((5.0, PathBuf::from("/frames")));
+    let mut captures = vec![];
+    let mut k = 0;
+    loop {
+        let t = 0.1 + k as f64 * 0.13;
+        if t > 60.05 {
+            break;
+        }
+        s.update(t);
+        for e in s.drain_effects() {
+            if let Effect::CaptureFrame { path } = e {
+                captures.push(path);
+            }
+        }
+        k += 1;
+    }
+    assert_eq!(captures.len(), 13, "{captures:?}");
+    assert_eq!(captures[12], PathBuf::from("/frames/frame-000013.png"));
+}

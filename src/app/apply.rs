@@ -135,7 +135,12 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
             Ok(())
         })();
         if let Err(e) = result {
-            model.state.error(format!("GPU: {e}"));
+            // counted and shown once per kind with the uncaptured GPU errors (a failing upload
+            // can repeat for every image; it must not flood the screen)
+            model
+                .gpu
+                .errors
+                .record(crate::render::GpuErrorKind::Validation, &e.to_string());
         }
     }
     // The window is borrowed above; quitting needs it released.

@@ -96,6 +96,13 @@ impl AppArgs {
                 anyhow::anyhow!("--capture-every: cannot create {}: {e}", dir.display())
             })?;
         }
+        // `P` captures are written by nannou, which needs the folder to exist
+        std::fs::create_dir_all(&self.screenshot_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "--screenshot-dir: cannot create {}: {e}",
+                self.screenshot_dir.display()
+            )
+        })?;
         for f in &self.inject_gpu_fault {
             parse_fault(f)?;
         }

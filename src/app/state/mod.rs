@@ -282,7 +282,13 @@ impl AppState {
             if now >= self.next_capture {
                 self.capture_index += 1;
                 let path = dir.join(format!("frame-{:06}.png", self.capture_index));
-                self.next_capture = now + every.max(0.01);
+                // on a fixed cadence (no drift by a frame per capture); slots missed in a
+                // stall are skipped, not made up in a burst
+                let every = every.max(0.01);
+                self.next_capture += every;
+                while self.next_capture <= now {
+                    self.next_capture += every;
+                }
                 self.effects.push(Effect::CaptureFrame { path });
             }
         }
