@@ -166,6 +166,15 @@ fn gather_stride2(src: &[f32], x0: usize, dst: &mut [f32], which: Kernel) {
     }
 }
 
+/// Scratch offset of each tap `(ky, kx)` (index `ky * kw + kx`) from the scratch position of
+/// its output point's first tap: phase `kx % sw`, row `ky`, phase column `kx / sw`.
+fn tap_offsets(g: &Geometry) -> Vec<usize> {
+    let (rs, pl) = (g.row_stride(), g.phase_len());
+    (0..g.kh)
+        .flat_map(|ky| (0..g.kw).map(move |kx| (kx % g.sw) * pl + ky * rs + kx / g.sw))
+        .collect()
+}
+
 /// Portable kernel for one plane (same scratch layout, same tap order).
 fn plane_portable(
     g: &Geometry,
@@ -196,24 +205,35 @@ fn plane_portable(
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     //! AVX2/FMA plane kernels, one per common tap count so the tap loop unrolls.
-    use super::{Geometry, LANES, MAX_KERNEL};
+    use super::{Geometry, LANES};
     use std::arch::x86_64::*;
+
+    /// Lane mask with the first `n` (< 8) lanes on, for the masked tail store.
+    #[target_feature(enable = "avx2")]
+    unsafe fn tail_mask(n: usize) -> __m256i {
+        let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx)
+    }
 
     macro_rules! plane_kernel {
         ($name:ident, $taps:expr) => {
             /// One output plane.
             ///
             /// # Safety
-            /// AVX2 and FMA are available; `g.check()` passed; `buf.len() >= g.scratch_len()`;
+            /// AVX2 and FMA are available; `g.check()` passed; `offs` is
+            /// [`super::tap_offsets`]`(g)`; `buf.len() >= g.scratch_len()`;
             /// `k.len() >= g.taps()`; `out.len() >= g.out_plane()`; and, when `$taps` is not 0,
             /// `g.taps() == $taps`. Then every load is inside `buf`: a load at output row `oy`,
             /// column block `ox..ox + 8` (`ox + 8 <= round_up(out_w, 8)`) and tap `(ky, kx)`
             /// reads phase `kx % sw`, row `oy * sh + ky < rows()`, columns up to
             /// `round_up(out_w, 8) - 1 + (kw - 1) / sw < row_stride()`. Full-vector stores
-            /// happen only when `ox + 8 <= out_w`; the tail goes through a stack buffer.
+            /// happen only when `ox + 8 <= out_w`; the last partial vector of a row is a masked
+            /// store of its `out_w - ox` lanes.
             #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
             pub unsafe fn $name(
                 g: &Geometry,
+                offs: &[usize],
                 buf: &[f32],
                 k: &[f32],
                 bias: f32,
@@ -221,18 +241,11 @@ mod avx2 {
                 out: &mut [f32],
             ) {
                 let taps: usize = if $taps == 0 { g.taps() } else { $taps };
-                debug_assert!(buf.len() >= g.scratch_len());
+                debug_assert!(buf.len() >= g.scratch_len() && offs.len() >= taps);
                 debug_assert!(out.len() >= g.out_plane() && k.len() >= taps);
-                let (rs, pl) = (g.row_stride(), g.phase_len());
-                let mut kv = [_mm256_setzero_ps(); MAX_KERNEL * MAX_KERNEL];
-                let mut offs = [0usize; MAX_KERNEL * MAX_KERNEL];
-                for ky in 0..g.kh {
-                    for kx in 0..g.kw {
-                        let t = ky * g.kw + kx;
-                        kv[t] = _mm256_set1_ps(k[t]);
-                        offs[t] = (kx % g.sw) * pl + ky * rs + kx / g.sw;
-                    }
-                }
+                let rs = g.row_stride();
+                let kp = k.as_ptr();
+                let offs = offs.as_ptr();
                 let b = _mm256_set1_ps(bias);
                 let (lo, hi) = clip.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
                 let (lo, hi, do_clip) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), clip.is_some());
@@ -245,16 +258,19 @@ mod avx2 {
                 };
                 let bp = buf.as_ptr();
                 let op = out.as_mut_ptr();
-                for oy in 0..g.out_h {
+                let (oh, ow) = (g.out_h, g.out_w);
+                // Wide rows: 4 vectors along x per step.
+                let wide = ow / (4 * LANES) * (4 * LANES);
+                for oy in 0..oh {
                     let rowp = bp.add(oy * g.sh * rs);
-                    let orow = op.add(oy * g.out_w);
+                    let orow = op.add(oy * ow);
                     let mut ox = 0;
-                    while ox + 4 * LANES <= g.out_w {
+                    while ox < wide {
                         let p = rowp.add(ox);
                         let (mut a0, mut a1, mut a2, mut a3) = (b, b, b, b);
                         for t in 0..taps {
-                            let q = p.add(offs[t]);
-                            let kk = kv[t];
+                            let q = p.add(*offs.add(t));
+                            let kk = _mm256_broadcast_ss(&*kp.add(t));
                             a0 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(q), a0);
                             a1 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(q.add(LANES)), a1);
                             a2 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(q.add(2 * LANES)), a2);
@@ -267,27 +283,54 @@ mod avx2 {
                         _mm256_storeu_ps(o.add(3 * LANES), finish(a3));
                         ox += 4 * LANES;
                     }
-                    while ox < g.out_w {
-                        let p = rowp.add(ox);
+                }
+                // The rest of the columns, one vector at a time, 4 rows per step (independent
+                // accumulators: narrow planes would otherwise wait on one FMA chain).
+                let store = |o: *mut f32, ox: usize, v: __m256| {
+                    if ox + LANES <= ow {
+                        _mm256_storeu_ps(o, v);
+                    } else {
+                        _mm256_maskstore_ps(o, tail_mask(ow - ox), v);
+                    }
+                };
+                let mut ox = wide;
+                while ox < ow {
+                    let mut oy = 0;
+                    while oy + 4 <= oh {
+                        let p = bp.add(oy * g.sh * rs + ox);
+                        let step = g.sh * rs;
+                        let (mut a0, mut a1, mut a2, mut a3) = (b, b, b, b);
+                        for t in 0..taps {
+                            let q = p.add(*offs.add(t));
+                            let kk = _mm256_broadcast_ss(&*kp.add(t));
+                            a0 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(q), a0);
+                            a1 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(q.add(step)), a1);
+                            a2 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(q.add(2 * step)), a2);
+                            a3 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(q.add(3 * step)), a3);
+                        }
+                        let o = op.add(oy * ow + ox);
+                        store(o, ox, finish(a0));
+                        store(o.add(ow), ox, finish(a1));
+                        store(o.add(2 * ow), ox, finish(a2));
+                        store(o.add(3 * ow), ox, finish(a3));
+                        oy += 4;
+                    }
+                    while oy < oh {
+                        let p = bp.add(oy * g.sh * rs + ox);
                         let mut a = b;
                         for t in 0..taps {
-                            a = _mm256_fmadd_ps(kv[t], _mm256_loadu_ps(p.add(offs[t])), a);
+                            let kk = _mm256_broadcast_ss(&*kp.add(t));
+                            a = _mm256_fmadd_ps(kk, _mm256_loadu_ps(p.add(*offs.add(t))), a);
                         }
-                        let a = finish(a);
-                        if ox + LANES <= g.out_w {
-                            _mm256_storeu_ps(orow.add(ox), a);
-                        } else {
-                            let mut tmp = [0f32; LANES];
-                            _mm256_storeu_ps(tmp.as_mut_ptr(), a);
-                            let n = g.out_w - ox;
-                            std::ptr::copy_nonoverlapping(tmp.as_ptr(), orow.add(ox), n);
-                        }
-                        ox += LANES;
+                        store(op.add(oy * ow + ox), ox, finish(a));
+                        oy += 1;
                     }
+                    ox += LANES;
                 }
             }
         };
     }
+
     /// Vector part of [`super::gather_stride2`]: fills `dst[..n]` 8 at a time while the
     /// 16-element source window is inside `src`, and returns `n` (the caller does the rest).
     ///
@@ -371,6 +414,7 @@ pub fn depthwise(
         );
     }
     let spans = g.col_spans();
+    let offs = tap_offsets(g);
     let mut buf = vec![0f32; g.scratch_len()];
     for (plane, (src, dst)) in input
         .chunks_exact(g.in_plane())
@@ -384,14 +428,15 @@ pub fn depthwise(
             Kernel::Portable => plane_portable(g, &buf, k, bias[ch], clip, dst),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => {
-                // SAFETY: features checked before the loop, `g.check()` passed, and the sizes are
+                // SAFETY: features checked before the loop, `g.check()` passed, `offs` is
+                // `tap_offsets(g)`, and the sizes are
                 // the ones the kernels require: buf is `scratch_len`, k is `taps`, dst is one
                 // output plane (chunks_exact).
                 unsafe {
                     match taps {
-                        9 => avx2::plane_9(g, &buf, k, bias[ch], clip, dst),
-                        25 => avx2::plane_25(g, &buf, k, bias[ch], clip, dst),
-                        _ => avx2::plane_any(g, &buf, k, bias[ch], clip, dst),
+                        9 => avx2::plane_9(g, &offs, &buf, k, bias[ch], clip, dst),
+                        25 => avx2::plane_25(g, &offs, &buf, k, bias[ch], clip, dst),
+                        _ => avx2::plane_any(g, &offs, &buf, k, bias[ch], clip, dst),
                     }
                 }
             }
@@ -878,6 +923,23 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_batch_is_its_images_one_by_one() {
+        let g = geo(3, 10, 3, 2);
+        let x = pseudo(2 * g.channels * g.in_plane(), 7);
+        let k = pseudo(g.channels * 9, 8);
+        let b = pseudo(g.channels, 9);
+        let mut both = vec![0f32; 2 * g.channels * g.out_plane()];
+        depthwise(&g, 2, &x, &k, &b, None, &mut both, Kernel::detect()).unwrap();
+        let (x0, x1) = x.split_at(g.channels * g.in_plane());
+        let (o0, o1) = both.split_at(g.channels * g.out_plane());
+        for (xi, oi) in [(x0, o0), (x1, o1)] {
+            let mut one = vec![0f32; g.channels * g.out_plane()];
+            depthwise(&g, 1, xi, &k, &b, None, &mut one, Kernel::detect()).unwrap();
+            assert_eq!(one, oi);
         }
     }
 
