@@ -1,5 +1,5 @@
-//! The fast depthwise op against tract's own depthwise convolution, on random inputs and
-//! weights, for every depthwise shape of the bundled model (plus a few others), with and
+//! The fast convolution op against tract's own convolution, on random inputs and weights, for
+//! every depthwise shape of the bundled model and its stem (plus a few others), with and
 //! without the fused ReLU6 clip — and that convolutions it does not handle are left to tract.
 
 use image_tsne_live::features::depthwise::{accelerate, depthwise_geometries, Geometry};
@@ -10,12 +10,17 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec
 use tract_onnx::tract_core::ops::math;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// A one-conv model: `x → depthwise conv (→ max 0 → min 6)`, tract's own ops.
+/// A one-conv model: `x → conv (→ max 0 → min 6)`, tract's own ops; depthwise, or dense when
+/// `g.dense_in > 0`.
 fn conv_model(g: &Geometry, kernel: &[f32], bias: &[f32], relu6: bool) -> TractResult<TypedModel> {
     let c = g.channels;
     let mut m = TypedModel::default();
-    let x = m.add_source("x", f32::fact([1, c, g.in_h, g.in_w]))?;
-    let k = m.add_const("k", Tensor::from_shape(&[c, 1, g.kh, g.kw], kernel)?)?;
+    let cin = g.in_channels();
+    let x = m.add_source("x", f32::fact([1, cin, g.in_h, g.in_w]))?;
+    let k = m.add_const(
+        "k",
+        Tensor::from_shape(&[c, g.dense_in.max(1), g.kh, g.kw], kernel)?,
+    )?;
     let b = m.add_const("b", Tensor::from_shape(&[c], bias)?)?;
     // padding after: whatever makes tract's output size the geometry's
     let pad_after = |out: usize, s: usize, k: usize, pad: usize, input: usize| {
@@ -33,13 +38,13 @@ fn conv_model(g: &Geometry, kernel: &[f32], bias: &[f32], relu6: bool) -> TractR
         ),
         dilations: None,
         strides: Some(tvec![g.sh, g.sw]),
-        input_channels: c,
+        input_channels: cin,
         output_channels: c,
     };
     let conv = Conv {
         pool_spec,
         kernel_fmt: KernelFormat::OIHW,
-        group: c,
+        group: if g.dense_in > 0 { 1 } else { c },
         q_params: None,
     };
     let mut y = m.wire_node("conv", conv, &[x, k, b])?[0];
@@ -83,11 +88,15 @@ fn compare(g: &Geometry, relu6: bool, seed: u64) -> f32 {
     let mut rand_vec = |n: usize, scale: f32| -> Vec<f32> {
         (0..n).map(|_| rng.random_range(-scale..scale)).collect()
     };
-    let kernel = rand_vec(c * g.kh * g.kw, 1.0);
+    let cin = g.in_channels();
+    let kernel = rand_vec(c * g.taps(), 1.0);
     let bias = rand_vec(c, 1.0);
     // scale 3: with the clip on, plenty of values land on both sides of [0, 6]
-    let x =
-        Tensor::from_shape(&[1, c, g.in_h, g.in_w], &rand_vec(c * g.in_h * g.in_w, 3.0)).unwrap();
+    let x = Tensor::from_shape(
+        &[1, cin, g.in_h, g.in_w],
+        &rand_vec(cin * g.in_h * g.in_w, 3.0),
+    )
+    .unwrap();
 
     let plain = conv_model(g, &kernel, &bias, relu6).unwrap();
     let want = run(plain.clone(), &x).unwrap();
@@ -95,7 +104,12 @@ fn compare(g: &Geometry, relu6: bool, seed: u64) -> f32 {
     let mut fast = plain.into_decluttered().unwrap();
     assert_eq!(accelerate(&mut fast).unwrap(), 1, "{g:?} was not replaced");
     let names = op_names(&fast);
-    assert!(names.iter().any(|n| n == "FastDepthwise"), "{names:?}");
+    let op = if g.dense_in > 0 {
+        "FastSmallConv"
+    } else {
+        "FastDepthwise"
+    };
+    assert!(names.iter().any(|n| n == op), "{names:?}");
     if relu6 {
         assert!(
             !names.iter().any(|n| n == "Max" || n == "Min"),
@@ -124,8 +138,12 @@ fn bundled_geometries() -> Vec<Geometry> {
 #[test]
 fn fast_depthwise_matches_tract_on_every_bundled_model_shape() {
     let mut shapes = bundled_geometries();
-    // EfficientNet-Lite0: 16 blocks, one depthwise conv each, 3x3 and 5x5, stride 1 and 2
-    assert_eq!(shapes.len(), 16, "{shapes:#?}");
+    // EfficientNet-Lite0: 16 blocks, one depthwise conv each, 3x3 and 5x5, stride 1 and 2;
+    // and the stem, 3 → 32 channels
+    assert_eq!(shapes.len(), 17, "{shapes:#?}");
+    let dense: Vec<_> = shapes.iter().filter(|g| g.dense_in > 0).collect();
+    assert_eq!(dense.len(), 1, "{dense:#?}");
+    assert_eq!((dense[0].dense_in, dense[0].channels), (3, 32));
     for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
         assert!(
             shapes
@@ -148,6 +166,7 @@ fn fast_depthwise_matches_tract_on_every_bundled_model_shape() {
 fn fast_depthwise_matches_tract_on_other_shapes() {
     let g = |c, hw, k, s, pad| Geometry {
         channels: c,
+        dense_in: 0,
         in_h: hw,
         in_w: hw,
         out_h: (hw + 2 * pad - k) / s + 1,
@@ -179,6 +198,15 @@ fn fast_depthwise_matches_tract_on_other_shapes() {
             pad_left: 2,
             ..g(3, 13, 3, 1, 1)
         },
+        // dense over few input channels
+        Geometry {
+            dense_in: 2,
+            ..g(8, 15, 3, 2, 1)
+        },
+        Geometry {
+            dense_in: 4,
+            ..g(5, 12, 5, 1, 2)
+        },
     ];
     for (i, s) in shapes.iter().enumerate() {
         for relu6 in [false, true] {
@@ -193,6 +221,7 @@ fn convolutions_it_does_not_handle_stay_with_tract() {
     // stride 3: not handled; the model must still be tract's and run
     let g = Geometry {
         channels: 4,
+        dense_in: 0,
         in_h: 12,
         in_w: 12,
         out_h: 4,

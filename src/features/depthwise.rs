@@ -25,10 +25,19 @@ pub const MAX_KERNEL: usize = 7;
 /// f32 lanes of one AVX2 vector; also the column granularity of the scratch rows.
 const LANES: usize = 8;
 
-/// Shape of one depthwise convolution (NCHW, one filter per channel), all concrete.
+/// Largest input channel count of a dense (group 1) convolution the fast op takes: the stem
+/// of a CNN, whose RGB input is too thin for tract's matrix products.
+pub const MAX_DENSE_IN: usize = 4;
+
+/// Shape of one convolution (NCHW), all concrete: a depthwise one (one filter per channel) or
+/// a dense one over very few input channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Geometry {
+    /// Output channels (for a depthwise convolution also the input channels).
     pub channels: usize,
+    /// 0: depthwise. `n > 0`: dense (group 1) over `n` input channels, every output channel
+    /// reading all of them.
+    pub dense_in: usize,
     pub in_h: usize,
     pub in_w: usize,
     pub out_h: usize,
@@ -64,6 +73,11 @@ impl Geometry {
             self.sw
         );
         ensure!(
+            self.dense_in <= MAX_DENSE_IN,
+            "dense convolution over {} input channels is not supported",
+            self.dense_in
+        );
+        ensure!(
             self.pad_top < self.kh && self.pad_left < self.kw,
             "padding {}/{} is not supported",
             self.pad_top,
@@ -71,8 +85,17 @@ impl Geometry {
         );
         Ok(())
     }
-    fn taps(&self) -> usize {
-        self.kh * self.kw
+    /// Input planes of one image.
+    pub fn in_channels(&self) -> usize {
+        if self.dense_in > 0 {
+            self.dense_in
+        } else {
+            self.channels
+        }
+    }
+    /// Weights of one output channel: `[dense_in or 1, kh, kw]`.
+    pub fn taps(&self) -> usize {
+        self.kh * self.kw * self.dense_in.max(1)
     }
     /// Columns of one scratch row: the output width rounded up to whole vectors, plus the
     /// furthest tap to the right (in phase columns).
@@ -166,33 +189,37 @@ fn gather_stride2(src: &[f32], x0: usize, dst: &mut [f32], which: Kernel) {
     }
 }
 
-/// Scratch offset of each tap `(ky, kx)` (index `ky * kw + kx`) from the scratch position of
-/// its output point's first tap: phase `kx % sw`, row `ky`, phase column `kx / sw`.
+/// Scratch offset of each tap `(ci, ky, kx)` (index `(ci * kh + ky) * kw + kx`, the weights'
+/// order) from the scratch position of its output point's first tap: input plane `ci`'s
+/// scratch block, phase `kx % sw`, row `ky`, phase column `kx / sw`.
 fn tap_offsets(g: &Geometry) -> Vec<usize> {
-    let (rs, pl) = (g.row_stride(), g.phase_len());
-    (0..g.kh)
-        .flat_map(|ky| (0..g.kw).map(move |kx| (kx % g.sw) * pl + ky * rs + kx / g.sw))
+    let (rs, pl, sl) = (g.row_stride(), g.phase_len(), g.scratch_len());
+    (0..g.dense_in.max(1))
+        .flat_map(|ci| {
+            (0..g.kh).flat_map(move |ky| {
+                (0..g.kw).map(move |kx| ci * sl + (kx % g.sw) * pl + ky * rs + kx / g.sw)
+            })
+        })
         .collect()
 }
 
 /// Portable kernel for one plane (same scratch layout, same tap order).
 fn plane_portable(
     g: &Geometry,
+    offs: &[usize],
     buf: &[f32],
     k: &[f32],
     bias: f32,
     clip: Option<(f32, f32)>,
     out: &mut [f32],
 ) {
-    let (rs, pl) = (g.row_stride(), g.phase_len());
+    let rs = g.row_stride();
     for oy in 0..g.out_h {
         for ox in 0..g.out_w {
+            let base = oy * g.sh * rs + ox;
             let mut acc = bias;
-            for ky in 0..g.kh {
-                let row = &buf[(oy * g.sh + ky) * rs + ox..];
-                for kx in 0..g.kw {
-                    acc += k[ky * g.kw + kx] * row[(kx % g.sw) * pl + kx / g.sw];
-                }
+            for (kk, off) in k.iter().zip(offs) {
+                acc += kk * buf[base + off];
             }
             if let Some((lo, hi)) = clip {
                 acc = acc.max(lo).min(hi);
@@ -221,11 +248,12 @@ mod avx2 {
             ///
             /// # Safety
             /// AVX2 and FMA are available; `g.check()` passed; `offs` is
-            /// [`super::tap_offsets`]`(g)`; `buf.len() >= g.scratch_len()`;
-            /// `k.len() >= g.taps()`; `out.len() >= g.out_plane()`; and, when `$taps` is not 0,
-            /// `g.taps() == $taps`. Then every load is inside `buf`: a load at output row `oy`,
-            /// column block `ox..ox + 8` (`ox + 8 <= round_up(out_w, 8)`) and tap `(ky, kx)`
-            /// reads phase `kx % sw`, row `oy * sh + ky < rows()`, columns up to
+            /// [`super::tap_offsets`]`(g)` (so `offs.len() == g.taps()`);
+            /// `buf.len() >= max(dense_in, 1) * g.scratch_len()`; `k.len() >= g.taps()`;
+            /// `out.len() >= g.out_plane()`; and, when `$taps` is not 0, `g.taps() == $taps`.
+            /// Then every load is inside `buf`: a load at output row `oy`, column block
+            /// `ox..ox + 8` (`ox + 8 <= round_up(out_w, 8)`) and tap `(ci, ky, kx)` reads
+            /// scratch block `ci`, phase `kx % sw`, row `oy * sh + ky < rows()`, columns up to
             /// `round_up(out_w, 8) - 1 + (kw - 1) / sw < row_stride()`. Full-vector stores
             /// happen only when `ox + 8 <= out_w`; the last partial vector of a row is a masked
             /// store of its `out_w - ox` lanes.
@@ -241,7 +269,8 @@ mod avx2 {
                 out: &mut [f32],
             ) {
                 let taps: usize = if $taps == 0 { g.taps() } else { $taps };
-                debug_assert!(buf.len() >= g.scratch_len() && offs.len() >= taps);
+                debug_assert!(buf.len() >= g.dense_in.max(1) * g.scratch_len());
+                debug_assert!(offs.len() >= taps);
                 debug_assert!(out.len() >= g.out_plane() && k.len() >= taps);
                 let rs = g.row_stride();
                 let kp = k.as_ptr();
@@ -378,11 +407,43 @@ impl Kernel {
     }
 }
 
-/// Depthwise convolution of `batch` NCHW images: `input` is `[batch, C, in_h, in_w]`, `kernel`
-/// `[C, kh, kw]`, `bias` `[C]`, `output` `[batch, C, out_h, out_w]`; each output is
-/// `bias + Σ k·x` over the taps, then clamped to `clip` when given.
+/// One output plane on the chosen kernel. `buf` holds the filled scratch of every input plane
+/// the output reads.
 #[allow(clippy::too_many_arguments)]
-pub fn depthwise(
+fn plane(
+    g: &Geometry,
+    offs: &[usize],
+    buf: &[f32],
+    k: &[f32],
+    bias: f32,
+    clip: Option<(f32, f32)>,
+    dst: &mut [f32],
+    which: Kernel,
+) {
+    match which {
+        Kernel::Portable => plane_portable(g, offs, buf, k, bias, clip, dst),
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => {
+            // SAFETY: `convolve` checked the CPU features and `g.check()`, made `offs` with
+            // `tap_offsets(g)` and `buf` of `max(dense_in, 1) * scratch_len`, and hands `k` of
+            // `g.taps()` weights and `dst` of one output plane (chunks_exact).
+            unsafe {
+                match g.taps() {
+                    9 => avx2::plane_9(g, offs, buf, k, bias, clip, dst),
+                    25 => avx2::plane_25(g, offs, buf, k, bias, clip, dst),
+                    _ => avx2::plane_any(g, offs, buf, k, bias, clip, dst),
+                }
+            }
+        }
+    }
+}
+
+/// Convolution of `batch` NCHW images: `input` is `[batch, in_channels, in_h, in_w]`, `kernel`
+/// `[C, taps]` (`[C, kh, kw]` depthwise, `[C, dense_in, kh, kw]` dense), `bias` `[C]`, `output`
+/// `[batch, C, out_h, out_w]`; each output is `bias + Σ k·x` over the taps, then clamped to
+/// `clip` when given.
+#[allow(clippy::too_many_arguments)]
+pub fn convolve(
     g: &Geometry,
     batch: usize,
     input: &[f32],
@@ -395,16 +456,16 @@ pub fn depthwise(
     g.check()?;
     let (c, taps) = (g.channels, g.taps());
     ensure!(
-        input.len() == batch * c * g.in_plane(),
-        "depthwise input size"
+        input.len() == batch * g.in_channels() * g.in_plane(),
+        "convolution input size"
     );
     ensure!(
         output.len() == batch * c * g.out_plane(),
-        "depthwise output size"
+        "convolution output size"
     );
     ensure!(
         kernel.len() == c * taps && bias.len() == c,
-        "depthwise weights size"
+        "convolution weights size"
     );
     #[cfg(target_arch = "x86_64")]
     if which == Kernel::Avx2 {
@@ -415,34 +476,52 @@ pub fn depthwise(
     }
     let spans = g.col_spans();
     let offs = tap_offsets(g);
-    let mut buf = vec![0f32; g.scratch_len()];
-    for (plane, (src, dst)) in input
-        .chunks_exact(g.in_plane())
-        .zip(output.chunks_exact_mut(g.out_plane()))
-        .enumerate()
-    {
-        let ch = plane % c;
-        let k = &kernel[ch * taps..][..taps];
-        fill_plane(g, &spans, src, &mut buf, which);
-        match which {
-            Kernel::Portable => plane_portable(g, &buf, k, bias[ch], clip, dst),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => {
-                // SAFETY: features checked before the loop, `g.check()` passed, `offs` is
-                // `tap_offsets(g)`, and the sizes are
-                // the ones the kernels require: buf is `scratch_len`, k is `taps`, dst is one
-                // output plane (chunks_exact).
-                unsafe {
-                    match taps {
-                        9 => avx2::plane_9(g, &offs, &buf, k, bias[ch], clip, dst),
-                        25 => avx2::plane_25(g, &offs, &buf, k, bias[ch], clip, dst),
-                        _ => avx2::plane_any(g, &offs, &buf, k, bias[ch], clip, dst),
-                    }
-                }
+    let sl = g.scratch_len();
+    let mut buf = vec![0f32; g.dense_in.max(1) * sl];
+    if g.dense_in == 0 {
+        for (ix, (src, dst)) in input
+            .chunks_exact(g.in_plane())
+            .zip(output.chunks_exact_mut(g.out_plane()))
+            .enumerate()
+        {
+            let ch = ix % c;
+            fill_plane(g, &spans, src, &mut buf, which);
+            let k = &kernel[ch * taps..][..taps];
+            plane(g, &offs, &buf, k, bias[ch], clip, dst, which);
+        }
+    } else {
+        let image_in = g.dense_in * g.in_plane();
+        for (src, out) in input
+            .chunks_exact(image_in)
+            .zip(output.chunks_exact_mut(c * g.out_plane()))
+        {
+            for (plane_in, scratch) in src.chunks_exact(g.in_plane()).zip(buf.chunks_exact_mut(sl))
+            {
+                fill_plane(g, &spans, plane_in, scratch, which);
+            }
+            for (ch, dst) in out.chunks_exact_mut(g.out_plane()).enumerate() {
+                let k = &kernel[ch * taps..][..taps];
+                plane(g, &offs, &buf, k, bias[ch], clip, dst, which);
             }
         }
     }
     Ok(())
+}
+
+/// [`convolve`] under its first name, for a depthwise geometry.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise(
+    g: &Geometry,
+    batch: usize,
+    input: &[f32],
+    kernel: &[f32],
+    bias: &[f32],
+    clip: Option<(f32, f32)>,
+    output: &mut [f32],
+    which: Kernel,
+) -> Result<()> {
+    ensure!(g.dense_in == 0, "not a depthwise geometry");
+    convolve(g, batch, input, kernel, bias, clip, output, which)
 }
 
 /// The tract op: a depthwise convolution with baked-in weights and an optional clamp.
@@ -484,13 +563,19 @@ impl FastDepthwise {
 }
 
 impl FastDepthwise {
-    /// Tensor shape for a plane of `h`×`w`.
-    fn shape(&self, h: usize, w: usize) -> TVec<usize> {
+    /// Tensor shape of `c` planes of `h`×`w`.
+    fn shape(&self, c: usize, h: usize, w: usize) -> TVec<usize> {
         if self.with_n {
-            tvec![self.batch, self.geo.channels, h, w]
+            tvec![self.batch, c, h, w]
         } else {
-            tvec![self.geo.channels, h, w]
+            tvec![c, h, w]
         }
+    }
+    fn input_shape(&self) -> TVec<usize> {
+        self.shape(self.geo.in_channels(), self.geo.in_h, self.geo.in_w)
+    }
+    fn output_shape(&self) -> TVec<usize> {
+        self.shape(self.geo.channels, self.geo.out_h, self.geo.out_w)
     }
 }
 
@@ -521,7 +606,11 @@ impl Eq for FastDepthwise {}
 
 impl Op for FastDepthwise {
     fn name(&self) -> std::borrow::Cow<'static, str> {
-        "FastDepthwise".into()
+        if self.geo.dense_in > 0 {
+            "FastSmallConv".into()
+        } else {
+            "FastDepthwise".into()
+        }
     }
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!("{:?} clip {:?}", self.geo, self.clip)])
@@ -540,7 +629,7 @@ impl EvalOp for FastDepthwise {
             bail!("FastDepthwise takes one input, got {}", inputs.len())
         };
         let g = &self.geo;
-        let want = self.shape(g.in_h, g.in_w);
+        let want = self.input_shape();
         ensure!(
             input.shape() == &*want,
             "input {:?}, want {want:?}",
@@ -548,11 +637,11 @@ impl EvalOp for FastDepthwise {
         );
         let src = input.try_as_plain_ram()?;
         let src = src.as_slice::<f32>()?;
-        let mut t = Tensor::zero::<f32>(&self.shape(g.out_h, g.out_w))?;
+        let mut t = Tensor::zero::<f32>(&self.output_shape())?;
         {
             let mut view = t.try_as_plain_ram_mut()?;
             let out = view.as_slice_mut::<f32>()?;
-            depthwise(
+            convolve(
                 g,
                 self.batch,
                 src,
@@ -579,15 +668,14 @@ impl TypedOp for FastDepthwise {
         self
     }
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let g = &self.geo;
         ensure!(inputs.len() == 1 && inputs[0].datum_type == f32::datum_type());
-        let want = self.shape(g.in_h, g.in_w);
+        let want = self.input_shape();
         ensure!(
             inputs[0].shape.as_concrete() == Some(&*want),
             "FastDepthwise input {:?}, want {want:?}",
             inputs[0].shape
         );
-        Ok(tvec!(f32::fact(self.shape(g.out_h, g.out_w))))
+        Ok(tvec!(f32::fact(self.output_shape())))
     }
 }
 
@@ -666,7 +754,15 @@ fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
         return Ok(None);
     };
     let ps = &conv.pool_spec;
-    let c = conv.input_channels();
+    let (cin, c) = (conv.input_channels(), conv.output_channels());
+    // depthwise: one filter per channel; dense: group 1 over very few input channels
+    let dense_in = if conv.group == cin && cin == c && c >= 2 {
+        0
+    } else if conv.group == 1 && (1..=MAX_DENSE_IN).contains(&cin) {
+        cin
+    } else {
+        return Ok(None);
+    };
     let with_n = match ps.data_format {
         DataFormat::NCHW => true,
         DataFormat::CHW => false,
@@ -675,9 +771,6 @@ fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
     if conv.q_params.is_some()
         || conv.kernel_fmt != KernelFormat::OIHW
         || ps.rank() != 2
-        || c < 2
-        || conv.group != c
-        || conv.output_channels() != c
         || ps
             .dilations
             .as_ref()
@@ -698,14 +791,16 @@ fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
         (false, &[c, h, w]) => (1, c, h, w),
         _ => return Ok(None),
     };
-    if xc != c {
+    if xc != cin {
         return Ok(None);
     }
     let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
     let Some(kernel) = const_f32(model, node.inputs[1])? else {
         return Ok(None);
     };
-    if model.outlet_fact(node.inputs[1])?.shape.as_concrete() != Some(&[c, 1, kh, kw][..]) {
+    if model.outlet_fact(node.inputs[1])?.shape.as_concrete()
+        != Some(&[c, dense_in.max(1), kh, kw][..])
+    {
         return Ok(None);
     }
     let Some(bias) = const_f32(model, node.inputs[2])? else {
@@ -722,6 +817,7 @@ fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
         .compute(&[in_h, in_w], &ps.kernel_shape, &[1, 1], &strides);
     let geo = Geometry {
         channels: c,
+        dense_in,
         in_h,
         in_w,
         out_h: padded[0].convoluted,
@@ -772,7 +868,7 @@ fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
     Ok(Some(Matched { op, last }))
 }
 
-/// Geometries of the depthwise convs `accelerate` would replace (for tests and reports).
+/// Geometries of the convolutions `accelerate` would replace (for tests and reports).
 pub fn depthwise_geometries(model: &TypedModel) -> Result<Vec<Geometry>> {
     let mut out = vec![];
     for id in model.eval_order()? {
@@ -783,7 +879,8 @@ pub fn depthwise_geometries(model: &TypedModel) -> Result<Vec<Geometry>> {
     Ok(out)
 }
 
-/// Replace every depthwise conv the fast kernel handles (and the clamps right after it) by a
+/// Replace every depthwise conv the fast kernel handles, and every dense one over at most
+/// [`MAX_DENSE_IN`] input channels (a stem), with the clamps right after it, by a
 /// [`FastDepthwise`] node; returns how many were replaced. Run on a decluttered model, before
 /// `into_optimized`.
 pub fn accelerate(model: &mut TypedModel) -> Result<usize> {
@@ -815,6 +912,7 @@ mod tests {
         let out = (hw + 2 * pad - k) / s + 1;
         Geometry {
             channels: c,
+            dense_in: 0,
             in_h: hw,
             in_w: hw,
             out_h: out,
@@ -841,18 +939,27 @@ mod tests {
             for oy in 0..g.out_h {
                 for ox in 0..g.out_w {
                     let mut acc = b[c] as f64;
-                    for ky in 0..g.kh {
-                        for kx in 0..g.kw {
-                            let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                            let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
-                            if iy >= 0
-                                && ix >= 0
-                                && (iy as usize) < g.in_h
-                                && (ix as usize) < g.in_w
-                            {
-                                acc += (k[c * g.kh * g.kw + ky * g.kw + kx]
-                                    * x[c * g.in_plane() + iy as usize * g.in_w + ix as usize])
-                                    as f64;
+                    // input planes this output reads, and their index in its weights
+                    let planes: Vec<(usize, usize)> = if g.dense_in == 0 {
+                        vec![(c, 0)]
+                    } else {
+                        (0..g.dense_in).map(|ci| (ci, ci)).collect()
+                    };
+                    for (ci, wi) in planes {
+                        for ky in 0..g.kh {
+                            for kx in 0..g.kw {
+                                let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                                let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
+                                if iy >= 0
+                                    && ix >= 0
+                                    && (iy as usize) < g.in_h
+                                    && (ix as usize) < g.in_w
+                                {
+                                    let w = k[c * g.taps() + (wi * g.kh + ky) * g.kw + kx];
+                                    let v =
+                                        x[ci * g.in_plane() + iy as usize * g.in_w + ix as usize];
+                                    acc += (w * v) as f64;
+                                }
                             }
                         }
                     }
@@ -905,9 +1012,26 @@ mod tests {
             pad_left: 2,
             ..geo(2, 12, 3, 1)
         });
+        // dense over few input channels (a CNN stem: 3 → 32, 3×3, stride 2, TF padding)
+        cases.push(Geometry {
+            dense_in: 3,
+            pad_top: 0,
+            pad_left: 0,
+            out_h: 12,
+            out_w: 12,
+            ..geo(32, 25, 3, 2)
+        });
+        cases.push(Geometry {
+            dense_in: 1,
+            ..geo(4, 9, 5, 1)
+        });
+        cases.push(Geometry {
+            dense_in: 4,
+            ..geo(6, 17, 3, 1)
+        });
         for (i, g) in cases.iter().enumerate() {
-            let x = pseudo(g.channels * g.in_plane(), i as u32);
-            let k = pseudo(g.channels * g.kh * g.kw, 100 + i as u32);
+            let x = pseudo(g.in_channels() * g.in_plane(), i as u32);
+            let k = pseudo(g.channels * g.taps(), 100 + i as u32);
             let b = pseudo(g.channels, 200 + i as u32);
             for clip in [None, Some((0.0, 0.5))] {
                 let want = reference(g, &x, &k, &b, clip);
@@ -917,7 +1041,7 @@ mod tests {
                 }
                 for which in kernels {
                     let mut got = vec![f32::NAN; want.len()];
-                    depthwise(g, 1, &x, &k, &b, clip, &mut got, which).unwrap();
+                    convolve(g, 1, &x, &k, &b, clip, &mut got, which).unwrap();
                     for (a, w) in got.iter().zip(&want) {
                         assert!((a - w).abs() <= 1e-5, "{g:?} {which:?}: {a} vs {w}");
                     }
@@ -966,6 +1090,11 @@ mod tests {
         let g = Geometry {
             kh: 9,
             kw: 9,
+            ..geo(2, 9, 3, 1)
+        };
+        assert!(g.check().is_err());
+        let g = Geometry {
+            dense_in: MAX_DENSE_IN + 1,
             ..geo(2, 9, 3, 1)
         };
         assert!(g.check().is_err());
