@@ -228,7 +228,7 @@ fn main() -> anyhow::Result<()> {
     let fast = FeatureModel::bundled_with(Engine::Fast)?;
     println!(
         "fast plan: {} convolutions on the fast op (depthwise + stem)\n",
-        fast.fast_depthwise_count()
+        fast.fast_conv_count()
     );
 
     println!(

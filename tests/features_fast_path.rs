@@ -42,9 +42,9 @@ fn fast_plan_features_equal_plain_plan_features() {
     let shared = common::shared_dir();
     let plain = FeatureModel::bundled_with(Engine::Plain).unwrap();
     let fast = FeatureModel::bundled_with(Engine::Fast).unwrap();
-    assert_eq!(plain.fast_depthwise_count(), 0);
+    assert_eq!(plain.fast_conv_count(), 0);
     // 16 depthwise convolutions and the stem
-    assert_eq!(fast.fast_depthwise_count(), 17);
+    assert_eq!(fast.fast_conv_count(), 17);
     // The default constructor takes the fast path.
     assert_eq!(FeatureModel::bundled().unwrap().engine(), Engine::Fast);
 

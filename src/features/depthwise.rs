@@ -1,16 +1,22 @@
 //! Fast depthwise 2-D convolution for the CNN: an AVX2/FMA kernel (portable fallback) wrapped
 //! in a tract op, and the graph rewrite that puts it in place of tract's own depthwise `Conv`
-//! nodes, with a following clip (ReLU6: `Max` then `Min` by constants) fused in.
+//! nodes, with a following clip (ReLU6: `Max` then `Min` by constants) fused in. The same
+//! kernel also takes a dense (group 1) convolution over at most [`MAX_DENSE_IN`] input
+//! channels — a CNN's stem on the RGB input, which tract runs as an im2col matrix product with
+//! k = 27, a separate `Pad` and an unfused clip.
 //!
 //! On x86 tract 0.23 runs a depthwise convolution as a scalar loop (no `depthwise_*_f32`
-//! routine exists for x86 in tract-linalg), which is most of EfficientNet-Lite0's time. The
-//! rewrite only touches nodes that match exactly — f32, NCHW, `group == channels`, constant
-//! kernel and bias, concrete shapes, kernel ≤ 7×7, stride 1 or 2, no dilation — and leaves
-//! everything else to tract, so any model still runs.
+//! routine exists for x86 in tract-linalg), which was half of EfficientNet-Lite0's time. The
+//! rewrite only touches nodes that match exactly — f32, NCHW or CHW, one filter per channel
+//! (or group 1 over ≤ 4 input channels), constant kernel and bias, concrete shapes, kernel
+//! ≤ 7×7, stride 1 or 2, no dilation — and leaves everything else to tract, so any model still
+//! runs.
 //!
 //! Kernel layout: per (image, channel) plane the input is copied into a zero-padded scratch
 //! split by column phase (`sw` phases; phase `p` holds padded columns `p, p + sw, …`), so every
-//! tap of every output row is a contiguous run and 8 output columns are one AVX2 vector.
+//! tap of every output row is a contiguous run and 8 output columns are one AVX2 vector. Wide
+//! rows take 4 vectors per step; narrow planes (7×7, 14×14) 4 rows per step, so the FMA chains
+//! are independent.
 
 use anyhow::{bail, ensure, Result};
 use std::sync::Arc;
