@@ -712,7 +712,7 @@ fn clamp_step(model: &TypedModel, id: usize, from: OutletId) -> Result<Option<(b
     let Some(bin) = node.op_as::<TypedBinOp>() else {
         return Ok(None);
     };
-    let is_max = match &*bin.0.name() {
+    let is_max = match bin.0.name() {
         "Max" => true,
         "Min" => false,
         _ => return Ok(None),

@@ -239,7 +239,7 @@ impl FeatureModel {
                 time: t / runs.max(1) as u32,
             })
             .collect();
-        out.sort_by(|a, b| b.time.cmp(&a.time));
+        out.sort_by_key(|o| std::cmp::Reverse(o.time));
         Ok(out)
     }
 
