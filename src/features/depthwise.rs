@@ -818,6 +818,9 @@ fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
         _ => return Ok(None),
     };
     let strides = ps.strides.clone().unwrap_or_else(|| tvec![1, 1]);
+    if strides.len() != 2 || ps.kernel_shape.len() != 2 {
+        return Ok(None);
+    }
     let padded = ps
         .padding
         .compute(&[in_h, in_w], &ps.kernel_shape, &[1, 1], &strides);
