@@ -2,7 +2,9 @@
 //! every depthwise shape of the bundled model and its stem (plus a few others), with and
 //! without the fused ReLU6 clip — and that convolutions it does not handle are left to tract.
 
-use image_tsne_live::features::depthwise::{accelerate, depthwise_geometries, Geometry};
+use image_tsne_live::features::depthwise::{
+    accelerate, convolve, depthwise_geometries, Geometry, Kernel,
+};
 use image_tsne_live::features::DEFAULT_MODEL;
 use rand::{Rng, SeedableRng};
 use tract_onnx::prelude::*;
@@ -81,7 +83,8 @@ fn op_names(model: &TypedModel) -> Vec<String> {
         .collect()
 }
 
-/// Fast op vs tract on one geometry; returns the max abs difference.
+/// Fast op (in the plan, and the portable kernel alone) vs tract on one geometry; returns the
+/// max abs difference.
 fn compare(g: &Geometry, relu6: bool, seed: u64) -> f32 {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let c = g.channels;
@@ -118,8 +121,29 @@ fn compare(g: &Geometry, relu6: bool, seed: u64) -> f32 {
     }
     let got = run(fast, &x).unwrap();
     assert_eq!(got.len(), want.len());
+    // The plan runs the fastest kernel of this CPU; the portable one must agree with tract too.
+    let mut portable = vec![f32::NAN; want.len()];
+    let xs: Vec<f32> = x
+        .to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    let clip = relu6.then_some((0.0, 6.0));
+    convolve(
+        g,
+        1,
+        &xs,
+        &kernel,
+        &bias,
+        clip,
+        &mut portable,
+        Kernel::Portable,
+    )
+    .unwrap();
     got.iter()
-        .zip(&want)
+        .chain(&portable)
+        .zip(want.iter().chain(&want))
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max)
 }
