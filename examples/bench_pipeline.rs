@@ -4,14 +4,14 @@
 //!
 //! ```text
 //! cargo run --release --example bench_pipeline -- [DATASET] [--max-images 1000] [--threads N]
-//!     [--compare-preprocessing] [--no-cache]
+//!     [--compare-preprocessing] [--no-cache] [--plain-tract]
 //! ```
 //! DATASET defaults to `../shared/datasets/emoji-google` (a folder with `labels.csv`:
 //! `relpath,category`). The feature cache is a fresh temporary folder unless `--cache-dir` is
 //! given, so the CNN time is real.
 
 use image_tsne_live::cache::Cache;
-use image_tsne_live::features::FeatureModel;
+use image_tsne_live::features::{Engine, FeatureModel};
 use image_tsne_live::grid::Solver;
 use image_tsne_live::metrics::{knn_accuracy, knn_accuracy_nd};
 use image_tsne_live::pipeline::{self, AnalyzeOptions, FeatureTimes};
@@ -26,6 +26,8 @@ struct Args {
     max_images: usize,
     threads: Option<usize>,
     compare: bool,
+    /// tract's plain plan instead of the one with the fast convolution op (before/after).
+    plain: bool,
     cache_dir: Option<PathBuf>,
 }
 
@@ -38,6 +40,7 @@ fn parse_args() -> Args {
         max_images: 1000,
         threads: None,
         compare: false,
+        plain: false,
         cache_dir: None,
     };
     let mut it = std::env::args().skip(1);
@@ -48,6 +51,7 @@ fn parse_args() -> Args {
             }
             "--threads" => args.threads = it.next().and_then(|v| v.parse().ok()),
             "--compare-preprocessing" => args.compare = true,
+            "--plain-tract" => args.plain = true,
             "--cache-dir" => args.cache_dir = it.next().map(PathBuf::from),
             other if !other.starts_with("--") => args.dataset = PathBuf::from(other),
             other => {
@@ -134,7 +138,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let paths = pipeline::scan_folder(&args.dataset, &opts, &rep)?;
     let scan = t.elapsed();
     let t = Instant::now();
-    let model = FeatureModel::load(None)?;
+    let model = if args.plain {
+        FeatureModel::bundled_with(Engine::Plain)?
+    } else {
+        FeatureModel::load(None)?
+    };
     let load = t.elapsed();
     let t = Instant::now();
     let set = pipeline::extract_features(&paths, &model, &opts.preprocess, &cache, &rep)?;

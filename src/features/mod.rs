@@ -2,9 +2,14 @@
 //! vector per image.
 //!
 //! The plan is built once with a fixed input fact `[1, 3, S, S]` (a symbolic batch dimension
-//! runs 4–5× slower in tract) and shared by the rayon workers; batching does not help on CPU.
-//! The default model, EfficientNet-Lite0 (see `models/README.md`), is compiled into the binary,
-//! so the app works from any folder and offline.
+//! runs 4–5× slower in tract) and shared by the rayon workers. Batching does not help on CPU:
+//! a fixed batch of 4 ran at 72 ms per image against 24 ms one by one (8: 95 ms), tract's plain
+//! plan alike (96 vs 41 ms). Before tract optimizes the model, [`depthwise::accelerate`] swaps
+//! the depthwise convolutions it can handle, and a stem over ≤ 4 input channels, each with the
+//! ReLU6 clip after it, for a vectorized op — tract's depthwise is scalar on x86 and was half
+//! of the time; [`Engine::Plain`] keeps tract's plan as it was, for comparison. The default
+//! model, EfficientNet-Lite0 (see `models/README.md`), is compiled into the binary, so the app
+//! works from any folder and offline.
 
 use anyhow::{anyhow, bail, Context, Result};
 use image::RgbImage;
@@ -12,6 +17,29 @@ use std::path::Path;
 use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
+
+pub mod depthwise;
+
+/// How the plan is built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// tract's optimized plan with the fast convolution op where it applies.
+    #[default]
+    Fast,
+    /// tract's optimized plan, untouched.
+    Plain,
+}
+
+/// Time spent in one kind of op over a profiled run.
+#[derive(Clone, Debug)]
+pub struct OpTime {
+    /// tract's op name (`OptMatMul`, `DepthWiseConv`, `FastDepthwise`, …).
+    pub op: String,
+    /// Nodes of that kind in the plan.
+    pub nodes: usize,
+    /// Mean time per run.
+    pub time: std::time::Duration,
+}
 
 /// The bundled model, `models/efficientnet-lite0.onnx`.
 pub static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(
@@ -34,6 +62,9 @@ pub struct FeatureModel {
     /// blake3 of the model file: part of the feature cache key.
     hash: String,
     name: String,
+    engine: Engine,
+    /// Convolutions running on the fast op.
+    fast_convs: usize,
 }
 
 impl std::fmt::Debug for FeatureModel {
@@ -50,6 +81,11 @@ impl FeatureModel {
     /// The bundled EfficientNet-Lite0.
     pub fn bundled() -> Result<Self> {
         Self::from_bytes(DEFAULT_MODEL, DEFAULT_MODEL_NAME)
+    }
+
+    /// The bundled model on a chosen engine (benchmarks and comparisons).
+    pub fn bundled_with(engine: Engine) -> Result<Self> {
+        Self::from_bytes_with(DEFAULT_MODEL, DEFAULT_MODEL_NAME, engine)
     }
 
     /// `Some(path)`: that ONNX file; `None`: the bundled model.
@@ -69,7 +105,21 @@ impl FeatureModel {
     /// channels (RGB in [0, 1]; the batch dimension may be symbolic; a missing spatial size
     /// means 224) and an output named `features`, or a single output; any output shape is
     /// flattened. An output named `logits` is kept for classification checks.
+    ///
+    /// Uses [`Engine::Fast`]; should that fail to build or run, tract's plain plan.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
+        match Self::from_bytes_with(bytes, name, Engine::Fast) {
+            Ok(m) => Ok(m),
+            Err(fast) => {
+                let m = Self::from_bytes_with(bytes, name, Engine::Plain)?;
+                log::warn!("{name}: fast depthwise path failed ({fast:#}); using tract's plan");
+                Ok(m)
+            }
+        }
+    }
+
+    /// [`FeatureModel::from_bytes`] on a chosen engine.
+    pub fn from_bytes_with(bytes: &[u8], name: &str, engine: Engine) -> Result<Self> {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..])?;
         if model.input_outlets()?.len() != 1 {
@@ -101,7 +151,16 @@ impl FeatureModel {
             0,
             f32::fact([1, 3, input_size as usize, input_size as usize]).into(),
         )?;
-        let plan = model.into_optimized()?.into_runnable()?;
+        let typed = model.into_typed()?;
+        let (typed, fast_convs) = match engine {
+            Engine::Fast => {
+                let mut typed = typed.into_decluttered()?;
+                let n = depthwise::accelerate(&mut typed)?;
+                (typed, n)
+            }
+            Engine::Plain => (typed, 0),
+        };
+        let plan = typed.into_optimized()?.into_runnable()?;
         let mut this = FeatureModel {
             plan,
             input_size,
@@ -110,6 +169,8 @@ impl FeatureModel {
             feature_len: 0,
             hash,
             name: name.to_string(),
+            engine,
+            fast_convs,
         };
         // One dry run tells the feature length and catches a model that does not run.
         let probe = RgbImage::new(input_size, input_size);
@@ -133,6 +194,54 @@ impl FeatureModel {
     pub fn name(&self) -> &str {
         &self.name
     }
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+    /// How many convolutions run on the fast op (depthwise ones and a thin-input stem).
+    pub fn fast_conv_count(&self) -> usize {
+        self.fast_convs
+    }
+
+    /// Per-op-kind time of `runs` runs on `img` (after one warm-up run), slowest first.
+    pub fn profile(&self, img: &RgbImage, runs: usize) -> Result<Vec<OpTime>> {
+        use std::collections::HashMap;
+        use std::time::{Duration, Instant};
+        let input = to_nchw(&self.resized(img))?;
+        let mut per_node: HashMap<usize, Duration> = HashMap::new();
+        let mut state = self.plan.spawn()?;
+        for run in 0..=runs {
+            state.run_plan_with_eval(
+                tvec!(input.clone().into_tvalue()),
+                |ctx, st, node, inputs| {
+                    let t0 = Instant::now();
+                    let r = tract_onnx::tract_core::plan::eval(ctx, st, node, inputs);
+                    if run > 0 {
+                        *per_node.entry(node.id).or_default() += t0.elapsed();
+                    }
+                    r
+                },
+            )?;
+        }
+        let model = self.plan.model();
+        let mut kinds: HashMap<String, (usize, Duration)> = HashMap::new();
+        for (id, t) in per_node {
+            let e = kinds
+                .entry(model.node(id).op.name().to_string())
+                .or_default();
+            e.0 += 1;
+            e.1 += t;
+        }
+        let mut out: Vec<OpTime> = kinds
+            .into_iter()
+            .map(|(op, (nodes, t))| OpTime {
+                op,
+                nodes,
+                time: t / runs.max(1) as u32,
+            })
+            .collect();
+        out.sort_by_key(|o| std::cmp::Reverse(o.time));
+        Ok(out)
+    }
 
     /// Feature vector of one image (`input_size`² RGB; other sizes are resized).
     pub fn features(&self, img: &RgbImage) -> Result<Vec<f32>> {
@@ -144,16 +253,23 @@ impl FeatureModel {
         Ok(self.run(img)?.1)
     }
 
-    fn run(&self, img: &RgbImage) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    /// `img` at the model's input size (borrowed when it already is).
+    fn resized<'a>(&self, img: &'a RgbImage) -> std::borrow::Cow<'a, RgbImage> {
         let s = self.input_size;
-        let resized;
-        let img = if img.dimensions() != (s, s) {
-            resized = image::imageops::resize(img, s, s, image::imageops::FilterType::Triangle);
-            &resized
+        if img.dimensions() != (s, s) {
+            std::borrow::Cow::Owned(image::imageops::resize(
+                img,
+                s,
+                s,
+                image::imageops::FilterType::Triangle,
+            ))
         } else {
-            img
-        };
-        let input = to_nchw(img)?;
+            std::borrow::Cow::Borrowed(img)
+        }
+    }
+
+    fn run(&self, img: &RgbImage) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+        let input = to_nchw(&self.resized(img))?;
         let outputs = self.plan.run(tvec!(input.into_tvalue()))?;
         let take = |ix: usize| -> Result<Vec<f32>> {
             let t = outputs

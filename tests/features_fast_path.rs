@@ -1,0 +1,105 @@
+//! The fast-depthwise plan gives the same features as tract's plain plan on real images: 200
+//! emoji (one in every ~19, all categories) and the large photos, within 1e-4 of the largest
+//! feature of each image, with an unchanged 10-NN category accuracy on the emoji.
+
+mod common;
+
+use image_tsne_live::features::{Engine, FeatureModel};
+use image_tsne_live::metrics::knn_accuracy_nd;
+use image_tsne_live::thumbs::{self, Preprocess};
+use ndarray::Array2;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+fn images_under(dir: &std::path::Path, exts: &[&str]) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e.to_lowercase().as_str()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Largest |a − b| over the vector, relative to the largest |b|.
+fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
+    let d = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    let m = b.iter().map(|y| y.abs()).fold(0f32, f32::max);
+    d / m.max(1e-12)
+}
+
+#[test]
+fn fast_plan_features_equal_plain_plan_features() {
+    let shared = common::shared_dir();
+    let plain = FeatureModel::bundled_with(Engine::Plain).unwrap();
+    let fast = FeatureModel::bundled_with(Engine::Fast).unwrap();
+    assert_eq!(plain.fast_conv_count(), 0);
+    // 16 depthwise convolutions and the stem
+    assert_eq!(fast.fast_conv_count(), 17);
+    // The default constructor takes the fast path.
+    assert_eq!(FeatureModel::bundled().unwrap().engine(), Engine::Fast);
+
+    let emoji_dir = shared.join("datasets/emoji-google");
+    let all = images_under(&emoji_dir, &["png"]);
+    let step = (all.len() / 200).max(1);
+    let emoji: Vec<PathBuf> = all.iter().step_by(step).take(200).cloned().collect();
+    assert_eq!(emoji.len(), 200);
+    let photos = images_under(
+        &shared.join("datasets/large-images"),
+        &["jpg", "jpeg", "png", "webp"],
+    );
+    assert!(photos.len() >= 20, "{} photos", photos.len());
+
+    let prep = Preprocess::default();
+    let mut worst = (0f32, PathBuf::new());
+    let mut rows_plain = vec![];
+    let mut rows_fast = vec![];
+    for (i, p) in emoji.iter().chain(&photos).enumerate() {
+        let img = thumbs::cnn_input(&thumbs::decode_file(p).unwrap(), &prep);
+        let a = plain.features(&img).unwrap();
+        let b = fast.features(&img).unwrap();
+        let d = rel_diff(&b, &a);
+        if d > worst.0 {
+            worst = (d, p.clone());
+        }
+        if i < emoji.len() {
+            rows_plain.extend(a);
+            rows_fast.extend(b);
+        }
+    }
+    assert!(
+        worst.0 <= 1e-4,
+        "max relative difference {} at {}",
+        worst.0,
+        worst.1.display()
+    );
+
+    // 10-NN accuracy by category on the emoji, from each plan's features.
+    let labels = common::labels(&emoji_dir);
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let y: Vec<u32> = emoji
+        .iter()
+        .map(|p| {
+            let cat = labels.get(p).cloned().unwrap_or_default();
+            let next = ids.len() as u32;
+            *ids.entry(cat).or_insert(next)
+        })
+        .collect();
+    assert!(ids.len() >= 5, "labels not found: {ids:?}");
+    let xp = Array2::from_shape_vec((emoji.len(), 1280), rows_plain).unwrap();
+    let xf = Array2::from_shape_vec((emoji.len(), 1280), rows_fast).unwrap();
+    let (ap, af) = (
+        knn_accuracy_nd(xp.view(), &y, 10),
+        knn_accuracy_nd(xf.view(), &y, 10),
+    );
+    assert_eq!(ap, af, "10-NN accuracy plain {ap} vs fast {af}");
+}
