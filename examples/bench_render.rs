@@ -325,6 +325,16 @@ fn screenshot_frames(
         }
     };
     let total = started.elapsed();
+    let mut slowest: Vec<(usize, f64)> = during
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (i, d.as_secs_f64() * 1e3))
+        .collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    eprintln!(
+        "slowest frames (index, ms): {:?}",
+        &slowest[..slowest.len().min(4)]
+    );
     let plain_ms = median(plain);
     let max_ms = during.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1e3);
     let during_ms = median(during.clone());

@@ -237,11 +237,11 @@ pub fn extract_features(
     cache: &Cache,
     rep: &dyn Reporter,
 ) -> Result<FeatureSet> {
+    let model_key = feature_key(model, prep);
     let prep = Preprocess {
         input_size: model.input_size(),
         ..*prep
     };
-    let model_key = format!("{}-{}", &model.hash()[..16], prep.cache_tag());
     let timer = StageTimer::start(rep, Stage::Features, paths.len() as u64);
     let done = AtomicUsize::new(0);
     let (read_ns, decode_ns, infer_ns, cache_ns) = (

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-/// The exit status of the first signal received (0: none).
+/// The exit status of the signal received (0: none; after both, the latest one's).
 static STATUS: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 
 fn status_cell() -> &'static Arc<AtomicUsize> {
@@ -38,7 +38,7 @@ pub fn install(cancel: Option<Arc<AtomicBool>>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The exit status for the signal received so far (130 SIGINT, 143 SIGTERM), if any.
+/// The exit status for the signal received (130 SIGINT, 143 SIGTERM), if any.
 pub fn received() -> Option<i32> {
     match status_cell().load(Ordering::Relaxed) {
         0 => None,

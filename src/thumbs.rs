@@ -136,6 +136,7 @@ pub fn read_image_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
             MAX_FILE_BYTES >> 20
         )));
     }
+    let mut file = file;
     let probe = ImageReader::new(std::io::BufReader::with_capacity(64 << 10, &file))
         .with_guessed_format()
         .ok()
@@ -145,7 +146,12 @@ pub fn read_image_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
             return Err(DecodeError::TooLarge { width, height });
         }
     }
-    Ok(std::fs::read(path)?)
+    // the same open file, from its start: what is read is what was checked
+    use std::io::{Read, Seek};
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_FILE_BYTES).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Read and decode a file.

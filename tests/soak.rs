@@ -43,14 +43,13 @@ fn two_minutes_of_gallery_mode_on_2000_images() {
         "RSS grew {growth:.2} % after the warm-up\n{}",
         report.table()
     );
-    assert_eq!(
-        report.valid_captures, report.captures,
-        "every capture is a valid PNG"
-    );
     assert!(
-        report.captures + 1 >= report.expected_captures,
-        "{} captures, {} expected",
+        report.captures_ok(),
+        "captures: {} valid of {} written, {} expected over {:.0} s of {:.0} s",
+        report.valid_captures,
         report.captures,
-        report.expected_captures
+        report.expected_captures,
+        report.capture_span,
+        report.ran
     );
 }

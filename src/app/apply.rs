@@ -137,10 +137,7 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
         if let Err(e) = result {
             // counted and shown once per kind with the uncaptured GPU errors (a failing upload
             // can repeat for every image; it must not flood the screen)
-            model
-                .gpu
-                .errors
-                .record(crate::render::GpuErrorKind::Validation, &e.to_string());
+            model.gpu.errors.record_render_error(&e);
         }
     }
     // The window is borrowed above; quitting needs it released.

@@ -96,6 +96,18 @@ impl AppArgs {
                 anyhow::anyhow!("--capture-every: cannot create {}: {e}", dir.display())
             })?;
         }
+        // nannou writes frame captures and panics when it cannot make their folder: make the
+        // folders now (a clear error before the window opens)
+        if let Some(dir) = self
+            .capture_on_quit
+            .as_ref()
+            .and_then(|p| p.parent())
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!("--capture-on-quit: cannot create {}: {e}", dir.display())
+            })?;
+        }
         // `P` captures are written by nannou, which needs the folder to exist
         std::fs::create_dir_all(&self.screenshot_dir).map_err(|e| {
             anyhow::anyhow!(

@@ -36,6 +36,11 @@ pub struct FinishedScreenshot {
 /// The renderers and GPU bookkeeping of the window.
 pub struct Gpu {
     pub renderers: HashMap<u64, QuadRenderer>,
+    /// The atlas plan of every scene the app shows or builds, whether or not its renderer
+    /// exists right now (a rebuild makes the missing ones).
+    plans: HashMap<u64, crate::render::AtlasPlan>,
+    /// Messages for the user that the glue shows (e.g. a screenshot that had to be dropped).
+    pub notices: Vec<String>,
     pub errors: GpuErrorLog,
     target: TargetDesc,
     screenshot: Option<ScreenshotTask>,
@@ -53,6 +58,8 @@ impl Gpu {
         errors.install(device);
         Gpu {
             renderers: HashMap::new(),
+            plans: HashMap::new(),
+            notices: Vec::new(),
             errors,
             target,
             screenshot: None,
@@ -69,6 +76,7 @@ impl Gpu {
         scene: u64,
         plan: crate::render::AtlasPlan,
     ) -> crate::render::Result<()> {
+        self.plans.insert(scene, plan);
         let renderer = QuadRenderer::with_plan(device, self.target, plan)?;
         log::info!("{}", renderer.atlas_plan());
         self.renderers.insert(scene, renderer);
@@ -77,9 +85,18 @@ impl Gpu {
 
     pub fn drop_scene(&mut self, scene: u64) {
         self.renderers.remove(&scene);
+        self.plans.remove(&scene);
         if self.screenshot.as_ref().is_some_and(|s| s.scene == scene) {
-            log::warn!("the screenshot's layout was replaced; the screenshot is dropped");
-            self.screenshot = None;
+            self.drop_screenshot("its layout was replaced");
+        }
+    }
+
+    /// Give up the screenshot being rendered, and say so.
+    fn drop_screenshot(&mut self, why: &str) {
+        if let Some(task) = self.screenshot.take() {
+            let text = format!("screenshot {} not saved: {why}", task.path.display());
+            log::warn!("{text}");
+            self.notices.push(text);
         }
     }
 
@@ -144,7 +161,7 @@ impl Gpu {
         let task = self.screenshot.as_mut()?;
         task.frames += 1;
         let Some(renderer) = self.renderers.get(&task.scene) else {
-            self.screenshot = None;
+            self.drop_screenshot("its layout is not on the GPU");
             return None;
         };
         let result = loop {
@@ -199,7 +216,11 @@ impl Gpu {
     }
 
     /// Throw away every renderer and make them anew from the state (positions, grid cells,
-    /// visibility) and the thumbnails on disk, which a worker streams back in.
+    /// visibility) and the thumbnails on disk, which a worker streams back in. Every scene with
+    /// a plan is made, also one whose renderer could not be created before. The old renderers go
+    /// first (after out-of-memory their memory is needed); if a new one cannot be made, the
+    /// plans stay and the next try (after the back-off) makes them all. Success is announced
+    /// only when every scene has its renderer again.
     pub fn rebuild(
         &mut self,
         device: &wgpu::Device,
@@ -207,14 +228,10 @@ impl Gpu {
         state: &mut AppState,
         workers: &Arc<Workers>,
     ) {
-        self.screenshot = None;
-        let plans: Vec<(u64, crate::render::AtlasPlan)> = self
-            .renderers
-            .iter()
-            .map(|(id, r)| (*id, *r.atlas_plan()))
-            .collect();
+        self.drop_screenshot("the GPU resources were rebuilt");
         self.renderers.clear();
-        for (id, plan) in plans {
+        let mut fresh = HashMap::new();
+        for (&id, &plan) in &self.plans {
             let Some(scene) = find_scene(state, id) else {
                 continue;
             };
@@ -224,8 +241,7 @@ impl Gpu {
             });
             match result {
                 Ok(r) => {
-                    workers.reload_cells(id, scene.paths.clone(), plan);
-                    self.renderers.insert(id, r);
+                    fresh.insert(id, (r, scene.paths.clone()));
                 }
                 Err(e) => {
                     let text = format!("cannot rebuild the GPU resources: {e}; retrying");
@@ -236,6 +252,10 @@ impl Gpu {
                     return;
                 }
             }
+        }
+        for (id, (r, paths)) in fresh {
+            workers.reload_cells(id, paths, *r.atlas_plan());
+            self.renderers.insert(id, r);
         }
         self.rebuilds += 1;
         log::warn!(

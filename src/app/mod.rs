@@ -79,6 +79,9 @@ struct Model {
     lightbox: Option<(usize, egui::TextureHandle)>,
     start: Instant,
     startup_done: Option<u64>,
+    /// The startup job has been seen running (a path is looked at by a worker first, so the
+    /// first frames have no job yet).
+    startup_job_seen: bool,
     frames: u64,
     quit_at: Option<u64>,
     capture_on_quit: Option<PathBuf>,
@@ -180,6 +183,7 @@ fn model(app: &App) -> Model {
         lightbox: None,
         start: Instant::now(),
         startup_done: None,
+        startup_job_seen: false,
         frames: 0,
         quit_at: args.quit_after,
         capture_on_quit: args.capture_on_quit.clone(),
@@ -283,6 +287,10 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     if let Some(done) = model.gpu.step_screenshot(device, queue, false) {
         screenshot_done(model, done);
     }
+    for text in std::mem::take(&mut model.gpu.notices) {
+        model.state.error(text.clone());
+        model.state.warn(text);
+    }
     model.state.glue_status = model
         .gpu
         .screenshot_progress()
@@ -322,7 +330,10 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
 /// `--press`, `--quit-after` and `--capture-on-quit`: scripted runs for tests and demos.
 fn scripted(app: &App, model: &mut Model) {
     model.frames += 1;
-    if model.startup_done.is_none() && model.state.job.is_none() {
+    model.startup_job_seen |= model.state.job.is_some();
+    let nothing_to_wait_for = model.state.job.is_none()
+        && (model.startup_job_seen || model.state.shown().is_some() || model.frames > 600);
+    if model.startup_done.is_none() && nothing_to_wait_for {
         model.startup_done = Some(model.frames);
     }
     if let Some(done) = model.startup_done {

@@ -203,8 +203,9 @@ pub fn fill_renderer(
         match cell {
             Ok(cell) => renderer.set_prepared_image(queue, i, cell)?,
             Err(why) => {
-                // Name the first few; a layout from another machine may miss them all.
-                if missing < MAX_NAMED_WARNINGS {
+                // Name the first few; a layout from another machine may miss them all. Files
+                // that do not exist were already counted when the layout was opened.
+                if missing < MAX_NAMED_WARNINGS && entry.path.exists() {
                     rep.warn(&format!(
                         "{}: {why}; drawn as a placeholder",
                         entry.path.display()

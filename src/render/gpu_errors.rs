@@ -35,6 +35,9 @@ pub struct GpuErrorLog {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// At most this many kinds are remembered (and logged); later kinds are only counted.
+const MAX_KINDS: usize = 256;
+
 /// At most this many fresh errors are kept between two reads (a broken frame can report the
 /// same error thousands of times).
 const MAX_FRESH: usize = 64;
@@ -59,6 +62,16 @@ impl GpuErrorLog {
         self.record(kind, &e.to_string());
     }
 
+    /// Record an error of our renderer (an effect that failed): a wrapped wgpu error keeps its
+    /// kind (out of memory or a lost device asks for a rebuild), anything else is a rejected call.
+    pub fn record_render_error(&self, e: &super::RenderError) {
+        let kind = match e {
+            super::RenderError::Gpu { message, .. } => classify(message),
+            _ => GpuErrorKind::Validation,
+        };
+        self.record(kind, &e.to_string());
+    }
+
     /// Record an error by kind and message (also the test hook for simulated faults).
     pub fn record(&self, kind: GpuErrorKind, message: &str) {
         // wgpu's messages span lines ("Validation Error\n\nCaused by: …"): one line, so a log
@@ -71,7 +84,12 @@ impl GpuErrorLog {
         if kind != GpuErrorKind::Validation {
             inner.rebuild = true;
         }
-        if inner.logged.insert(message.clone()) {
+        // "once per kind": numbers (indices, offsets, sizes) do not make a new kind
+        let kind_key: String = message
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect();
+        if inner.logged.len() < MAX_KINDS && inner.logged.insert(kind_key) {
             log::error!("GPU error ({kind:?}), the app goes on: {message}");
         }
         if inner.fresh.len() < MAX_FRESH {

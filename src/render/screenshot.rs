@@ -127,6 +127,24 @@ fn check_size(width: u32, height: u32) -> Result<()> {
     Ok(())
 }
 
+/// `n` zero bytes from the allocator's zeroed memory, or `None` when it cannot provide them.
+fn zeroed_bytes(n: usize) -> Option<Vec<u8>> {
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(n).ok()?;
+    // SAFETY: the layout has a non-zero size; the pointer comes from the global allocator with
+    // exactly this layout (size n, align 1), which is what a Vec<u8> of capacity n owns and
+    // frees; all n bytes are initialised (zeroed).
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout);
+        if p.is_null() {
+            return None;
+        }
+        Some(Vec::from_raw_parts(p, n, n))
+    }
+}
+
 /// Converts premultiplied sRGB pixels with alpha < 255 to straight alpha, in linear light.
 pub fn unpremultiply(img: &mut RgbaImage) {
     for p in img.pixels_mut() {
@@ -378,11 +396,11 @@ impl QuadRenderer {
             sample_count: opts.sample_count.max(1),
         };
         let n = width as usize * height as usize * 4;
-        let mut pixels = Vec::new();
-        pixels
-            .try_reserve_exact(n)
-            .map_err(|e| RenderError::InvalidSize(format!("{width}×{height} image: {e}")))?;
-        pixels.resize(n, 0);
+        // zeroed by the allocator (fresh pages cost nothing until written): a 16k × 16k
+        // screenshot must not stall the frame that starts it by writing a gigabyte of zeros
+        let pixels = zeroed_bytes(n).ok_or_else(|| {
+            RenderError::InvalidSize(format!("{width}×{height} image: out of memory"))
+        })?;
         let out = RgbaImage::from_raw(width, height, pixels)
             .ok_or_else(|| RenderError::InvalidSize(format!("{width}×{height} image")))?;
         let padded_row = super::offscreen::padded_bytes_per_row(tile[0]) as usize;

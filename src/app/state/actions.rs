@@ -72,6 +72,10 @@ impl AppState {
                 if self.shown().is_none() {
                     return self.error("nothing to save yet");
                 }
+                if self.job.is_some() {
+                    // its tiles are drawn over many frames: a layout still moving would tear
+                    return self.error(STILL_COMPUTING);
+                }
                 let path = path.unwrap_or_else(|| {
                     self.screenshot_count += 1;
                     self.screenshot_dir

@@ -78,6 +78,13 @@ impl AppState {
                 if let Some(p) = self.pending.take() {
                     self.effects.push(Effect::DropScene { scene: p.id });
                 }
+                if job.kind == JobKind::Load {
+                    // a re-run asked for during the load goes with it, and the sliders return
+                    // to where they were (the file may have set them)
+                    self.retsne_after_job = false;
+                    self.analysis.perplexity = job.started_with.perplexity;
+                    self.analysis.theta = job.started_with.theta;
+                }
             }
             JobKind::Retsne => {
                 if let Some(restore) = job.restore {

@@ -6,15 +6,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl Workers {
+    /// Show a native file dialog on a thread (zenity/kdialog on Linux). Without a dialog
     /// program the result is an error and the UI falls back to a path field.
     pub fn dialog(self: &Arc<Self>, kind: DialogKind, location: Option<PathBuf>) {
         let this = self.clone();
-        let _ = std::thread::Builder::new()
-            .name("itl-dialog".into())
-            .spawn(move || {
-                let result = run_dialog(kind, location.as_deref());
-                this.send(Msg::DialogResult { kind, result });
+        let spawned = self.spawn("itl-dialog", move || {
+            let result = run_dialog(kind, location.as_deref());
+            this.send(Msg::DialogResult { kind, result });
+        });
+        if let Err(e) = spawned {
+            self.send(Msg::DialogResult {
+                kind,
+                result: Err(format!(
+                    "cannot start the file dialog ({e}); type a path in the panel instead"
+                )),
             });
+        }
     }
 }
 

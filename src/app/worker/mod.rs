@@ -104,23 +104,36 @@ impl Workers {
         let job = request.job();
         let this = self.clone();
         let spawned = self.spawn("itl-job", move || {
-            let result = this.install(|| match request {
-                JobRequest::Analyze {
-                    job,
-                    dir,
-                    settings,
-                    cancel,
-                } => this.analyze(job, dir.as_deref(), settings, cancel),
-                JobRequest::Load { job, path, cancel } => this.load(job, &path, cancel),
-                JobRequest::Retsne {
-                    job,
-                    features,
-                    paths,
-                    used,
-                    settings,
-                    cancel,
-                } => this.retsne(job, features, &paths, &used, settings, cancel),
-            });
+            // A panic in a stage (a decoder, the CNN runtime, a solver) ends the job with an
+            // error instead of leaving the UI waiting for a job that will never finish.
+            let run = || {
+                this.install(|| match request {
+                    JobRequest::Analyze {
+                        job,
+                        dir,
+                        settings,
+                        cancel,
+                    } => this.analyze(job, dir.as_deref(), settings, cancel),
+                    JobRequest::Load { job, path, cancel } => this.load(job, &path, cancel),
+                    JobRequest::Retsne {
+                        job,
+                        features,
+                        paths,
+                        used,
+                        settings,
+                        cancel,
+                    } => this.retsne(job, features, &paths, &used, settings, cancel),
+                })
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Err(anyhow!("internal error in the background job: {what}"))
+                });
             match result {
                 Ok(()) => this.send(Msg::Done { job }),
                 Err(e) if pipeline::is_cancelled(&e) => {}

@@ -44,7 +44,8 @@ impl Workers {
         self.saving.fetch_add(1, Ordering::SeqCst);
         let target = path.clone();
         let spawned = self.spawn("itl-save", move || {
-            let result = write(&path);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&path)))
+                .unwrap_or_else(|_| Err("internal error while writing".into()));
             this.saving.fetch_sub(1, Ordering::SeqCst);
             this.send(Msg::Saved { path, result });
         });
