@@ -31,6 +31,25 @@ pub struct Cache {
     root: Option<PathBuf>,
 }
 
+/// The cache options every command shares (`analyze`, `add`, `render` and the app).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CacheArgs {
+    /// Feature/thumbnail cache folder (default: $IMAGE_TSNE_LIVE_CACHE,
+    /// $XDG_CACHE_HOME/image-tsne-live or ~/.cache/image-tsne-live).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache these options ask for.
+    pub fn cache(&self) -> Cache {
+        Cache::from_options(self.cache_dir.as_deref(), self.no_cache)
+    }
+}
+
 impl Cache {
     /// A cache rooted at `dir`.
     pub fn at(dir: impl Into<PathBuf>) -> Self {

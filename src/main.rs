@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use image_tsne_live::cache::Cache;
+use image_tsne_live::cache::CacheArgs;
 use image_tsne_live::grid::Solver;
 use image_tsne_live::grow;
 use image_tsne_live::layout_io;
@@ -96,12 +96,8 @@ struct AnalyzeArgs {
     /// Include hidden files and folders (names starting with '.').
     #[arg(long)]
     include_hidden: bool,
-    /// Feature/thumbnail cache folder (default: $IMAGE_TSNE_LIVE_CACHE, $XDG_CACHE_HOME/image-tsne-live or ~/.cache/image-tsne-live).
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Do not read or write the cache.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -131,12 +127,8 @@ struct AddArgs {
     /// Include hidden files and folders (names starting with '.').
     #[arg(long)]
     include_hidden: bool,
-    /// Feature/thumbnail cache folder (as for analyze).
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Do not read or write the cache.
-    #[arg(long)]
-    no_cache: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -283,7 +275,7 @@ fn warn_non_utf8(rep: &CliReporter, entries: &[layout_io::LayoutEntry]) {
 
 fn analyze(args: &AnalyzeArgs) -> Result<()> {
     let rep = reporter(args.common.quiet);
-    let cache = Cache::from_options(args.cache_dir.as_deref(), args.no_cache);
+    let cache = args.cache.cache();
     let opts = AnalyzeOptions {
         max_images: args.max_images,
         seed: args.seed,
@@ -362,7 +354,7 @@ fn add(args: &AddArgs) -> Result<()> {
         output: args.output.clone(),
         grid_output: args.grid_output.clone(),
         model: args.model.clone(),
-        cache: Cache::from_options(args.cache_dir.as_deref(), args.no_cache),
+        cache: args.cache.cache(),
         include_hidden: args.include_hidden,
         aspect: args.aspect,
         pca_dims: args.pca_dims,

@@ -51,12 +51,8 @@ pub struct AppArgs {
     /// ONNX feature model instead of the bundled one.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Feature/thumbnail cache folder.
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-    /// Do not use the cache.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: crate::cache::CacheArgs,
     /// Quit this many frames after the startup analysis/load has finished (for scripts, tests).
     #[arg(long, value_name = "FRAMES")]
     pub quit_after: Option<u64>,

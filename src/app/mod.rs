@@ -22,7 +22,6 @@ pub mod worker;
 pub use args::AppArgs;
 pub use hotkeys::{action_for_char, action_for_key, action_for_press};
 
-use crate::cache::Cache;
 use crate::pipeline::AnalyzeOptions;
 use crate::render::{srgb_u8_to_clear_color, FrameParams, Style, TargetDesc};
 use anyhow::{bail, Result};
@@ -142,7 +141,7 @@ fn model(app: &App) -> Model {
     };
     let (tx, rx) = channel();
     let options = AnalyzeOptions {
-        cache: Cache::from_options(args.cache_dir.as_deref(), args.no_cache),
+        cache: args.cache.cache(),
         model: args.model.clone(),
         ..AnalyzeOptions::default()
     };

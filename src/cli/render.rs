@@ -1,7 +1,7 @@
 //! `image-tsne-live render`: load a layout JSON, build the atlas from the images (thumbnail
 //! cache first), render the whole layout offscreen and write a PNG — no window needed.
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheArgs};
 use crate::cells::load_cell;
 use crate::layout_io::LayoutEntry;
 use crate::pipeline;
@@ -49,12 +49,8 @@ pub struct RenderArgs {
     /// GPU memory budget for the thumbnail atlas, in MiB.
     #[arg(long, default_value_t = 512)]
     pub atlas_budget_mb: u64,
-    /// Thumbnail cache folder (default as for `analyze`).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-    /// Do not read or write the cache.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Worker threads for decoding.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -77,7 +73,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     if !(0.1..=100.0).contains(&args.scale) {
         bail!("--scale must be between 0.1 and 100");
     }
-    let cache = Cache::from_options(args.cache_dir.as_deref(), args.no_cache);
+    let cache = args.cache.cache();
     let rep = Arc::new(CliReporter::new(args.quiet));
     rep.install_logger(log::LevelFilter::Warn);
     rep.stop_on_signals();
