@@ -159,35 +159,7 @@ pub fn grow_with(
     let carried = cell_of[..n_old].to_vec();
 
     // The frame: old points' extent per axis onto the cell centres (grid units).
-    if let Some(i) = points
-        .iter()
-        .position(|p| !(p[0].is_finite() && p[1].is_finite()))
-    {
-        return Err(GridError::InvalidInput(format!(
-            "point {i} is not finite: {:?}",
-            points[i]
-        )));
-    }
-    let axis = |k: usize, cells: usize| -> Vec<f64> {
-        let (lo, hi) = points[..n_old]
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                (lo.min(p[k]), hi.max(p[k]))
-            });
-        let extent = cells.saturating_sub(1) as f64;
-        points
-            .iter()
-            .map(|p| {
-                if hi <= lo {
-                    extent * 0.5
-                } else {
-                    ((p[k] - lo) / (hi - lo) * extent).clamp(0.0, extent)
-                }
-            })
-            .collect()
-    };
-    let px = axis(0, cols);
-    let py = axis(1, rows);
+    let (px, py) = super::problem::grid_units(points, n_old, cols, rows)?;
 
     // Each new image: the cheapest chain of displacements that ends in an empty cell (Dijkstra
     // over cells; see the module docs).

@@ -24,6 +24,45 @@ pub(crate) struct Problem {
 const COST_BUDGET: f64 = (1u64 << 52) as f64;
 const SCALED_BUDGET: f64 = (1u64 << 58) as f64;
 
+/// Points in grid units: each axis scaled so that the extent of the first `frame` points spans
+/// the cell centres `0 ..= cells - 1` (points outside that extent are clamped to it; a
+/// degenerate axis goes to the middle). Non-finite points are an error.
+pub(crate) fn grid_units(
+    points: &[[f64; 2]],
+    frame: usize,
+    cols: usize,
+    rows: usize,
+) -> Result<(Vec<f64>, Vec<f64>), GridError> {
+    if let Some(i) = points
+        .iter()
+        .position(|p| !(p[0].is_finite() && p[1].is_finite()))
+    {
+        return Err(GridError::InvalidInput(format!(
+            "point {i} is not finite: {:?}",
+            points[i]
+        )));
+    }
+    let framing = &points[..frame.min(points.len())];
+    let axis = |k: usize, cells: usize| -> Vec<f64> {
+        let (lo, hi) = framing
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p[k]), hi.max(p[k]))
+            });
+        let extent = cells.saturating_sub(1) as f64;
+        if hi <= lo {
+            return vec![extent * 0.5; points.len()];
+        }
+        // Halves keep the range finite even for coordinates near f64::MAX.
+        let range = 0.5 * hi - 0.5 * lo;
+        points
+            .iter()
+            .map(|p| ((0.5 * p[k] - 0.5 * lo) / range * extent).clamp(0.0, extent))
+            .collect()
+    };
+    Ok((axis(0, cols), axis(1, rows)))
+}
+
 impl Problem {
     pub fn new(points: &[[f64; 2]], shape: GridShape) -> Result<Problem, GridError> {
         let n = points.len();
@@ -41,34 +80,7 @@ impl Problem {
                 "grid too large: {m} cells"
             )));
         }
-        if let Some(i) = points
-            .iter()
-            .position(|p| !(p[0].is_finite() && p[1].is_finite()))
-        {
-            return Err(GridError::InvalidInput(format!(
-                "point {i} is not finite: {:?}",
-                points[i]
-            )));
-        }
-        let axis = |k: usize, cells: usize| -> Vec<f64> {
-            let (lo, hi) = points
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                    (lo.min(p[k]), hi.max(p[k]))
-                });
-            let extent = cells.saturating_sub(1) as f64;
-            if hi <= lo {
-                return vec![extent * 0.5; n];
-            }
-            // Halves keep the range finite even for coordinates near f64::MAX.
-            let range = 0.5 * hi - 0.5 * lo;
-            points
-                .iter()
-                .map(|p| ((0.5 * p[k] - 0.5 * lo) / range * extent).clamp(0.0, extent))
-                .collect()
-        };
-        let px = axis(0, shape.cols);
-        let py = axis(1, shape.rows);
+        let (px, py) = grid_units(points, n, shape.cols, shape.rows)?;
         Ok(Problem::from_grid_units(shape.cols, shape.rows, px, py))
     }
 
