@@ -227,7 +227,7 @@ fn main() -> anyhow::Result<()> {
     let plain = FeatureModel::bundled_with(Engine::Plain)?;
     let fast = FeatureModel::bundled_with(Engine::Fast)?;
     println!(
-        "fast plan: {} convolutions on the fast op (depthwise + stem)\n",
+        "fast plan: {} convolutions on the fast ops (depthwise, stem, pointwise)\n",
         fast.fast_conv_count()
     );
 
@@ -237,7 +237,7 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|---:|");
     for (label, model) in [
         ("tract (plain plan, as before)", &plain),
-        ("tract + fast depthwise", &fast),
+        ("tract + our depthwise, stem and 1×1 ops", &fast),
     ] {
         timed(model, &imgs[..n.min(8)], 1)?; // warm-up
         let w1 = median(

@@ -693,7 +693,7 @@ struct Matched {
 }
 
 /// All values of a constant f32 tensor, if `outlet` is one.
-fn const_f32(model: &TypedModel, outlet: OutletId) -> Result<Option<Vec<f32>>> {
+pub(crate) fn const_f32(model: &TypedModel, outlet: OutletId) -> Result<Option<Vec<f32>>> {
     let fact = model.outlet_fact(outlet)?;
     let Some(k) = &fact.konst else {
         return Ok(None);
@@ -707,7 +707,11 @@ fn const_f32(model: &TypedModel, outlet: OutletId) -> Result<Option<Vec<f32>>> {
 
 /// `Some((is_max, value))` when node `id` is a `Max`/`Min` of `from` by one uniform constant
 /// that keeps `from`'s shape.
-fn clamp_step(model: &TypedModel, id: usize, from: OutletId) -> Result<Option<(bool, f32)>> {
+pub(crate) fn clamp_step(
+    model: &TypedModel,
+    id: usize,
+    from: OutletId,
+) -> Result<Option<(bool, f32)>> {
     let node = model.node(id);
     let Some(bin) = node.op_as::<TypedBinOp>() else {
         return Ok(None);
@@ -742,7 +746,7 @@ fn clamp_step(model: &TypedModel, id: usize, from: OutletId) -> Result<Option<(b
 }
 
 /// The single consumer of `outlet`, when it has exactly one and is not a model output.
-fn sole_successor(model: &TypedModel, outlet: OutletId) -> Result<Option<usize>> {
+pub(crate) fn sole_successor(model: &TypedModel, outlet: OutletId) -> Result<Option<usize>> {
     if model.output_outlets()?.contains(&outlet) {
         return Ok(None);
     }

@@ -4,10 +4,12 @@
 //! The plan is built once with a fixed input fact `[1, 3, S, S]` (a symbolic batch dimension
 //! runs 4–5× slower in tract) and shared by the rayon workers. Batching does not help on CPU:
 //! a fixed batch of 4 ran at 72 ms per image against 24 ms one by one (8: 95 ms), tract's plain
-//! plan alike (96 vs 41 ms). Before tract optimizes the model, [`depthwise::accelerate`] swaps
-//! the depthwise convolutions it can handle, and a stem over ≤ 4 input channels, each with the
-//! ReLU6 clip after it, for a vectorized op — tract's depthwise is scalar on x86 and was half
-//! of the time; [`Engine::Plain`] keeps tract's plan as it was, for comparison. The default
+//! plan alike (96 vs 41 ms). Before tract optimizes the model, two rewrites swap convolutions
+//! for our own vectorized ops: [`depthwise::accelerate`] the depthwise ones and a stem over
+//! ≤ 4 input channels, each with the ReLU6 clip after it (tract's depthwise is scalar on x86
+//! and was half of the time); then [`pointwise::accelerate`] the 1×1 ones, with their bias and
+//! a clip or residual add (tract's matrix product and the packing before it were three
+//! quarters of what was left). [`Engine::Plain`] keeps tract's plan as it was, for comparison. The default
 //! model, EfficientNet-Lite0 (see `models/README.md`), is compiled into the binary, so the app
 //! works from any folder and offline.
 
@@ -19,11 +21,12 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 pub mod depthwise;
+pub mod pointwise;
 
 /// How the plan is built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Engine {
-    /// tract's optimized plan with the fast convolution op where it applies.
+    /// tract's optimized plan with our fast convolution ops where they apply.
     #[default]
     Fast,
     /// tract's optimized plan, untouched.
@@ -156,7 +159,8 @@ impl FeatureModel {
             Engine::Fast => {
                 let mut typed = typed.into_decluttered()?;
                 let n = depthwise::accelerate(&mut typed)?;
-                (typed, n)
+                let m = pointwise::accelerate(&mut typed)?;
+                (typed, n + m)
             }
             Engine::Plain => (typed, 0),
         };
@@ -197,7 +201,7 @@ impl FeatureModel {
     pub fn engine(&self) -> Engine {
         self.engine
     }
-    /// How many convolutions run on the fast op (depthwise ones and a thin-input stem).
+    /// How many convolutions run on the fast ops (depthwise, a thin-input stem, pointwise).
     pub fn fast_conv_count(&self) -> usize {
         self.fast_convs
     }
