@@ -10,7 +10,7 @@
 //! Location: `--cache-dir`, else `$IMAGE_TSNE_LIVE_CACHE`, else `$XDG_CACHE_HOME/image-tsne-live`,
 //! else `~/.cache/image-tsne-live`.
 
-use crate::atomic::write_atomic;
+use crate::atomic::write_replaceable;
 use image::RgbaImage;
 use std::path::{Path, PathBuf};
 
@@ -124,7 +124,7 @@ impl Cache {
         )
     }
 
-    /// Store a feature vector (atomically).
+    /// Store a feature vector (atomically, not flushed to disk: a short file reads as a miss).
     pub fn store_features(
         &self,
         model_key: &str,
@@ -140,7 +140,7 @@ impl Cache {
         for f in features {
             bytes.extend_from_slice(&f.to_le_bytes());
         }
-        write_atomic(&path, &bytes)
+        write_replaceable(&path, &bytes)
     }
 
     /// A cached thumbnail (premultiplied RGBA), if present and intact.
@@ -153,7 +153,7 @@ impl Cache {
         RgbaImage::from_raw(w, h, body.to_vec())
     }
 
-    /// Store a thumbnail (atomically).
+    /// Store a thumbnail (atomically, not flushed to disk: a short file reads as a miss).
     pub fn store_thumb(&self, size: u32, key: &str, thumb: &RgbaImage) -> std::io::Result<()> {
         let Some(path) = self.thumb_path(size, key) else {
             return Ok(());
@@ -163,7 +163,7 @@ impl Cache {
         bytes.extend_from_slice(&thumb.width().to_le_bytes());
         bytes.extend_from_slice(&thumb.height().to_le_bytes());
         bytes.extend_from_slice(thumb.as_raw());
-        write_atomic(&path, &bytes)
+        write_replaceable(&path, &bytes)
     }
 }
 
@@ -212,6 +212,14 @@ mod tests {
         cache.store_thumb(64, "abcdef", &img).unwrap();
         assert_eq!(cache.load_thumb(64, "abcdef"), Some(img));
         assert!(cache.load_thumb(128, "abcdef").is_none());
+        // Entries are not flushed to disk: after a power cut one may be short or empty, and
+        // must then read as a miss.
+        let path = cache.thumb_path(64, "abcdef").unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(cache.load_thumb(64, "abcdef").is_none());
+        std::fs::write(&path, b"").unwrap();
+        assert!(cache.load_thumb(64, "abcdef").is_none());
     }
 
     #[test]
