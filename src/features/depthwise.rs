@@ -350,13 +350,32 @@ mod avx2 {
                         store(o.add(3 * ow), ox, finish(a3));
                         oy += 4;
                     }
+                    // Rows left over (up to 3): four FMA chains over the taps per row, or
+                    // a 7×7 plane would spend 3 of its 7 rows waiting on one chain.
                     while oy < oh {
                         let p = bp.add(oy * g.sh * rs + ox);
-                        let mut a = b;
-                        for t in 0..taps {
-                            let kk = _mm256_broadcast_ss(&*kp.add(t));
-                            a = _mm256_fmadd_ps(kk, _mm256_loadu_ps(p.add(*offs.add(t))), a);
+                        let zero = _mm256_setzero_ps();
+                        let (mut a0, mut a1, mut a2, mut a3) = (b, zero, zero, zero);
+                        let mut t = 0;
+                        while t + 4 <= taps {
+                            let tap = |t: usize| {
+                                let kk = _mm256_broadcast_ss(&*kp.add(t));
+                                (kk, _mm256_loadu_ps(p.add(*offs.add(t))))
+                            };
+                            let ((k0, x0), (k1, x1)) = (tap(t), tap(t + 1));
+                            let ((k2, x2), (k3, x3)) = (tap(t + 2), tap(t + 3));
+                            a0 = _mm256_fmadd_ps(k0, x0, a0);
+                            a1 = _mm256_fmadd_ps(k1, x1, a1);
+                            a2 = _mm256_fmadd_ps(k2, x2, a2);
+                            a3 = _mm256_fmadd_ps(k3, x3, a3);
+                            t += 4;
                         }
+                        while t < taps {
+                            let kk = _mm256_broadcast_ss(&*kp.add(t));
+                            a0 = _mm256_fmadd_ps(kk, _mm256_loadu_ps(p.add(*offs.add(t))), a0);
+                            t += 1;
+                        }
+                        let a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
                         store(op.add(oy * ow + ox), ox, finish(a));
                         oy += 1;
                     }
