@@ -2,6 +2,9 @@
 //! every depthwise shape of the bundled model and its stem (plus a few others), with and
 //! without the fused ReLU6 clip — and that convolutions it does not handle are left to tract.
 
+mod common;
+
+use common::tract_models::{op_names, run};
 use image_tsne_live::features::depthwise::{
     accelerate, convolve, depthwise_geometries, Geometry, Kernel,
 };
@@ -65,24 +68,6 @@ fn conv_model(g: &Geometry, kernel: &[f32], bias: &[f32], relu6: bool) -> TractR
     Ok(m)
 }
 
-fn run(model: TypedModel, x: &Tensor) -> TractResult<Vec<f32>> {
-    let plan = model.into_optimized()?.into_runnable()?;
-    let out = plan.run(tvec!(x.clone().into_tvalue()))?;
-    Ok(out[0]
-        .to_plain_array_view::<f32>()?
-        .iter()
-        .copied()
-        .collect())
-}
-
-fn op_names(model: &TypedModel) -> Vec<String> {
-    model
-        .nodes()
-        .iter()
-        .map(|n| n.op.name().to_string())
-        .collect()
-}
-
 /// Fast op (in the plan, and the portable kernel alone) vs tract on one geometry; returns the
 /// max abs difference.
 fn compare(g: &Geometry, relu6: bool, seed: u64) -> f32 {
@@ -102,7 +87,7 @@ fn compare(g: &Geometry, relu6: bool, seed: u64) -> f32 {
     .unwrap();
 
     let plain = conv_model(g, &kernel, &bias, relu6).unwrap();
-    let want = run(plain.clone(), &x).unwrap();
+    let want = run(plain.clone(), std::slice::from_ref(&x)).unwrap();
 
     let mut fast = plain.into_decluttered().unwrap();
     assert_eq!(accelerate(&mut fast).unwrap(), 1, "{g:?} was not replaced");
@@ -119,7 +104,7 @@ fn compare(g: &Geometry, relu6: bool, seed: u64) -> f32 {
             "clip not fused: {names:?}"
         );
     }
-    let got = run(fast, &x).unwrap();
+    let got = run(fast, std::slice::from_ref(&x)).unwrap();
     assert_eq!(got.len(), want.len());
     // The plan runs the fastest kernel of this CPU; the portable one must agree with tract too.
     let mut portable = vec![f32::NAN; want.len()];
@@ -262,7 +247,7 @@ fn convolutions_it_does_not_handle_stay_with_tract() {
     assert_eq!(accelerate(&mut m).unwrap(), 0);
     assert!(!op_names(&m).iter().any(|n| n == "FastDepthwise"));
     let x = Tensor::from_shape(&[1, 4, 12, 12], &[1f32; 4 * 144]).unwrap();
-    let out = run(m, &x).unwrap();
+    let out = run(m, std::slice::from_ref(&x)).unwrap();
     assert_eq!(out.len(), 4 * 16);
     // 9 taps of 0.5 + 0.1, within [0, 6]
     assert!(out.iter().all(|v| (v - 4.6).abs() < 1e-5), "{out:?}");

@@ -3,6 +3,9 @@
 //! there (nothing, the ReLU6 clip, or the residual add) — and that what it does not handle is
 //! left to tract.
 
+mod common;
+
+use common::tract_models::{op_names, run};
 use image_tsne_live::features::depthwise::{self, Kernel};
 use image_tsne_live::features::pointwise::{
     accelerate, pack_weights, pointwise, pointwise_shapes, Epilogue, Shape,
@@ -61,24 +64,6 @@ fn conv_model(
     }
     m.select_output_outlets(&[y])?;
     Ok(m)
-}
-
-fn run(model: TypedModel, inputs: &[Tensor]) -> TractResult<Vec<f32>> {
-    let plan = model.into_optimized()?.into_runnable()?;
-    let out = plan.run(inputs.iter().map(|t| t.clone().into_tvalue()).collect())?;
-    Ok(out[0]
-        .to_plain_array_view::<f32>()?
-        .iter()
-        .copied()
-        .collect())
-}
-
-fn op_names(model: &TypedModel) -> Vec<String> {
-    model
-        .nodes()
-        .iter()
-        .map(|n| n.op.name().to_string())
-        .collect()
 }
 
 /// The fast op in the plan and the portable kernel alone vs tract; returns the largest

@@ -22,9 +22,11 @@ use anyhow::{bail, ensure, Result};
 use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, TypedOp, Validation};
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::{as_op, op_as_typed_op};
+
+use super::rewrite::{const_f32, fuse_clamps, replace_matches, Replacement};
 
 /// Largest kernel side the fast op takes.
 pub const MAX_KERNEL: usize = 7;
@@ -643,9 +645,7 @@ impl Op for FastDepthwise {
     fn validation(&self) -> Validation {
         Validation::Rounding
     }
-    fn as_typed(&self) -> Option<&dyn TypedOp> {
-        Some(self)
-    }
+    op_as_typed_op!();
 }
 
 impl EvalOp for FastDepthwise {
@@ -686,12 +686,7 @@ impl EvalOp for FastDepthwise {
 }
 
 impl TypedOp for FastDepthwise {
-    fn as_op(&self) -> &dyn Op {
-        self
-    }
-    fn as_op_mut(&mut self) -> &mut dyn Op {
-        self
-    }
+    as_op!();
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(inputs.len() == 1 && inputs[0].datum_type == f32::datum_type());
         let want = self.input_shape();
@@ -704,80 +699,8 @@ impl TypedOp for FastDepthwise {
     }
 }
 
-/// What the rewrite found at one depthwise `Conv` node.
-struct Matched {
-    op: FastDepthwise,
-    /// The node whose output the new op replaces (the conv, or the last fused clip op).
-    last: usize,
-}
-
-/// All values of a constant f32 tensor, if `outlet` is one.
-pub(crate) fn const_f32(model: &TypedModel, outlet: OutletId) -> Result<Option<Vec<f32>>> {
-    let fact = model.outlet_fact(outlet)?;
-    let Some(k) = &fact.konst else {
-        return Ok(None);
-    };
-    if k.datum_type() != f32::datum_type() {
-        return Ok(None);
-    }
-    let view = k.try_as_plain_ram()?;
-    Ok(Some(view.as_slice::<f32>()?.to_vec()))
-}
-
-/// `Some((is_max, value))` when node `id` is a `Max`/`Min` of `from` by one uniform constant
-/// that keeps `from`'s shape.
-pub(crate) fn clamp_step(
-    model: &TypedModel,
-    id: usize,
-    from: OutletId,
-) -> Result<Option<(bool, f32)>> {
-    let node = model.node(id);
-    let Some(bin) = node.op_as::<TypedBinOp>() else {
-        return Ok(None);
-    };
-    let is_max = match bin.0.name() {
-        "Max" => true,
-        "Min" => false,
-        _ => return Ok(None),
-    };
-    if node.inputs.len() != 2 || node.outputs.len() != 1 {
-        return Ok(None);
-    }
-    let other = if node.inputs[0] == from {
-        node.inputs[1]
-    } else if node.inputs[1] == from {
-        node.inputs[0]
-    } else {
-        return Ok(None);
-    };
-    if model.outlet_fact(OutletId::new(id, 0))?.shape != model.outlet_fact(from)?.shape {
-        return Ok(None);
-    }
-    let Some(v) = const_f32(model, other)? else {
-        return Ok(None);
-    };
-    match v.first() {
-        Some(&x) if v.iter().all(|y| y.to_bits() == x.to_bits()) && !x.is_nan() => {
-            Ok(Some((is_max, x)))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// The single consumer of `outlet`, when it has exactly one and is not a model output.
-pub(crate) fn sole_successor(model: &TypedModel, outlet: OutletId) -> Result<Option<usize>> {
-    if model.output_outlets()?.contains(&outlet) {
-        return Ok(None);
-    }
-    let succ = &model.node(outlet.node).outputs[outlet.slot].successors;
-    Ok(match &succ[..] {
-        [one] => Some(one.node),
-        _ => None,
-    })
-}
-
 /// The fast op for node `id`, when it is a depthwise conv the kernel handles.
-fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
+fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Replacement<FastDepthwise>>> {
     let node = model.node(id);
     let Some(conv) = node.op_as::<Conv>() else {
         return Ok(None);
@@ -873,31 +796,13 @@ fn match_depthwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
     if model.outlet_fact(OutletId::new(id, 0))?.shape.as_concrete() != Some(&*out_shape) {
         return Ok(None);
     }
-    // Fuse up to two clamp steps (Clip → Max then Min).
-    let (mut lo, mut hi) = (f32::NEG_INFINITY, f32::INFINITY);
-    let mut last = id;
-    for _ in 0..2 {
-        let Some(next) = sole_successor(model, OutletId::new(last, 0))? else {
-            break;
-        };
-        let Some((is_max, v)) = clamp_step(model, next, OutletId::new(last, 0))? else {
-            break;
-        };
-        let (nlo, nhi) = if is_max {
-            (lo.max(v), hi)
-        } else {
-            (lo, hi.min(v))
-        };
-        // max-then-min is a clamp; min-then-max equals one only when lo <= hi.
-        if nlo > nhi {
-            break;
-        }
-        (lo, hi) = (nlo, nhi);
-        last = next;
-    }
-    let clip = (last != id).then_some((lo, hi));
+    let (last, clip) = fuse_clamps(model, id)?;
     let op = FastDepthwise::new(geo, n, with_n, kernel, bias, clip)?;
-    Ok(Some(Matched { op, last }))
+    Ok(Some(Replacement {
+        op,
+        inputs: tvec![node.inputs[0]],
+        last,
+    }))
 }
 
 /// Geometries of the convolutions `accelerate` would replace (for tests and reports).
@@ -916,23 +821,7 @@ pub fn depthwise_geometries(model: &TypedModel) -> Result<Vec<Geometry>> {
 /// [`FastDepthwise`] node; returns how many were replaced. Run on a decluttered model, before
 /// `into_optimized`.
 pub fn accelerate(model: &mut TypedModel) -> Result<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
-        let Some(m) = match_depthwise(model, id)? else {
-            continue;
-        };
-        let mut patch = TypedModelPatch::new("fast-depthwise");
-        let x = patch.tap_model(model, model.node(id).inputs[0])?;
-        let name = format!("{}.fast_depthwise", model.node(id).name);
-        let y = patch.wire_node(name, m.op, &[x])?[0];
-        patch.shunt_outside(model, OutletId::new(m.last, 0), y)?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    if replaced > 0 {
-        model.compact()?;
-    }
-    Ok(replaced)
+    replace_matches(model, "fast_depthwise", match_depthwise)
 }
 
 #[cfg(test)]

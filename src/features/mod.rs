@@ -22,6 +22,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 pub mod depthwise;
 pub mod pointwise;
+pub mod rewrite;
 
 /// How the plan is built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! pixel rows of `x` are contiguous in CHW, so nothing is copied. The last tile of a row of
 //! pixels uses masked loads and stores.
 //!
-//! Like the depthwise rewrite, only exact matches are replaced (f32, concrete shapes, constant
+//! Like the depthwise rewrite (both go through [`super::rewrite`]), only exact matches are replaced (f32, concrete shapes, constant
 //! weights and bias); anything else stays with tract, so any model still runs.
 
 use anyhow::{ensure, Result};
@@ -22,8 +22,10 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, TypedOp, Validation};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::{as_op, op_as_typed_op};
 
-use super::depthwise::{clamp_step, const_f32, sole_successor, Kernel};
+use super::depthwise::Kernel;
+use super::rewrite::{const_f32, fuse_clamps, replace_matches, sole_successor, Replacement};
 
 /// Output channels per weight panel (rows of a kernel tile).
 pub const MR: usize = 6;
@@ -105,16 +107,35 @@ pub fn pointwise(
         }
         _ => None,
     };
+    let p = Product {
+        s,
+        x,
+        packed,
+        bias,
+        epilogue,
+        residual,
+    };
     match kernel {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2 => {
             // SAFETY: `Kernel::Avx2` is only chosen when the CPU has AVX2 and FMA
             // (`Kernel::detect`), and every length was checked above.
-            unsafe { avx2::pointwise(s, x, packed, bias, epilogue, residual, out) }
+            unsafe { avx2::pointwise(&p, out) }
         }
-        _ => portable(s, x, packed, bias, epilogue, residual, out),
+        _ => portable(&p, out),
     }
     Ok(())
+}
+
+/// One product to run, its lengths checked: the op's constants and one image's activations.
+struct Product<'a> {
+    s: &'a Shape,
+    x: &'a [f32],
+    packed: &'a [f32],
+    bias: &'a [f32],
+    epilogue: Epilogue,
+    /// `Some` exactly for [`Epilogue::Residual`].
+    residual: Option<&'a [f32]>,
 }
 
 /// Apply the epilogue to one value (`r` = the residual value, 0 when none).
@@ -129,22 +150,22 @@ fn finish(v: f32, epilogue: Epilogue, r: f32) -> f32 {
 
 /// The portable kernel: the same sums in the same order (over `i` ascending), row by row;
 /// without fused multiply-adds, so it differs from the SIMD kernel in the last bits.
-fn portable(
-    s: &Shape,
-    x: &[f32],
-    packed: &[f32],
-    bias: &[f32],
-    epilogue: Epilogue,
-    residual: Option<&[f32]>,
-    out: &mut [f32],
-) {
+fn portable(p: &Product, out: &mut [f32]) {
+    let Product {
+        s,
+        x,
+        packed,
+        bias,
+        epilogue,
+        residual,
+    } = *p;
     let n = s.pixels;
     let mut acc = vec![0.0f32; n];
     for o in 0..s.cout {
-        let (p, r) = (o / MR, o % MR);
+        let (panel, r) = (o / MR, o % MR);
         acc.iter_mut().for_each(|a| *a = 0.0);
         for i in 0..s.cin {
-            let w = packed[(p * s.cin + i) * MR + r];
+            let w = packed[(panel * s.cin + i) * MR + r];
             let xr = &x[i * n..(i + 1) * n];
             for (a, &xv) in acc.iter_mut().zip(xr) {
                 *a += w * xv;
@@ -250,35 +271,29 @@ mod avx2 {
 
     /// One run of tiles of `V` vectors (the last masked when `MASKED`) over every panel.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn columns<const V: usize, const MASKED: bool>(
-        s: &Shape,
+        p: &Product,
         col: usize,
-        x: &[f32],
-        packed: &[f32],
-        bias: &[f32],
-        epilogue: Epilogue,
-        residual: Option<&[f32]>,
         out: &mut [f32],
         mask: __m256i,
     ) {
-        let n = s.pixels;
-        for p in 0..s.panels() {
-            let o = p * MR;
+        let (s, n) = (p.s, p.s.pixels);
+        for panel in 0..s.panels() {
+            let o = panel * MR;
             let rows = MR.min(s.cout - o);
             let acc = tile::<V, MASKED>(
-                x.as_ptr().add(col),
+                p.x.as_ptr().add(col),
                 n,
                 s.cin,
-                packed.as_ptr().add(p * s.cin * MR),
+                p.packed.as_ptr().add(panel * s.cin * MR),
                 mask,
             );
             store::<V, MASKED>(
                 &acc,
                 rows,
-                bias.as_ptr().add(o),
-                epilogue,
-                residual.map(|r| r.as_ptr().add(o * n + col)),
+                p.bias.as_ptr().add(o),
+                p.epilogue,
+                p.residual.map(|r| r.as_ptr().add(o * n + col)),
                 out.as_mut_ptr().add(o * n + col),
                 n,
                 mask,
@@ -289,23 +304,16 @@ mod avx2 {
     /// The whole product, tile by tile along the pixels.
     ///
     /// # Safety
-    /// The CPU must have AVX2 and FMA; slice lengths as checked by [`super::pointwise`].
+    /// The CPU must have AVX2 and FMA; slice lengths as checked by [`super::pointwise`]
+    /// (which makes the [`Product`]).
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn pointwise(
-        s: &Shape,
-        x: &[f32],
-        packed: &[f32],
-        bias: &[f32],
-        epilogue: Epilogue,
-        residual: Option<&[f32]>,
-        out: &mut [f32],
-    ) {
-        let n = s.pixels;
+    pub(super) unsafe fn pointwise(p: &Product, out: &mut [f32]) {
+        let n = p.s.pixels;
         let full = _mm256_set1_epi32(-1);
         let wide = NV * LANES;
         let mut col = 0;
         while col + wide <= n {
-            columns::<NV, false>(s, col, x, packed, bias, epilogue, residual, out, full);
+            columns::<NV, false>(p, col, out, full);
             col += wide;
         }
         let left = n - col;
@@ -315,21 +323,12 @@ mod avx2 {
         let vectors = left.div_ceil(LANES);
         let last = left - (vectors - 1) * LANES;
         let mask = tail_mask(last);
-        let run = |v: usize, out: &mut [f32]| match (v, last == LANES) {
-            (1, true) => {
-                columns::<1, false>(s, col, x, packed, bias, epilogue, residual, out, full)
-            }
-            (1, false) => {
-                columns::<1, true>(s, col, x, packed, bias, epilogue, residual, out, mask)
-            }
-            (_, true) => {
-                columns::<2, false>(s, col, x, packed, bias, epilogue, residual, out, full)
-            }
-            (_, false) => {
-                columns::<2, true>(s, col, x, packed, bias, epilogue, residual, out, mask)
-            }
-        };
-        run(vectors, out);
+        match (vectors, last == LANES) {
+            (1, true) => columns::<1, false>(p, col, out, full),
+            (1, false) => columns::<1, true>(p, col, out, mask),
+            (_, true) => columns::<2, false>(p, col, out, full),
+            (_, false) => columns::<2, true>(p, col, out, mask),
+        }
     }
 }
 
@@ -415,9 +414,7 @@ impl Op for FastPointwise {
     fn validation(&self) -> Validation {
         Validation::Rounding
     }
-    fn as_typed(&self) -> Option<&dyn TypedOp> {
-        Some(self)
-    }
+    op_as_typed_op!();
 }
 
 impl EvalOp for FastPointwise {
@@ -476,12 +473,7 @@ impl EvalOp for FastPointwise {
 }
 
 impl TypedOp for FastPointwise {
-    fn as_op(&self) -> &dyn Op {
-        self
-    }
-    fn as_op_mut(&mut self) -> &mut dyn Op {
-        self
-    }
+    as_op!();
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(inputs.iter().all(|f| f.datum_type == f32::datum_type()));
         ensure!(
@@ -496,15 +488,6 @@ impl TypedOp for FastPointwise {
         }
         Ok(tvec!(f32::fact(self.output_shape.clone())))
     }
-}
-
-/// What the rewrite found at one `EinSum` node.
-struct Matched {
-    op: FastPointwise,
-    /// The residual's outlet, for [`Epilogue::Residual`].
-    residual: Option<OutletId>,
-    /// The node whose output the new op replaces (the bias add, or the last fused op).
-    last: usize,
 }
 
 /// Is `axes` (`to_strs` of an `EinSum`) a 1×1 convolution: `ihw,oi->ohw`, with or without a
@@ -558,7 +541,7 @@ fn other_input(model: &TypedModel, id: usize, from: OutletId) -> Option<OutletId
 
 /// The fast op for node `id`, when it is a 1×1 convolution (as tract's declutter leaves it)
 /// that the kernel handles, with its bias add and what it can fuse after that.
-fn match_pointwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
+fn match_pointwise(model: &TypedModel, id: usize) -> Result<Option<Replacement<FastPointwise>>> {
     let node = model.node(id);
     let Some(ein) = node.op_as::<EinSum>() else {
         return Ok(None);
@@ -651,38 +634,17 @@ fn match_pointwise(model: &TypedModel, id: usize) -> Result<Option<Matched>> {
                     last = next;
                 }
             }
-        } else {
-            // Up to two clamp steps (Clip → Max then Min).
-            let (mut lo, mut hi) = (f32::NEG_INFINITY, f32::INFINITY);
-            let mut at = add;
-            for _ in 0..2 {
-                let Some(step) = sole_successor(model, OutletId::new(at, 0))? else {
-                    break;
-                };
-                let Some((is_max, v)) = clamp_step(model, step, OutletId::new(at, 0))? else {
-                    break;
-                };
-                let (nlo, nhi) = if is_max {
-                    (lo.max(v), hi)
-                } else {
-                    (lo, hi.min(v))
-                };
-                if nlo > nhi {
-                    break;
-                }
-                (lo, hi) = (nlo, nhi);
-                at = step;
-            }
-            if at != add {
-                epilogue = Epilogue::Clip(lo, hi);
-                last = at;
-            }
+        } else if let (at, Some((lo, hi))) = fuse_clamps(model, add)? {
+            epilogue = Epilogue::Clip(lo, hi);
+            last = at;
         }
     }
-    match FastPointwise::new(in_shape, out_shape, &weights, bias, epilogue) {
-        Ok(op) => Ok(Some(Matched { op, residual, last })),
-        Err(_) => Ok(None),
-    }
+    let Ok(op) = FastPointwise::new(in_shape, out_shape, &weights, bias, epilogue) else {
+        return Ok(None);
+    };
+    let mut inputs = tvec![node.inputs[0]];
+    inputs.extend(residual);
+    Ok(Some(Replacement { op, inputs, last }))
 }
 
 /// Shapes of the 1×1 convolutions [`accelerate`] would replace (for tests and reports).
@@ -700,29 +662,7 @@ pub fn pointwise_shapes(model: &TypedModel) -> Result<Vec<(Shape, Epilogue)>> {
 /// residual add) by a [`FastPointwise`] node; returns how many were replaced. Run on a
 /// decluttered model, before `into_optimized`.
 pub fn accelerate(model: &mut TypedModel) -> Result<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
-        // Earlier patches leave later node ids in place (compaction runs at the end), but a
-        // node already shunted out has no successors left; `match_pointwise` then refuses it.
-        let Some(m) = match_pointwise(model, id)? else {
-            continue;
-        };
-        let mut patch = TypedModelPatch::new("fast-pointwise");
-        let x = patch.tap_model(model, model.node(id).inputs[0])?;
-        let mut wires = vec![x];
-        if let Some(r) = m.residual {
-            wires.push(patch.tap_model(model, r)?);
-        }
-        let name = format!("{}.fast_pointwise", model.node(id).name);
-        let y = patch.wire_node(name, m.op, &wires)?[0];
-        patch.shunt_outside(model, OutletId::new(m.last, 0), y)?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    if replaced > 0 {
-        model.compact()?;
-    }
-    Ok(replaced)
+    replace_matches(model, "fast_pointwise", match_pointwise)
 }
 
 #[cfg(test)]
@@ -821,7 +761,7 @@ mod tests {
         for (p, q) in a.iter().zip(&c) {
             assert!((p - q).abs() <= 1e-5 * (1.0 + p.abs()), "{p} vs {q}");
         }
-        assert!(c.iter().any(|&v| v > 0.0 && v < 6.0) && c.iter().any(|&v| v == 6.0));
+        assert!(c.iter().any(|&v| v > 0.0 && v < 6.0) && c.contains(&6.0));
     }
 
     #[test]

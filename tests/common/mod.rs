@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod soak;
+pub mod tract_models;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
