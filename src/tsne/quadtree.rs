@@ -380,20 +380,28 @@ impl QuadTree {
             }
             let dx = (bx0 - nd.cx).max(nd.cx - bx1).max(0.0);
             let dy = (by0 - nd.cy).max(nd.cy - by1).max(0.0);
-            if dx * dx + dy * dy > nd.crit || nd.kind == DUP_LEAF {
-                list.push(nd.cx, nd.cy, nd.mass);
-            } else if nd.kind == LEAF {
-                let f = nd.first as usize;
-                for p in &self.pos[f..f + nd.len as usize] {
-                    list.push(p[0], p[1], 1.0);
-                }
-            } else {
-                i += 1;
-                continue;
-            }
-            i = nd.skip as usize;
+            i = self.visit(nd, i, dx * dx + dy * dy, list);
         }
         list.pad();
+    }
+
+    /// One step of a walk at node `nd` (index `i`), `d2` the squared distance from what the
+    /// walk is for to the node's centre of mass: far enough (or a node of duplicates), the node
+    /// goes on the list as one mass; a near leaf, its points do; either way the walk skips the
+    /// subtree. A near inner node is opened: the walk goes on to its first child.
+    #[inline(always)]
+    fn visit(&self, nd: &Node, i: usize, d2: f32, list: &mut Interactions) -> usize {
+        if d2 > nd.crit || nd.kind == DUP_LEAF {
+            list.push(nd.cx, nd.cy, nd.mass);
+        } else if nd.kind == LEAF {
+            let f = nd.first as usize;
+            for p in &self.pos[f..f + nd.len as usize] {
+                list.push(p[0], p[1], 1.0);
+            }
+        } else {
+            return i + 1;
+        }
+        nd.skip as usize
     }
 
     /// Repulsion on a point that is not part of the tree (e.g. a new point placed against a fixed
@@ -410,18 +418,7 @@ impl QuadTree {
             let mut i = 0usize;
             while let Some(nd) = nodes.get(i) {
                 let (dx, dy) = (q[0] - nd.cx, q[1] - nd.cy);
-                if dx * dx + dy * dy > nd.crit || nd.kind == DUP_LEAF {
-                    list.push(nd.cx, nd.cy, nd.mass);
-                } else if nd.kind == LEAF {
-                    let f = nd.first as usize;
-                    for p in &self.pos[f..f + nd.len as usize] {
-                        list.push(p[0], p[1], 1.0);
-                    }
-                } else {
-                    i += 1;
-                    continue;
-                }
-                i = nd.skip as usize;
+                i = self.visit(nd, i, dx * dx + dy * dy, list);
             }
             list.pad();
             #[cfg(target_arch = "x86_64")]
