@@ -21,7 +21,7 @@ use crate::pipeline::{self, Analysis, Cancelled};
 use crate::progress::{Reporter, Stage, StageTimer};
 use crate::scan;
 use crate::thumbs::{Crop, Preprocess};
-use crate::tsne::transform::{transform, FixedMap, TransformParams};
+use crate::tsne::transform::{transform, FixedMap, OnIteration, TransformParams};
 use crate::tsne::TsneError;
 use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -554,7 +554,7 @@ impl MapState {
         features: ArrayView2<f32>,
         params: &AddParams,
         cancel: Option<&std::sync::atomic::AtomicBool>,
-        on_iteration: &mut dyn FnMut(usize, &[[f32; 2]]) -> ControlFlow<()>,
+        on_iteration: &mut OnIteration,
     ) -> Result<AddReport> {
         if paths.len() != features.nrows() {
             bail!(

@@ -153,6 +153,10 @@ struct Prepared {
     init: [f32; 2],
 }
 
+/// Called once per placement iteration with the iteration and the new points' positions;
+/// `Break` cancels.
+pub type OnIteration<'a> = dyn FnMut(usize, &[[f32; 2]]) -> ControlFlow<()> + 'a;
+
 /// Place the rows of `new_data` into `map`; returns one position per new row, in the map's
 /// coordinates. The map's points are not touched. `on_iteration(it, positions)` is called once
 /// per iteration; `Break` cancels with [`TsneError::Cancelled`].
@@ -160,7 +164,7 @@ pub fn transform(
     map: &FixedMap,
     new_data: ArrayView2<f32>,
     params: &TransformParams,
-    on_iteration: &mut dyn FnMut(usize, &[[f32; 2]]) -> ControlFlow<()>,
+    on_iteration: &mut OnIteration,
 ) -> Result<Vec<[f32; 2]>, TsneError> {
     let m = new_data.nrows();
     if m > 0 && new_data.ncols() != map.data.ncols() {

@@ -147,7 +147,9 @@ pub fn signal(child: &Child, name: &str) {
 
 /// The app binary with a display, a private runtime dir and cache.
 pub fn app_command(display: &str, tmp: &Path) -> Command {
-    let app = option_env!("CARGO_BIN_EXE_image-tsne-live").expect("integration tests only");
+    let Some(app) = option_env!("CARGO_BIN_EXE_image-tsne-live") else {
+        panic!("app_command is for integration tests (cargo sets the binary's path for them)")
+    };
     let mut cmd = Command::new(app);
     cmd.env("DISPLAY", display)
         .env("XDG_RUNTIME_DIR", tmp)
