@@ -67,7 +67,7 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                     }
                 }
                 Effect::Positions { scene } => {
-                    let points = gpu::find_scene(&model.state, scene).map(|s| s.points.clone());
+                    let points = model.state.displayed_points(scene);
                     model.position_uploads += 1;
                     if let (Some(r), Some(points)) = (model.gpu.renderers.get_mut(&scene), points) {
                         r.update_tsne_positions(queue, &points)?;

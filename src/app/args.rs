@@ -27,6 +27,10 @@ pub struct AppArgs {
     /// Write the window's frames as numbered PNGs: every SECONDS into DIR (for videos).
     #[arg(long, num_args = 2, value_names = ["SECONDS", "DIR"])]
     pub capture_every: Option<Vec<String>>,
+    /// Play the optimizer's frames (analysis, re-run, new images) back over this many seconds,
+    /// eased; 0 shows them as fast as they are computed.
+    #[arg(long, default_value_t = crate::app::state::DEFAULT_SETTLE_SECONDS, value_name = "SECONDS")]
+    pub settle_seconds: f64,
     /// Start in grid view (once the grid is ready).
     #[arg(long)]
     pub grid: bool,
@@ -86,6 +90,12 @@ impl AppArgs {
             bail!("--background: expected #RRGGBB, got {:?}", self.background);
         }
         parse_size(&self.size)?;
+        if !self.settle_seconds.is_finite() || !(0.0..=600.0).contains(&self.settle_seconds) {
+            bail!(
+                "--settle-seconds: expected 0 to 600, got {}",
+                self.settle_seconds
+            );
+        }
         if let Some(c) = &self.capture_every {
             let (_, dir) = parse_capture_every(c)?;
             std::fs::create_dir_all(&dir).map_err(|e| {

@@ -1,6 +1,7 @@
 //! App: the live nannou viewer — model / update / view. [`state`] holds and decides everything
 //! (testable without a window), [`worker`] runs analysis and I/O off the render thread,
-//! [`ui`] is the egui panel, [`gallery`] the unattended tour. The glue that feeds the window
+//! [`ui`] is the egui panel, [`gallery`] the unattended tour, [`playback`] paces how the
+//! optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
 //! [`hotkeys`], [`input`] (window events, hover), [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
 //! [`stats`] (health figures for soak tests); this module is the model/update/view loop.
@@ -14,6 +15,7 @@ pub mod gallery;
 pub mod gpu;
 pub mod hotkeys;
 mod input;
+pub mod playback;
 pub mod state;
 pub mod stats;
 pub mod ui;
@@ -154,6 +156,7 @@ fn model(app: &App) -> Model {
     state.gui_visible = !args.hide_gui;
     state.fullscreen = args.fullscreen;
     state.screenshot_dir = args.screenshot_dir.clone();
+    state.settle_seconds = args.settle_seconds;
     state.gallery.toggle_every = args.toggle_every.max(0.0);
     state.gallery.resume_after = args.gallery_resume.max(0.0);
     if args.gallery {

@@ -76,6 +76,10 @@ impl AppState {
                     // its tiles are drawn over many frames: a layout still moving would tear
                     return self.error(STILL_COMPUTING);
                 }
+                // its tiles take several frames: the settling map jumps to where it ends
+                if let Some((id, _)) = self.playback.take() {
+                    self.effects.push(Effect::Positions { scene: id });
+                }
                 let path = path.unwrap_or_else(|| {
                     self.screenshot_count += 1;
                     self.screenshot_dir

@@ -48,9 +48,16 @@ impl AppState {
             Msg::Thumb { index, cell, .. } => self.on_thumb(index, cell),
             Msg::Missing { index, .. } => self.on_missing(index),
             Msg::Features { features, rows, .. } => self.on_features(features, rows),
-            Msg::TsneFrame { points, .. } | Msg::TsneDone { points, .. } => {
-                self.on_tsne_points(points)
+            Msg::TsneFrame {
+                iteration,
+                iterations,
+                points,
+                ..
+            } => {
+                let progress = (iteration + 1) as f64 / iterations.max(1) as f64;
+                self.on_tsne_points(points, Some(progress))
             }
+            Msg::TsneDone { points, .. } => self.on_tsne_points(points, None),
             Msg::Grid {
                 cols, rows, cells, ..
             } => self.on_grid(cols, rows, cells),
@@ -232,7 +239,8 @@ impl AppState {
         }
     }
 
-    fn on_tsne_points(&mut self, points: Vec<[f32; 2]>) {
+    /// A live t-SNE frame (`progress`: fraction of the run done) or the final points (`None`).
+    fn on_tsne_points(&mut self, points: Vec<[f32; 2]>, progress: Option<f64>) {
         let settings = self
             .job
             .as_ref()
@@ -245,10 +253,16 @@ impl AppState {
         if idx.len() != points.len() {
             return self.mismatch("a t-SNE frame", idx.len(), points.len());
         }
+        let before = scene.points.clone();
         for (&i, p) in idx.iter().zip(&points) {
             scene.points[i] = *p;
         }
         let id = scene.id;
+        let frame = scene.points.clone();
+        self.play_frame(id, before, frame, progress);
+        let Some(scene) = self.scene_mut(id) else {
+            return;
+        };
         scene.perplexity = settings.perplexity;
         scene.theta = settings.theta;
         scene.tsne_known = true;

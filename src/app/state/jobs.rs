@@ -72,6 +72,15 @@ pub(super) struct Restore {
 impl AppState {
     pub(super) fn cancel_job(&mut self) {
         let Some(job) = self.job.take() else { return };
+        // what is put back is shown as it is, not played back
+        if self
+            .playback
+            .as_ref()
+            .is_some_and(|(id, _)| *id == job.scene)
+        {
+            self.playback = None;
+            self.effects.push(Effect::Positions { scene: job.scene });
+        }
         job.cancel.store(true, Ordering::Relaxed);
         match job.kind {
             JobKind::Analyze | JobKind::Load => {

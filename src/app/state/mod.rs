@@ -13,6 +13,7 @@ mod effects;
 mod handlers;
 mod jobs;
 mod scene;
+mod settle;
 
 pub use actions::{dialog_location, Action};
 pub use effects::Effect;
@@ -35,6 +36,8 @@ pub(crate) const STILL_COMPUTING: &str =
 
 /// Seconds the t-SNE ⇄ grid glide takes.
 pub const TOGGLE_SECONDS: f64 = 1.0;
+/// Default of `--settle-seconds`.
+pub const DEFAULT_SETTLE_SECONDS: f64 = 4.0;
 /// Seconds the camera takes to glide to a new fit.
 pub const CAMERA_SECONDS: f64 = 0.8;
 
@@ -93,6 +96,11 @@ pub struct AppState {
     /// Folder for `S` screenshots.
     pub screenshot_dir: PathBuf,
     pub now: f64,
+    /// Seconds over which an optimizer run (analysis, re-run, new images) is played back;
+    /// 0: shown as fast as it computes (`--settle-seconds`).
+    pub settle_seconds: f64,
+    /// The run being played back, for this scene (see [`crate::app::playback`]).
+    pub(crate) playback: Option<(u64, crate::app::playback::Playback)>,
     next_id: u64,
     screenshot_count: u32,
     capture_count: u32,
@@ -131,6 +139,8 @@ impl AppState {
             left_inset_px: 0.0,
             screenshot_dir: PathBuf::from("."),
             now: 0.0,
+            settle_seconds: DEFAULT_SETTLE_SECONDS,
+            playback: None,
             next_id: 1,
             screenshot_count: 0,
             capture_count: 0,
@@ -240,6 +250,7 @@ impl AppState {
     pub fn update(&mut self, now: f64) {
         let dt = (now - self.now).clamp(0.0, 0.25);
         self.now = now;
+        self.advance_playback(now);
         if std::mem::take(&mut self.refit) && self.camera_fitted {
             self.fit_camera(false);
         }
@@ -329,6 +340,9 @@ impl AppState {
                 s.push_str(" left");
             }
             parts.push(s);
+        }
+        if self.settling() {
+            parts.push("settling".into());
         }
         if let Some(s) = &self.glue_status {
             parts.push(s.clone());

@@ -124,6 +124,8 @@ pub enum Msg {
     TsneFrame {
         job: u64,
         iteration: usize,
+        /// Iterations of the whole run (for the settle playback's pace).
+        iterations: usize,
         points: Vec<[f32; 2]>,
     },
     TsneDone {
