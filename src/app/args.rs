@@ -31,6 +31,15 @@ pub struct AppArgs {
     /// eased; 0 shows them as fast as they are computed.
     #[arg(long, default_value_t = crate::app::state::DEFAULT_SETTLE_SECONDS, value_name = "SECONDS")]
     pub settle_seconds: f64,
+    /// Watch the folder (PATH, else the map's) for new and removed images: new ones join the
+    /// map (the others do not move), removed ones leave it. Also a checkbox in the panel.
+    #[arg(long)]
+    pub watch: bool,
+    /// Write the layout JSON (with grid) and its map file here after every change (analysis
+    /// done, images added or removed), atomically. If FILE exists at start, the app reopens it
+    /// (and with --watch keeps growing it) instead of analysing PATH again.
+    #[arg(long, value_name = "FILE")]
+    pub autosave: Option<PathBuf>,
     /// Start in grid view (once the grid is ready).
     #[arg(long)]
     pub grid: bool,
@@ -84,6 +93,11 @@ impl AppArgs {
         if let Some(p) = &self.path {
             if !p.exists() {
                 bail!("{} does not exist", p.display());
+            }
+        }
+        if let Some(f) = &self.autosave {
+            if f.is_dir() {
+                bail!("--autosave: {} is a folder; give a JSON file name", f.display());
             }
         }
         if crate::render::parse_hex_color(&self.background).is_none() {

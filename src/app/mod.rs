@@ -148,6 +148,10 @@ fn model(app: &App) -> Model {
         ..AnalyzeOptions::default()
     };
     let workers = Workers::new(tx, options);
+    // a watched map grows: its atlas gets room for newcomers
+    workers
+        .headroom
+        .store(args.watch, std::sync::atomic::Ordering::Relaxed);
     let mut state = AppState::new(viewport);
     state.analysis.max_images = args.max_images.max(1);
     state.analysis.perplexity = args.perplexity;
@@ -157,6 +161,9 @@ fn model(app: &App) -> Model {
     state.fullscreen = args.fullscreen;
     state.screenshot_dir = args.screenshot_dir.clone();
     state.settle_seconds = args.settle_seconds;
+    state.autosave = args.autosave.clone();
+    state.watch_wanted = args.watch;
+    state.watch_dir = args.path.clone().filter(|p| p.is_dir());
     state.gallery.toggle_every = args.toggle_every.max(0.0);
     state.gallery.resume_after = args.gallery_resume.max(0.0);
     if args.gallery {
@@ -168,9 +175,12 @@ fn model(app: &App) -> Model {
         .and_then(|c| parse_capture_every(c).ok());
     // The first job looks at the disk on a worker (folder or layout; the demo set is unpacked
     // there too), never on the render thread.
-    state.act(match &args.path {
-        Some(p) => Action::Open(p.clone()),
-        None => Action::AnalyzeDemo,
+    // An existing autosave is the map to continue.
+    let resume = args.autosave.clone().filter(|f| f.is_file());
+    state.act(match (&resume, &args.path) {
+        (Some(f), _) => Action::Load(f.clone()),
+        (None, Some(p)) => Action::Open(p.clone()),
+        (None, None) => Action::AnalyzeDemo,
     });
     let background = crate::render::parse_hex_color(&args.background).unwrap_or([16, 16, 20]);
     Model {
@@ -384,11 +394,22 @@ fn view(_app: &App, model: &Model, frame: Frame) {
         Some(renderer) => {
             let mut camera = model.state.camera;
             camera.set_viewport([w as f32, h as f32]);
+            // a newly joined image is outlined (pulsing) when nothing is hovered
+            let mut style = Style::default();
+            let mut hovered = model.state.hovered;
+            if hovered.is_none() {
+                if let Some((index, pulse)) = model.state.highlighted() {
+                    hovered = Some(index);
+                    style.outline_px = 2.0 + 5.0 * pulse;
+                    style.hover_lift = 1.1 + 0.25 * pulse;
+                    style.outline_color = [0.2, 0.85, 1.0, 1.0];
+                }
+            }
             let params = FrameParams {
                 camera,
                 layout: model.state.layout_params(),
-                hovered: model.state.hovered,
-                style: Style::default(),
+                hovered,
+                style,
             };
             let queue = frame.device_queue_pair().queue();
             let mut encoder = frame.command_encoder();

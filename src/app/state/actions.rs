@@ -43,6 +43,8 @@ pub enum Action {
     Pan([f32; 2]),
     /// Open image i larger.
     OpenLightbox(usize),
+    /// Watch the map's folder for new and removed images, or stop.
+    ToggleWatch,
     Quit,
 }
 
@@ -166,6 +168,10 @@ impl AppState {
                     self.lightbox = Some(i);
                     self.effects.push(Effect::LoadLightbox { index: i, path });
                 }
+            }
+            Action::ToggleWatch => {
+                let on = !self.watch_wanted;
+                self.set_watch(on);
             }
             Action::Quit => {
                 self.cancel_job();

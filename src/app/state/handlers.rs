@@ -61,6 +61,22 @@ impl AppState {
             Msg::Grid {
                 cols, rows, cells, ..
             } => self.on_grid(cols, rows, cells),
+            Msg::Map { map, .. } => self.on_map(map),
+            Msg::Grown {
+                map,
+                removed,
+                added,
+                moved,
+                ..
+            } => self.on_grown(map, removed, added, moved),
+            Msg::Watched { added, removed } => self.on_watched(added, removed),
+            Msg::Autosaved { path, result } => {
+                if let Err(e) = result {
+                    let text = format!("autosave to {} failed: {e}", path.display());
+                    self.error(text.clone());
+                    self.warn(text);
+                }
+            }
             Msg::Done { .. } => self.on_done(),
             Msg::Failed { error, .. } => self.on_failed(error),
             Msg::Lightbox { .. } => {} // handled by the glue (it owns the GUI textures)
@@ -84,7 +100,7 @@ impl AppState {
 
     /// A message that does not fit the scene it belongs to: say so (in the status line and
     /// the warnings) instead of dropping it in silence.
-    fn mismatch(&mut self, what: &str, expected: usize, got: usize) {
+    pub(super) fn mismatch(&mut self, what: &str, expected: usize, got: usize) {
         let text =
             format!("ignored {what}: it has {got} entries but the layout has {expected} images");
         log::warn!("{text}");
@@ -116,7 +132,9 @@ impl AppState {
         if let Some(old) = self.pending.take() {
             self.effects.push(Effect::DropScene { scene: old.id });
         }
-        let scene = Scene::new(scene_id, source, paths);
+        let mut scene = Scene::new(scene_id, source, paths);
+        scene.capacity = scene.capacity.max(plan.count);
+        self.highlights.clear();
         self.effects.push(Effect::CreateScene {
             scene: scene_id,
             plan,
@@ -313,10 +331,17 @@ impl AppState {
                 }
             }
         }
+        if job.kind == JobKind::Grow {
+            return self.maybe_start_watch();
+        }
         if let Some(s) = self.current.as_ref() {
             let text = format!("{} images laid out", s.used_count());
             self.notify(text);
         }
+        if matches!(job.kind, JobKind::Analyze | JobKind::Retsne) {
+            self.autosave_now();
+        }
+        self.maybe_start_watch();
         if self.camera_fitted {
             self.fit_camera(true);
         }
@@ -384,6 +409,9 @@ impl AppState {
         if index >= s.len() {
             let n = s.len();
             return self.mismatch("a reloaded thumbnail", n, index + 1);
+        }
+        if let Ok(c) = &cell {
+            s.aspects[index] = crate::render::layout::sanitize_aspect(c.aspect);
         }
         self.effects.push(match cell {
             Ok(cell) => Effect::Thumb { scene, index, cell },

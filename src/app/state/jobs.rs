@@ -19,6 +19,8 @@ pub enum JobKind {
     Load,
     /// Re-run t-SNE (and grid) on the shown scene with new perplexity/theta.
     Retsne,
+    /// New images join the shown map, removed ones leave it (the watched folder changed).
+    Grow,
 }
 
 /// A running background job, as the status line and progress bar see it.
@@ -66,6 +68,7 @@ pub(super) struct Restore {
     perplexity: f32,
     theta: f32,
     tsne_known: bool,
+    map: Option<Arc<crate::grow::MapState>>,
     sliders: AnalysisSettings,
 }
 
@@ -100,6 +103,8 @@ impl AppState {
                     self.restore(job.scene, restore);
                 }
             }
+            // the map is changed only when the job's result arrives: nothing to put back
+            JobKind::Grow => {}
         }
         self.notify("cancelled; the previous layout is kept");
         if self.camera_fitted {
@@ -130,6 +135,7 @@ impl AppState {
         scene.perplexity = r.perplexity;
         scene.theta = r.theta;
         scene.tsne_known = r.tsne_known;
+        scene.map = r.map;
         for (index, visible) in changed {
             self.effects.push(Effect::Visibility {
                 scene: id,
@@ -240,6 +246,7 @@ impl AppState {
             .map(|f| (f, scene.reduced_rows.clone()));
         let used = scene.used_indices();
         let paths: Vec<PathBuf> = used.iter().map(|&i| scene.paths[i].clone()).collect();
+        let map = scene.map.clone();
         let restore = Restore {
             points: scene.points.clone(),
             grid: scene.grid.clone(),
@@ -249,6 +256,7 @@ impl AppState {
             perplexity: scene.perplexity,
             theta: scene.theta,
             tsne_known: scene.tsne_known,
+            map: scene.map.clone(),
             // the sliders go back to where they started from
             sliders: AnalysisSettings {
                 perplexity: baseline.0,
@@ -269,6 +277,7 @@ impl AppState {
             features,
             paths,
             used,
+            map,
             settings: shared,
             cancel,
         }));
@@ -299,6 +308,7 @@ pub(super) fn job_verb(kind: JobKind) -> &'static str {
         JobKind::Analyze => "analyzing:",
         JobKind::Load => "loading:",
         JobKind::Retsne => "re-running:",
+        JobKind::Grow => "adding:",
     }
 }
 

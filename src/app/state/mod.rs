@@ -10,6 +10,7 @@
 
 mod actions;
 mod effects;
+mod growing;
 mod handlers;
 mod jobs;
 mod scene;
@@ -17,6 +18,7 @@ mod settle;
 
 pub use actions::{dialog_location, Action};
 pub use effects::Effect;
+pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
 pub use scene::{spiral, AnalysisSettings, GridCells, Scene, Source, ViewSettings};
 
@@ -101,6 +103,17 @@ pub struct AppState {
     pub settle_seconds: f64,
     /// The run being played back, for this scene (see [`crate::app::playback`]).
     pub(crate) playback: Option<(u64, crate::app::playback::Playback)>,
+    /// `--watch`: watch the map's folder for new and removed images (once a map is shown).
+    pub watch_wanted: bool,
+    /// The folder to watch (`--watch` with a folder given); else the map's folder.
+    pub watch_dir: Option<PathBuf>,
+    pub watch: Option<WatchState>,
+    /// `--autosave FILE`: the layout and its map file written after every change.
+    pub autosave: Option<PathBuf>,
+    /// Newly joined images (scene index) and until when they are highlighted.
+    highlights: Vec<(usize, f64)>,
+    /// The last change of a growing map, for the status line.
+    last_change: Option<String>,
     next_id: u64,
     screenshot_count: u32,
     capture_count: u32,
@@ -141,6 +154,12 @@ impl AppState {
             now: 0.0,
             settle_seconds: DEFAULT_SETTLE_SECONDS,
             playback: None,
+            watch_wanted: false,
+            watch_dir: None,
+            watch: None,
+            autosave: None,
+            highlights: vec![],
+            last_change: None,
             next_id: 1,
             screenshot_count: 0,
             capture_count: 0,
@@ -251,6 +270,7 @@ impl AppState {
         let dt = (now - self.now).clamp(0.0, 0.25);
         self.now = now;
         self.advance_playback(now);
+        self.maybe_start_grow();
         if std::mem::take(&mut self.refit) && self.camera_fitted {
             self.fit_camera(false);
         }
@@ -283,6 +303,9 @@ impl AppState {
                 .tick(now, &self.camera, shown, &params, can_toggle);
             if tick.toggle_grid && self.grid_available() {
                 self.view.view_as_grid = !self.view.view_as_grid;
+            }
+            if tick.visiting.is_some() {
+                self.notify("your picture joined here");
             }
             if let Some(camera) = tick.camera {
                 self.camera_anim = Some((self.camera, camera, now, super::gallery::MOVE_SECONDS));
@@ -343,6 +366,9 @@ impl AppState {
         }
         if self.settling() {
             parts.push("settling".into());
+        }
+        if let Some(w) = self.watch_status() {
+            parts.push(w);
         }
         if let Some(s) = &self.glue_status {
             parts.push(s.clone());
