@@ -123,14 +123,17 @@ pub struct FolderWatch {
 
 impl FolderWatch {
     /// Watch `dir`; the images in it now are the baseline (not new), and so are `also_known`
-    /// (e.g. the images of the map, wherever they are).
+    /// (e.g. the images of the map, wherever they are; those missing already are reported
+    /// removed by the first poll).
     pub fn new(dir: &Path, include_hidden: bool, also_known: &[PathBuf]) -> std::io::Result<Self> {
         let (listing, _) = list(dir, include_hidden)?;
         let mut stability = Stability::with_known(listing);
         for p in also_known {
-            if let Some(stamp) = stamp(p) {
-                stability.mark_known(p.clone(), stamp);
-            }
+            let stamp = stamp(p).unwrap_or(FileStamp {
+                size: 0,
+                modified: None,
+            });
+            stability.mark_known(p.clone(), stamp);
         }
         Ok(FolderWatch {
             dir: dir.to_path_buf(),
@@ -258,7 +261,13 @@ mod tests {
     fn a_real_file_copied_in_chunks_is_reported_once_complete() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("there.png"), b"old").unwrap();
-        let mut w = FolderWatch::new(dir.path(), false, &[]).unwrap();
+        let gone = dir.path().canonicalize().unwrap().join("gone.png");
+        let mut w = FolderWatch::new(dir.path(), false, std::slice::from_ref(&gone)).unwrap();
+        assert_eq!(
+            w.poll().unwrap().removed,
+            vec![gone],
+            "known but missing: removed"
+        );
         assert!(w.poll().unwrap().is_empty(), "the baseline is not new");
         let path = dir.path().join("new.png");
         let mut f = std::fs::File::create(&path).unwrap();

@@ -97,7 +97,10 @@ impl AppArgs {
         }
         if let Some(f) = &self.autosave {
             if f.is_dir() {
-                bail!("--autosave: {} is a folder; give a JSON file name", f.display());
+                bail!(
+                    "--autosave: {} is a folder; give a JSON file name",
+                    f.display()
+                );
             }
         }
         if crate::render::parse_hex_color(&self.background).is_none() {

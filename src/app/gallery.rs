@@ -188,7 +188,13 @@ impl Gallery {
 }
 
 /// The camera centred on image `pick` with about `across` images across the shorter side.
-fn close_up(camera: &Camera, scene: &Scene, params: &LayoutParams, pick: usize, across: f32) -> Camera {
+fn close_up(
+    camera: &Camera,
+    scene: &Scene,
+    params: &LayoutParams,
+    pick: usize,
+    across: f32,
+) -> Camera {
     let mut target = *camera;
     let geom = scene.geometry();
     let cell = scene

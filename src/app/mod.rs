@@ -394,10 +394,13 @@ fn view(_app: &App, model: &Model, frame: Frame) {
         Some(renderer) => {
             let mut camera = model.state.camera;
             camera.set_viewport([w as f32, h as f32]);
-            // a newly joined image is outlined (pulsing) when nothing is hovered
+            // a newly joined image is outlined (pulsing) when nothing is hovered, or while the
+            // gallery tour runs (a pointer resting on the screen does not hide it)
             let mut style = Style::default();
             let mut hovered = model.state.hovered;
-            if hovered.is_none() {
+            let touring =
+                model.state.gallery.enabled && !model.state.gallery.paused(model.state.now);
+            if hovered.is_none() || touring {
                 if let Some((index, pulse)) = model.state.highlighted() {
                     hovered = Some(index);
                     style.outline_px = 2.0 + 5.0 * pulse;

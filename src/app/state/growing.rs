@@ -58,17 +58,18 @@ impl AppState {
         let Some(scene) = self.current.as_ref() else {
             return;
         };
-        let dir = self
-            .watch_dir
-            .clone()
-            .or_else(|| match &scene.source {
-                super::Source::Folder(d) => Some(d.clone()),
-                super::Source::Json(_) => crate::app::worker::common_folder(&scene.paths),
-            });
+        let dir = self.watch_dir.clone().or_else(|| match &scene.source {
+            super::Source::Folder(d) => Some(d.clone()),
+            super::Source::Json(_) => crate::app::worker::common_folder(&scene.paths),
+        });
         let Some(dir) = dir else {
             return self.error("nothing to watch: the map has no folder");
         };
-        let known: Vec<PathBuf> = scene.used_indices().iter().map(|&i| scene.paths[i].clone()).collect();
+        let known: Vec<PathBuf> = scene
+            .used_indices()
+            .iter()
+            .map(|&i| scene.paths[i].clone())
+            .collect();
         let stop = Arc::new(AtomicBool::new(false));
         self.effects.push(Effect::StartWatch {
             dir: dir.clone(),
@@ -160,7 +161,13 @@ impl AppState {
 
     /// A grow job's result: hide the removed images, append the new ones (flying in from the
     /// edge), take the grid, highlight and visit the newcomers, autosave.
-    pub(super) fn on_grown(&mut self, map: Arc<MapState>, removed: Vec<usize>, added: usize, moved: usize) {
+    pub(super) fn on_grown(
+        &mut self,
+        map: Arc<MapState>,
+        removed: Vec<usize>,
+        added: usize,
+        moved: usize,
+    ) {
         let settle = self.settle_seconds;
         let now = self.now;
         let Some(scene) = self.job_scene() else {
@@ -253,10 +260,18 @@ impl AppState {
             let p = self.current.as_ref().map_or([0.5, 0.5], |s| s.points[i]);
             let d = [p[0] - 0.5, p[1] - 0.5];
             let len = d[0].hypot(d[1]);
-            let dir = if len > 1e-3 { [d[0] / len, d[1] / len] } else { [1.0, 0.0] };
+            let dir = if len > 1e-3 {
+                [d[0] / len, d[1] / len]
+            } else {
+                [1.0, 0.0]
+            };
             from.push([0.5 + dir[0] * 0.9, 0.5 + dir[1] * 0.9]);
         }
-        let target = self.current.as_ref().map(|s| s.points.clone()).unwrap_or_default();
+        let target = self
+            .current
+            .as_ref()
+            .map(|s| s.points.clone())
+            .unwrap_or_default();
         if settle > 0.0 && !new.is_empty() && from.len() == target.len() {
             self.playback = None;
             self.play_frame(id, from, target, None);
@@ -272,7 +287,11 @@ impl AppState {
         }
         let mut text = vec![];
         if !new.is_empty() {
-            text.push(format!("{} new image{} joined the map", new.len(), plural(new.len())));
+            text.push(format!(
+                "{} new image{} joined the map",
+                new.len(),
+                plural(new.len())
+            ));
         }
         if !removed.is_empty() {
             text.push(format!("{} removed", removed.len()));
@@ -303,7 +322,9 @@ impl AppState {
         let (entries, grid_size) = match &scene.map {
             Some(m) => (
                 m.entries(),
-                m.grid.as_ref().map(|g| [g.shape.cols as u32, g.shape.rows as u32]),
+                m.grid
+                    .as_ref()
+                    .map(|g| [g.shape.cols as u32, g.shape.rows as u32]),
             ),
             None => (
                 scene.entries_with_grid(),

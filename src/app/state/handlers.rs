@@ -28,7 +28,11 @@ impl AppState {
         match msg {
             Msg::Stage { stage, total, .. } => self.on_stage(stage, total),
             Msg::Advance { stage, done, .. } => self.on_advance(stage, done),
-            Msg::Warn { text, .. } => self.warn(text),
+            Msg::Warn { text, .. } => {
+                // also on stderr, like the command line's warnings (skipped files name the file)
+                log::warn!("{text}");
+                self.warn(text)
+            }
             Msg::Warning { text } => {
                 self.error(text.clone());
                 self.warn(text);

@@ -210,8 +210,9 @@ impl Workers {
     ) -> Result<()> {
         let rep = ChannelReporter::new(self, job, cancel, settings.clone(), false);
         // what the new map keeps: the old map's basis, or the one fitted here
-        let mut fitted: Option<(PcaBasis, String)> =
-            map.as_ref().map(|m| (m.basis.clone(), m.feature_key.clone()));
+        let mut fitted: Option<(PcaBasis, String)> = map
+            .as_ref()
+            .map(|m| (m.basis.clone(), m.feature_key.clone()));
         let mut map_paths: Vec<PathBuf> = paths.to_vec();
         let reduced = match features {
             Some((f, _)) => f,

@@ -19,8 +19,8 @@ mod saving;
 mod watching;
 
 pub use jobs::atlas_plan;
-pub use watching::{common_folder, write_autosave, AutosaveRequest};
 pub use messages::{DialogKind, JobRequest, Msg};
+pub use watching::{common_folder, write_autosave, AutosaveRequest};
 
 use crate::cache::Cache;
 use crate::features::FeatureModel;

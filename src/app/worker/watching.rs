@@ -113,10 +113,9 @@ impl Workers {
                 self.saving.fetch_sub(1, Ordering::SeqCst);
                 request = newer;
             }
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                write_autosave(&request)
-            }))
-            .unwrap_or_else(|_| Err("internal error while writing".into()));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_autosave(&request)))
+                    .unwrap_or_else(|_| Err("internal error while writing".into()));
             self.saving.fetch_sub(1, Ordering::SeqCst);
             self.send(Msg::Autosaved {
                 path: request.path,
