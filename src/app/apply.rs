@@ -91,12 +91,22 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                             .unwrap_or_else(|| vec![[0, 0]; s.len()]);
                         (s.geometry(), cells)
                     });
+                    let gliding = model.state.displayed_cells(scene);
                     model.position_uploads += 1;
                     if let (Some(r), Some((geometry, mut cells))) =
                         (model.gpu.renderers.get_mut(&scene), data)
                     {
-                        cells.resize(r.len(), [0, 0]);
-                        r.set_grid(queue, geometry, &cells)?;
+                        match gliding {
+                            // cells gliding after the map grew
+                            Some(mut f) => {
+                                f.resize(r.len(), [0.0, 0.0]);
+                                r.set_grid_positions(queue, geometry, &f)?;
+                            }
+                            None => {
+                                cells.resize(r.len(), [0, 0]);
+                                r.set_grid(queue, geometry, &cells)?;
+                            }
+                        }
                     }
                 }
                 Effect::StartJob(request) => model.workers.start(request),

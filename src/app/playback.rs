@@ -169,6 +169,51 @@ impl Playback {
     }
 }
 
+/// Grid cells gliding from where they were to where they are now (fractional cells of the
+/// current grid), eased over a duration: images that changed cell when a map grew, newcomers
+/// arriving from outside the grid, removed images leaving it.
+#[derive(Clone, Debug)]
+pub struct CellGlide {
+    from: Vec<[f32; 2]>,
+    to: Vec<[f32; 2]>,
+    start: f64,
+    duration: f64,
+}
+
+impl CellGlide {
+    pub fn new(from: Vec<[f32; 2]>, to: Vec<[f32; 2]>, start: f64, duration: f64) -> Self {
+        CellGlide {
+            from,
+            to,
+            start,
+            duration: duration.max(1e-3),
+        }
+    }
+
+    /// The cells at time `now`.
+    pub fn sample(&self, now: f64) -> Vec<[f32; 2]> {
+        let u = ((now - self.start) / self.duration).clamp(0.0, 1.0) as f32;
+        let e = crate::render::ease(u);
+        self.from
+            .iter()
+            .zip(&self.to)
+            .map(|(a, b)| [a[0] + (b[0] - a[0]) * e, a[1] + (b[1] - a[1]) * e])
+            .collect()
+    }
+
+    pub fn finished(&self, now: f64) -> bool {
+        now >= self.start + self.duration
+    }
+
+    pub fn len(&self) -> usize {
+        self.to.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.to.is_empty()
+    }
+}
+
 /// Mean Euclidean distance between matching points.
 pub fn mean_distance(a: &[[f32; 2]], b: &[[f32; 2]]) -> f64 {
     if a.is_empty() {
@@ -293,6 +338,21 @@ mod tests {
         assert_eq!(p.current(), &run[19][..]);
         // a frame of another size is refused
         assert!(!p.push(vec![[0.0, 0.0]; 3], 1.0));
+    }
+
+    #[test]
+    fn cells_glide_eased_from_start_to_end() {
+        let g = CellGlide::new(
+            vec![[0.0, 0.0], [5.0, 1.0]],
+            vec![[2.0, 0.0], [5.0, 1.0]],
+            1.0,
+            2.0,
+        );
+        assert_eq!(g.sample(0.0), vec![[0.0, 0.0], [5.0, 1.0]]);
+        assert_eq!(g.sample(2.0), vec![[1.0, 0.0], [5.0, 1.0]]);
+        assert_eq!(g.sample(3.5), vec![[2.0, 0.0], [5.0, 1.0]]);
+        assert!(g.sample(1.2)[0][0] < 0.2, "eased in");
+        assert!(!g.finished(2.9) && g.finished(3.0));
     }
 
     #[test]

@@ -180,15 +180,23 @@ impl AppState {
         }
         let id = scene.id;
         let before = scene.points.clone();
+        let old_grid = scene.grid.clone();
         let mut effects = vec![];
+        let mut gone = vec![];
         for &row in &removed {
             if let Some(&i) = used.get(row) {
                 scene.used[i] = false;
-                effects.push(Effect::Visibility {
-                    scene: id,
-                    index: i,
-                    visible: false,
-                });
+                gone.push(i);
+                if settle > 0.0 {
+                    // it leaves the map towards the edge (hidden once out)
+                    scene.points[i] = towards_edge(scene.points[i]);
+                } else {
+                    effects.push(Effect::Visibility {
+                        scene: id,
+                        index: i,
+                        visible: false,
+                    });
+                }
             }
         }
         let first_new = scene.len();
@@ -258,21 +266,15 @@ impl AppState {
         from.truncate(first_new);
         for &i in &new {
             let p = self.current.as_ref().map_or([0.5, 0.5], |s| s.points[i]);
-            let d = [p[0] - 0.5, p[1] - 0.5];
-            let len = d[0].hypot(d[1]);
-            let dir = if len > 1e-3 {
-                [d[0] / len, d[1] / len]
-            } else {
-                [1.0, 0.0]
-            };
-            from.push([0.5 + dir[0] * 0.9, 0.5 + dir[1] * 0.9]);
+            from.push(towards_edge(p));
         }
         let target = self
             .current
             .as_ref()
             .map(|s| s.points.clone())
             .unwrap_or_default();
-        if settle > 0.0 && !new.is_empty() && from.len() == target.len() {
+        self.glide_cells(id, old_grid, &new, &gone);
+        if settle > 0.0 && (!new.is_empty() || !gone.is_empty()) && from.len() == target.len() {
             self.playback = None;
             self.play_frame(id, from, target, None);
         } else {
@@ -378,6 +380,19 @@ impl AppState {
         }
         Some(s)
     }
+}
+
+/// A point just outside the map, on the line from the map's centre through `p`: where
+/// newcomers fly in from and removed images leave to.
+fn towards_edge(p: [f32; 2]) -> [f32; 2] {
+    let d = [p[0] - 0.5, p[1] - 0.5];
+    let len = d[0].hypot(d[1]);
+    let dir = if len > 1e-3 && len.is_finite() {
+        [d[0] / len, d[1] / len]
+    } else {
+        [1.0, 0.0]
+    };
+    [0.5 + dir[0] * 0.9, 0.5 + dir[1] * 0.9]
 }
 
 fn plural(n: usize) -> &'static str {

@@ -10,6 +10,7 @@
 
 mod actions;
 mod effects;
+mod glide;
 mod growing;
 mod handlers;
 mod jobs;
@@ -114,6 +115,10 @@ pub struct AppState {
     highlights: Vec<(usize, f64)>,
     /// The last change of a growing map, for the status line.
     last_change: Option<String>,
+    /// Grid cells gliding after the map grew (see `glide`).
+    glide: Option<(u64, crate::app::playback::CellGlide)>,
+    /// Removed images (scene, index) hidden once they have left, at this time.
+    hide_at: Vec<(u64, usize, f64)>,
     next_id: u64,
     screenshot_count: u32,
     capture_count: u32,
@@ -160,6 +165,8 @@ impl AppState {
             autosave: None,
             highlights: vec![],
             last_change: None,
+            glide: None,
+            hide_at: vec![],
             next_id: 1,
             screenshot_count: 0,
             capture_count: 0,
@@ -270,6 +277,7 @@ impl AppState {
         let dt = (now - self.now).clamp(0.0, 0.25);
         self.now = now;
         self.advance_playback(now);
+        self.advance_glide(now);
         self.maybe_start_grow();
         if std::mem::take(&mut self.refit) && self.camera_fitted {
             self.fit_camera(false);
