@@ -4,7 +4,8 @@
 //! optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
 //! [`hotkeys`], [`input`] (window events, hover), [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
-//! [`stats`] (health figures for soak tests); this module is the model/update/view loop.
+//! [`stats`] (health figures for soak tests), [`view`] (drawing a frame); this module is the
+//! model/update loop.
 //!
 //! The render loop never waits for the disk or the GPU's long work and never panics: GPU
 //! errors are counted and survived (see [`gpu`]), a screenshot renders one tile per frame.
@@ -19,13 +20,14 @@ pub mod playback;
 pub mod state;
 pub mod stats;
 pub mod ui;
+mod view;
 pub mod worker;
 
 pub use args::AppArgs;
 pub use hotkeys::{action_for_char, action_for_key, action_for_press};
 
 use crate::pipeline::AnalyzeOptions;
-use crate::render::{srgb_u8_to_clear_color, FrameParams, Style, TargetDesc};
+use crate::render::TargetDesc;
 use anyhow::{bail, Result};
 use apply::{apply_effects, lightbox_ready, screenshot_done};
 use args::{parse_capture_every, parse_fault, parse_size, Fault};
@@ -110,7 +112,7 @@ fn model(app: &App) -> Model {
         .new_window()
         .title("image-tsne-live")
         .size(w, h)
-        .view(view)
+        .view(view::view)
         .raw_event(input::raw_window_event)
         .event(input::window_event);
     if args.fullscreen {
@@ -380,57 +382,6 @@ fn report_gui_errors(model: &mut Model) {
                 .warn("the GUI panel could not be drawn (see the log); the map goes on".into());
         }
         model.gui_errors_reported = n;
-    }
-}
-
-fn view(_app: &App, model: &Model, frame: Frame) {
-    let [w, h] = frame.texture_size();
-    let [r, g, b] = model.background;
-    let shown = model
-        .state
-        .shown()
-        .and_then(|s| model.gpu.renderers.get(&s.id));
-    match shown {
-        Some(renderer) => {
-            let mut camera = model.state.camera;
-            camera.set_viewport([w as f32, h as f32]);
-            // a newly joined image is outlined (pulsing) when nothing is hovered, or while the
-            // gallery tour runs (a pointer resting on the screen does not hide it)
-            let mut style = Style::default();
-            let mut hovered = model.state.hovered;
-            let touring =
-                model.state.gallery.enabled && !model.state.gallery.paused(model.state.now);
-            if hovered.is_none() || touring {
-                if let Some((index, pulse)) = model.state.highlighted() {
-                    hovered = Some(index);
-                    style.outline_px = 2.0 + 5.0 * pulse;
-                    style.hover_lift = 1.1 + 0.25 * pulse;
-                    style.outline_color = [0.2, 0.85, 1.0, 1.0];
-                }
-            }
-            let params = FrameParams {
-                camera,
-                layout: model.state.layout_params(),
-                hovered,
-                style,
-            };
-            let queue = frame.device_queue_pair().queue();
-            let mut encoder = frame.command_encoder();
-            renderer.render(
-                queue,
-                &mut encoder,
-                frame.texture_view(),
-                None,
-                Some(srgb_u8_to_clear_color([r, g, b, 255])),
-                &params,
-            );
-        }
-        None => frame.clear(nannou::color::rgb8(r, g, b)),
-    }
-    if let Err(e) = model.egui.draw_to_frame(&frame) {
-        if model.gui_errors.fetch_add(1, Ordering::Relaxed) == 0 {
-            log::warn!("GUI draw failed: {e}");
-        }
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Rooms: [`scene`] (what is shown), [`jobs`] (the background job and restore), [`actions`]
 //! (user intents), [`handlers`] (one function per background message), [`effects`] (work for
-//! the glue).
+//! the glue), [`growing`] (a watched map grows), [`settle`] and [`glide`] (changes shown at a
+//! watchable pace), [`replies`] (helper threads' answers).
 
 mod actions;
 mod effects;
@@ -14,6 +15,7 @@ mod glide;
 mod growing;
 mod handlers;
 mod jobs;
+mod replies;
 mod scene;
 mod settle;
 
@@ -39,6 +41,8 @@ pub(crate) const STILL_COMPUTING: &str =
 
 /// Seconds the t-SNE ⇄ grid glide takes.
 pub const TOGGLE_SECONDS: f64 = 1.0;
+/// The gallery's caption when it visits a newly joined image.
+pub const JOINED_CAPTION: &str = "your picture joined here";
 /// Default of `--settle-seconds`.
 pub const DEFAULT_SETTLE_SECONDS: f64 = 4.0;
 /// Seconds the camera takes to glide to a new fit.
@@ -313,7 +317,9 @@ impl AppState {
                 self.view.view_as_grid = !self.view.view_as_grid;
             }
             if tick.visiting.is_some() {
-                self.notify("your picture joined here");
+                // one caption at a time, however many arrived
+                self.notices.retain(|n| n.text != JOINED_CAPTION);
+                self.notify(JOINED_CAPTION);
             }
             if let Some(camera) = tick.camera {
                 self.camera_anim = Some((self.camera, camera, now, super::gallery::MOVE_SECONDS));
