@@ -144,11 +144,22 @@ impl AppState {
                 self.effects
                     .push(Effect::Dialog(DialogKind::SaveScreenshot))
             }
-            Action::Analyze(dir) => self.start_analyze(Some(dir)),
+            Action::Analyze(dir) => {
+                // `--watch DIR` names the folder of the map it started with, not of others
+                if self.watch_dir.as_ref().is_some_and(|d| d != &dir) {
+                    self.watch_dir = None;
+                }
+                self.start_analyze(Some(dir))
+            }
             Action::AnalyzeDemo => self.start_analyze(None),
             Action::Open(path) => self.effects.push(Effect::Open(path)),
             Action::UnlockTsneSettings => self.unlock_tsne_settings(),
-            Action::Load(path) => self.start_load(path),
+            Action::Load(path) => {
+                if self.autosave.as_ref() != Some(&path) {
+                    self.watch_dir = None;
+                }
+                self.start_load(path)
+            }
             Action::Save(path) => self.save_json(path),
             Action::TsneParamsChanged => self.start_retsne(),
             Action::Zoom(factor, at) => {

@@ -345,6 +345,10 @@ impl AppState {
         if matches!(job.kind, JobKind::Analyze | JobKind::Retsne) {
             self.autosave_now();
         }
+        if matches!(job.kind, JobKind::Analyze | JobKind::Load) {
+            // another map: the watch (and what it queued) starts over on its folder
+            self.watch = None;
+        }
         self.maybe_start_watch();
         if self.camera_fitted {
             self.fit_camera(true);
