@@ -97,6 +97,7 @@ mod tests {
                     "A" => VirtualKeyCode::A,
                     "L" => VirtualKeyCode::L,
                     "J" => VirtualKeyCode::J,
+                    "W" => VirtualKeyCode::W,
                     other => panic!("hotkey {other} not covered by this test"),
                 };
                 assert!(action_for_key(code, false).is_some(), "{key}");
