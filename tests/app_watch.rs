@@ -45,7 +45,8 @@ fn start(display: &str, tmp: &Path, pics: &Path, autosave: &Path, log: &Path) ->
         .expect("start the app")
 }
 
-/// The autosaved layout's entries (path, point) once it has `n` entries.
+/// The autosaved layout's entries (path, point) once it has `n` entries and its map file has
+/// been written after it (the layout is written first; the map file follows).
 fn wait_for_autosave(
     path: &Path,
     n: usize,
@@ -55,7 +56,8 @@ fn wait_for_autosave(
     let start = Instant::now();
     loop {
         if let Ok(l) = read_layout(path) {
-            if l.entries.len() == n {
+            let map_ok = || MapState::load(&sidecar_path(path), path, &l.entries).is_ok();
+            if l.entries.len() == n && map_ok() {
                 return l
                     .entries
                     .iter()
