@@ -34,7 +34,7 @@ fn real_frames(n: usize) -> Vec<(usize, usize, Vec<[f32; 2]>)> {
     let mut frames = vec![];
     tsne::tsne(data.view(), &params, &mut |p: &tsne::Progress| {
         if let Phase::Optimize = p.phase {
-            if p.iteration % 5 == 0 || p.iteration + 1 == p.iterations {
+            if p.iteration.is_multiple_of(5) || p.iteration + 1 == p.iterations {
                 let raw: Vec<[f64; 2]> = p
                     .embedding
                     .iter()

@@ -198,6 +198,7 @@ impl Workers {
     }
 
     /// Re-run t-SNE and the grid on a scene, extracting the features first when it has none.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn retsne(
         &self,
         job: u64,
