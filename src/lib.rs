@@ -5,7 +5,8 @@
 //! → [`pca`] → [`tsne`] (our Barnes-Hut t-SNE) → [`grid`] (exact linear assignment) →
 //! [`layout_io`] (ml4a JSON). [`pipeline`] runs them with [`progress`] reporting; [`grow`] lets a
 //! finished map take new images without moving the old ones; [`render`] draws layouts on the GPU
-//! and [`app`] is the live nannou viewer.
+//! and [`app`] is the live nannou viewer; [`watch`] finds images copied into (or removed
+//! from) a watched folder.
 
 pub mod app;
 pub mod atomic;
@@ -26,3 +27,4 @@ pub mod scan;
 pub mod signals;
 pub mod thumbs;
 pub mod tsne;
+pub mod watch;

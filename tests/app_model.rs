@@ -95,6 +95,7 @@ fn finish_analysis(state: &mut AppState, job: u64, n: usize, skip: Option<usize>
     state.handle(Msg::TsneFrame {
         job,
         iteration: 5,
+        iterations: 1000,
         points: frame.clone(),
     });
     let done: Vec<[f32; 2]> = (0..m).map(|i| [0.5, i as f32 / m as f32]).collect();
@@ -143,6 +144,7 @@ fn analysis_streams_in_then_g_glides_to_the_grid() {
     s.handle(Msg::TsneFrame {
         job,
         iteration: 10,
+        iterations: 1000,
         points: vec![[0.1, 0.2]; 5],
     });
     let fx = s.drain_effects();
@@ -206,6 +208,7 @@ fn cancel_keeps_the_previous_layout_intact() {
     s.handle(Msg::TsneFrame {
         job: second,
         iteration: 1,
+        iterations: 1000,
         points: vec![[0.0, 0.0]; 9],
     });
     s.handle(Msg::Done { job: second });
@@ -259,6 +262,7 @@ fn changing_perplexity_reruns_tsne_live_and_cancel_restores() {
     s.handle(Msg::TsneFrame {
         job: re_job,
         iteration: 5,
+        iterations: 1000,
         points: vec![[0.9, 0.9]; 5],
     });
     assert_eq!(s.current.as_ref().unwrap().points[0], [0.9, 0.9]);
@@ -462,6 +466,8 @@ fn without_a_dialog_program_the_panel_asks_for_a_path() {
 #[test]
 fn hotkeys_drive_gui_help_gallery_screenshot_and_camera() {
     let mut s = AppState::new([800.0, 600.0]);
+    // effects are checked one by one: no settle playback uploading positions meanwhile
+    s.settle_seconds = 0.0;
     let job = start_analysis(&mut s, "/imgs");
     finish_analysis(&mut s, job, 9, None);
     s.drain_effects();
@@ -665,6 +671,7 @@ fn mismatched_background_results_are_reported_not_dropped() {
     s.handle(Msg::TsneFrame {
         job,
         iteration: 5,
+        iterations: 1000,
         points: vec![[0.5, 0.5]; 3],
     });
     assert!(

@@ -44,7 +44,12 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
         let result: crate::render::Result<()> = (|| {
             match effect {
                 Effect::CreateScene { scene, plan } => {
+                    // (a grown scene's renderer is replaced by a larger one)
                     model.gpu.create_scene(device, scene, plan)?;
+                    let len = gpu::find_scene(&model.state, scene).map_or(0, |s| s.len());
+                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                        gpu::hide_free_slots(r, queue, len)?;
+                    }
                 }
                 Effect::DropScene { scene } => model.gpu.drop_scene(scene),
                 Effect::Thumb { scene, index, cell } => {
@@ -67,9 +72,13 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                     }
                 }
                 Effect::Positions { scene } => {
-                    let points = gpu::find_scene(&model.state, scene).map(|s| s.points.clone());
+                    let points = model.state.displayed_points(scene);
                     model.position_uploads += 1;
-                    if let (Some(r), Some(points)) = (model.gpu.renderers.get_mut(&scene), points) {
+                    if let (Some(r), Some(mut points)) =
+                        (model.gpu.renderers.get_mut(&scene), points)
+                    {
+                        // slots for images still to come sit hidden at the centre
+                        points.resize(r.len(), [0.5, 0.5]);
                         r.update_tsne_positions(queue, &points)?;
                     }
                 }
@@ -82,11 +91,22 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                             .unwrap_or_else(|| vec![[0, 0]; s.len()]);
                         (s.geometry(), cells)
                     });
+                    let gliding = model.state.displayed_cells(scene);
                     model.position_uploads += 1;
-                    if let (Some(r), Some((geometry, cells))) =
+                    if let (Some(r), Some((geometry, mut cells))) =
                         (model.gpu.renderers.get_mut(&scene), data)
                     {
-                        r.set_grid(queue, geometry, &cells)?;
+                        match gliding {
+                            // cells gliding after the map grew
+                            Some(mut f) => {
+                                f.resize(r.len(), [0.0, 0.0]);
+                                r.set_grid_positions(queue, geometry, &f)?;
+                            }
+                            None => {
+                                cells.resize(r.len(), [0, 0]);
+                                r.set_grid(queue, geometry, &cells)?;
+                            }
+                        }
                     }
                 }
                 Effect::StartJob(request) => model.workers.start(request),
@@ -123,6 +143,20 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                     model.workers.load_lightbox(index, path);
                 }
                 Effect::SetFullscreen(on) => win.set_fullscreen(on),
+                Effect::LoadCells { scene, cells } => {
+                    if let Some(r) = model.gpu.renderers.get(&scene) {
+                        model.workers.load_cells(scene, cells, *r.atlas_plan());
+                    }
+                }
+                Effect::StartWatch { dir, known, stop } => {
+                    // from now on atlases get room for images that join
+                    model
+                        .workers
+                        .headroom
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    model.workers.watch(dir, known, stop)
+                }
+                Effect::Autosave(request) => model.workers.autosave(request),
                 Effect::Quit => {
                     model.quitting = true;
                     // A screenshot the user asked for is finished and written, not dropped.

@@ -27,6 +27,19 @@ pub struct AppArgs {
     /// Write the window's frames as numbered PNGs: every SECONDS into DIR (for videos).
     #[arg(long, num_args = 2, value_names = ["SECONDS", "DIR"])]
     pub capture_every: Option<Vec<String>>,
+    /// Play the optimizer's frames (analysis, re-run, new images) back over this many seconds,
+    /// eased; 0 shows them as fast as they are computed.
+    #[arg(long, default_value_t = crate::app::state::DEFAULT_SETTLE_SECONDS, value_name = "SECONDS")]
+    pub settle_seconds: f64,
+    /// Watch the folder (PATH, else the map's) for new and removed images: new ones join the
+    /// map (the others do not move), removed ones leave it. Also a checkbox in the panel.
+    #[arg(long)]
+    pub watch: bool,
+    /// Write the layout JSON (with grid) and its map file here after every change (analysis
+    /// done, images added or removed), atomically. If FILE exists at start, the app reopens it
+    /// (and with --watch keeps growing it) instead of analysing PATH again.
+    #[arg(long, value_name = "FILE")]
+    pub autosave: Option<PathBuf>,
     /// Start in grid view (once the grid is ready).
     #[arg(long)]
     pub grid: bool,
@@ -82,10 +95,24 @@ impl AppArgs {
                 bail!("{} does not exist", p.display());
             }
         }
+        if let Some(f) = &self.autosave {
+            if f.is_dir() {
+                bail!(
+                    "--autosave: {} is a folder; give a JSON file name",
+                    f.display()
+                );
+            }
+        }
         if crate::render::parse_hex_color(&self.background).is_none() {
             bail!("--background: expected #RRGGBB, got {:?}", self.background);
         }
         parse_size(&self.size)?;
+        if !self.settle_seconds.is_finite() || !(0.0..=600.0).contains(&self.settle_seconds) {
+            bail!(
+                "--settle-seconds: expected 0 to 600, got {}",
+                self.settle_seconds
+            );
+        }
         if let Some(c) = &self.capture_every {
             let (_, dir) = parse_capture_every(c)?;
             std::fs::create_dir_all(&dir).map_err(|e| {

@@ -24,6 +24,8 @@ pub struct Gallery {
     next_toggle: f64,
     step: u64,
     rng: u64,
+    /// Images to visit next (new arrivals), in order.
+    visit: std::collections::VecDeque<usize>,
 }
 
 impl Default for Gallery {
@@ -37,6 +39,7 @@ impl Default for Gallery {
             next_toggle: 0.0,
             step: 0,
             rng: 0x2545_F491_4F6C_DD1D,
+            visit: Default::default(),
         }
     }
 }
@@ -47,6 +50,8 @@ pub struct Tick {
     /// Glide the camera here (over [`MOVE_SECONDS`]).
     pub camera: Option<Camera>,
     pub toggle_grid: bool,
+    /// The move goes to this new arrival (for a caption).
+    pub visiting: Option<usize>,
 }
 
 impl Gallery {
@@ -55,6 +60,17 @@ impl Gallery {
         self.paused_until = None;
         self.next_move = now;
         self.next_toggle = now + self.toggle_every;
+    }
+
+    /// New images joined: the tour visits them next, one per move, starting soon.
+    pub fn visit(&mut self, indices: &[usize], now: f64) {
+        self.visit.extend(indices.iter().copied());
+        self.next_move = self.next_move.min(now + 0.5);
+    }
+
+    /// Images still to be visited.
+    pub fn to_visit(&self) -> usize {
+        self.visit.len()
     }
 
     /// The visitor touched something: stop touring for a while (or for good).
@@ -121,11 +137,32 @@ impl Gallery {
             if tick.toggle_grid {
                 params.t = 1.0 - params.t.round();
             }
-            tick.camera = self.next_view(camera, scene, &params);
+            tick.camera = match self.visit_next(camera, scene, &params) {
+                Some((i, cam)) => {
+                    tick.visiting = Some(i);
+                    Some(cam)
+                }
+                None => self.next_view(camera, scene, &params),
+            };
             self.next_move = now + MOVE_SECONDS + HOLD_SECONDS;
             self.step += 1;
         }
         tick
+    }
+
+    /// A close-up of the next new arrival still on the map.
+    fn visit_next(
+        &mut self,
+        camera: &Camera,
+        scene: &Scene,
+        params: &LayoutParams,
+    ) -> Option<(usize, Camera)> {
+        while let Some(i) = self.visit.pop_front() {
+            if scene.used.get(i).copied().unwrap_or(false) {
+                return Some((i, close_up(camera, scene, params, i, 4.0)));
+            }
+        }
+        None
     }
 
     /// Every third view is the overview; the others are close-ups of random images, near enough
@@ -144,20 +181,33 @@ impl Gallery {
         }
         let used = scene.used_indices();
         let pick = used[(self.random() % used.len() as u64) as usize];
-        let geom = scene.geometry();
-        let cell = scene
-            .grid
-            .as_ref()
-            .and_then(|g| g.cells.get(pick).copied())
-            .unwrap_or([0, 0]);
-        let center = geom.instance_center(scene.points[pick], cell, params);
         // About 5–8 images across the shorter side of the screen.
         let across = 5.0 + (self.random() % 4) as f32;
-        let short = camera.viewport[0].min(camera.viewport[1]).max(1.0);
-        target.center = center;
-        target.zoom = (short / (across * geom.pitch())).clamp(camera.min_zoom, camera.max_zoom);
-        Some(target)
+        Some(close_up(camera, scene, params, pick, across))
     }
+}
+
+/// The camera centred on image `pick` with about `across` images across the shorter side.
+fn close_up(
+    camera: &Camera,
+    scene: &Scene,
+    params: &LayoutParams,
+    pick: usize,
+    across: f32,
+) -> Camera {
+    let mut target = *camera;
+    let geom = scene.geometry();
+    let cell = scene
+        .grid
+        .as_ref()
+        .and_then(|g| g.cells.get(pick).copied())
+        .unwrap_or([0, 0]);
+    let point = scene.points.get(pick).copied().unwrap_or([0.5, 0.5]);
+    let center = geom.instance_center(point, cell, params);
+    let short = camera.viewport[0].min(camera.viewport[1]).max(1.0);
+    target.center = center;
+    target.zoom = (short / (across * geom.pitch())).clamp(camera.min_zoom, camera.max_zoom);
+    target
 }
 
 #[cfg(test)]

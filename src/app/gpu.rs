@@ -275,6 +275,18 @@ pub fn find_scene(state: &AppState, id: u64) -> Option<&Scene> {
         .find(|s| s.id == id)
 }
 
+/// Hide the renderer's slots from `len` on (room for images that will join a growing map).
+pub fn hide_free_slots(
+    r: &mut QuadRenderer,
+    queue: &wgpu::Queue,
+    len: usize,
+) -> crate::render::Result<()> {
+    for i in len..r.len() {
+        r.set_hidden(queue, i, true)?;
+    }
+    Ok(())
+}
+
 /// Upload what the state knows of a scene (not the thumbnails): t-SNE points, grid cells and
 /// the hidden (skipped) images.
 fn upload_scene(
@@ -282,13 +294,18 @@ fn upload_scene(
     queue: &wgpu::Queue,
     scene: &Scene,
 ) -> crate::render::Result<()> {
-    r.update_tsne_positions(queue, &scene.points)?;
-    let cells = scene
+    // a growing scene's atlas has free slots: padded and hidden
+    let mut points = scene.points.clone();
+    points.resize(r.len(), [0.5, 0.5]);
+    r.update_tsne_positions(queue, &points)?;
+    let mut cells = scene
         .grid
         .as_ref()
         .map(|g| g.cells.clone())
         .unwrap_or_else(|| vec![[0, 0]; scene.len()]);
+    cells.resize(r.len(), [0, 0]);
     r.set_grid(queue, scene.geometry(), &cells)?;
+    hide_free_slots(r, queue, scene.len())?;
     for (i, used) in scene.used.iter().enumerate() {
         if !used {
             r.set_hidden(queue, i, true)?;

@@ -21,6 +21,7 @@ pub fn action_for_key(key: VirtualKeyCode, ctrl: bool) -> Option<Action> {
         (K::A, _) => Action::AnalyzeDialog,
         (K::L, _) => Action::LoadDialog,
         (K::J, _) => Action::SaveDialog,
+        (K::W, _) => Action::ToggleWatch,
         (K::Left, _) => Action::Pan([80.0, 0.0]),
         (K::Right, _) => Action::Pan([-80.0, 0.0]),
         (K::Up, _) => Action::Pan([0.0, 80.0]),
@@ -42,6 +43,7 @@ pub fn action_for_press(c: char) -> Option<Action> {
         'a' => K::A,
         'l' => K::L,
         'j' => K::J,
+        'w' => K::W,
         _ => return action_for_char(c),
     };
     action_for_key(key, false)
@@ -95,6 +97,7 @@ mod tests {
                     "A" => VirtualKeyCode::A,
                     "L" => VirtualKeyCode::L,
                     "J" => VirtualKeyCode::J,
+                    "W" => VirtualKeyCode::W,
                     other => panic!("hotkey {other} not covered by this test"),
                 };
                 assert!(action_for_key(code, false).is_some(), "{key}");

@@ -1,9 +1,11 @@
 //! App: the live nannou viewer — model / update / view. [`state`] holds and decides everything
 //! (testable without a window), [`worker`] runs analysis and I/O off the render thread,
-//! [`ui`] is the egui panel, [`gallery`] the unattended tour. The glue that feeds the window
+//! [`ui`] is the egui panel, [`gallery`] the unattended tour, [`playback`] paces how the
+//! optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
 //! [`hotkeys`], [`input`] (window events, hover), [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
-//! [`stats`] (health figures for soak tests); this module is the model/update/view loop.
+//! [`stats`] (health figures for soak tests), [`view`] (drawing a frame); this module is the
+//! model/update loop.
 //!
 //! The render loop never waits for the disk or the GPU's long work and never panics: GPU
 //! errors are counted and survived (see [`gpu`]), a screenshot renders one tile per frame.
@@ -14,16 +16,18 @@ pub mod gallery;
 pub mod gpu;
 pub mod hotkeys;
 mod input;
+pub mod playback;
 pub mod state;
 pub mod stats;
 pub mod ui;
+mod view;
 pub mod worker;
 
 pub use args::AppArgs;
 pub use hotkeys::{action_for_char, action_for_key, action_for_press};
 
 use crate::pipeline::AnalyzeOptions;
-use crate::render::{srgb_u8_to_clear_color, FrameParams, Style, TargetDesc};
+use crate::render::TargetDesc;
 use anyhow::{bail, Result};
 use apply::{apply_effects, lightbox_ready, screenshot_done};
 use args::{parse_capture_every, parse_fault, parse_size, Fault};
@@ -108,7 +112,7 @@ fn model(app: &App) -> Model {
         .new_window()
         .title("image-tsne-live")
         .size(w, h)
-        .view(view)
+        .view(view::view)
         .raw_event(input::raw_window_event)
         .event(input::window_event);
     if args.fullscreen {
@@ -146,6 +150,10 @@ fn model(app: &App) -> Model {
         ..AnalyzeOptions::default()
     };
     let workers = Workers::new(tx, options);
+    // a watched map grows: its atlas gets room for newcomers
+    workers
+        .headroom
+        .store(args.watch, std::sync::atomic::Ordering::Relaxed);
     let mut state = AppState::new(viewport);
     state.analysis.max_images = args.max_images.max(1);
     state.analysis.perplexity = args.perplexity;
@@ -154,6 +162,10 @@ fn model(app: &App) -> Model {
     state.gui_visible = !args.hide_gui;
     state.fullscreen = args.fullscreen;
     state.screenshot_dir = args.screenshot_dir.clone();
+    state.settle_seconds = args.settle_seconds;
+    state.autosave = args.autosave.clone();
+    state.watch_wanted = args.watch;
+    state.watch_dir = args.path.clone().filter(|p| p.is_dir());
     state.gallery.toggle_every = args.toggle_every.max(0.0);
     state.gallery.resume_after = args.gallery_resume.max(0.0);
     if args.gallery {
@@ -165,9 +177,12 @@ fn model(app: &App) -> Model {
         .and_then(|c| parse_capture_every(c).ok());
     // The first job looks at the disk on a worker (folder or layout; the demo set is unpacked
     // there too), never on the render thread.
-    state.act(match &args.path {
-        Some(p) => Action::Open(p.clone()),
-        None => Action::AnalyzeDemo,
+    // An existing autosave is the map to continue.
+    let resume = args.autosave.clone().filter(|f| f.is_file());
+    state.act(match (&resume, &args.path) {
+        (Some(f), _) => Action::Load(f.clone()),
+        (None, Some(p)) => Action::Open(p.clone()),
+        (None, None) => Action::AnalyzeDemo,
     });
     let background = crate::render::parse_hex_color(&args.background).unwrap_or([16, 16, 20]);
     Model {
@@ -367,43 +382,6 @@ fn report_gui_errors(model: &mut Model) {
                 .warn("the GUI panel could not be drawn (see the log); the map goes on".into());
         }
         model.gui_errors_reported = n;
-    }
-}
-
-fn view(_app: &App, model: &Model, frame: Frame) {
-    let [w, h] = frame.texture_size();
-    let [r, g, b] = model.background;
-    let shown = model
-        .state
-        .shown()
-        .and_then(|s| model.gpu.renderers.get(&s.id));
-    match shown {
-        Some(renderer) => {
-            let mut camera = model.state.camera;
-            camera.set_viewport([w as f32, h as f32]);
-            let params = FrameParams {
-                camera,
-                layout: model.state.layout_params(),
-                hovered: model.state.hovered,
-                style: Style::default(),
-            };
-            let queue = frame.device_queue_pair().queue();
-            let mut encoder = frame.command_encoder();
-            renderer.render(
-                queue,
-                &mut encoder,
-                frame.texture_view(),
-                None,
-                Some(srgb_u8_to_clear_color([r, g, b, 255])),
-                &params,
-            );
-        }
-        None => frame.clear(nannou::color::rgb8(r, g, b)),
-    }
-    if let Err(e) = model.egui.draw_to_frame(&frame) {
-        if model.gui_errors.fetch_add(1, Ordering::Relaxed) == 0 {
-            log::warn!("GUI draw failed: {e}");
-        }
     }
 }
 

@@ -31,6 +31,7 @@ pub const HOTKEYS: &[(&str, &str)] = &[
     ("A", "analyze new directory"),
     ("L", "load result from json"),
     ("J", "save result to json"),
+    ("W", "watch the folder for new images (on / off)"),
     ("?", "this help"),
     ("Ctrl+Q", "quit"),
 ];
@@ -146,6 +147,18 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             let released = |r: &egui::Response| r.drag_released() || (r.changed() && !r.dragged());
             if released(&p) || released(&t) {
                 actions.push(Action::TsneParamsChanged);
+            }
+
+            let mut watching = state.watch_wanted;
+            if ui
+                .checkbox(&mut watching, "watch folder for new images")
+                .on_hover_text(
+                    "images copied into the map's folder join the map (the others do not \
+                     move); deleted ones leave it",
+                )
+                .changed()
+            {
+                actions.push(Action::ToggleWatch);
             }
 
             ui.separator();

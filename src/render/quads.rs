@@ -536,6 +536,36 @@ impl QuadRenderer {
         Ok(())
     }
 
+    /// Like [`set_grid`](Self::set_grid) with fractional cells (`[col, row]` as floats), for
+    /// images gliding between cells; hit tests and bounds use the cells rounded down.
+    pub fn set_grid_positions(
+        &mut self,
+        queue: &wgpu::Queue,
+        geometry: LayoutGeometry,
+        cells: &[[f32; 2]],
+    ) -> Result<()> {
+        if cells.len() != self.count {
+            return Err(RenderError::LengthMismatch {
+                what: "set_grid_positions",
+                expected: self.count,
+                got: cells.len(),
+            });
+        }
+        self.geometry = LayoutGeometry::new(geometry.cols, geometry.rows);
+        for (inst, c) in self.static_cpu.iter_mut().zip(cells) {
+            let ok = c[0].is_finite() && c[1].is_finite();
+            inst.grid_cell = if ok { *c } else { [0.0, 0.0] };
+        }
+        if self.count > 0 {
+            queue.write_buffer(
+                &self.static_buffer,
+                0,
+                bytemuck::cast_slice(&self.static_cpu),
+            );
+        }
+        Ok(())
+    }
+
     /// World bounding box of all images for `layout` (e.g. for `Camera::fit`).
     pub fn bounds(&self, layout: &LayoutParams) -> Option<WorldRect> {
         // hidden images (skipped files) do not count

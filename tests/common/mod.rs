@@ -63,9 +63,31 @@ pub struct Xvfb(Option<Child>);
 impl Drop for Xvfb {
     fn drop(&mut self) {
         if let Some(c) = self.0.as_mut() {
+            // SIGTERM first: Xvfb then removes its socket and lock file (after SIGKILL they
+            // stay, and enough of them used up every display number)
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(3) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// Whether display `n` is taken: its lock file names a process that is still running (a lock
+/// left by a killed server is stale; Xvfb replaces it).
+fn display_taken(n: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/tmp/.X{n}-lock")) else {
+        return Path::new(&format!("/tmp/.X11-unix/X{n}")).exists();
+    };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => true,
     }
 }
 
@@ -74,10 +96,11 @@ pub fn display() -> (String, Xvfb) {
     if let Some(d) = std::env::var_os("DISPLAY").filter(|d| !d.is_empty()) {
         return (d.to_string_lossy().into_owned(), Xvfb(None));
     }
+    // one start at a time in this process: a server being started has no lock file yet
+    static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _starting = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     for n in 90..120 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        {
+        if display_taken(n) {
             continue;
         }
         let child = Command::new("Xvfb")
@@ -88,7 +111,8 @@ pub fn display() -> (String, Xvfb) {
             .spawn()
             .expect("Xvfb is needed for this test (apt-get install xvfb), or set DISPLAY");
         let start = Instant::now();
-        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+        // listening (a stale socket file from a killed server may exist before it is replaced)
+        while std::os::unix::net::UnixStream::connect(format!("/tmp/.X11-unix/X{n}")).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "Xvfb :{n} did not start"

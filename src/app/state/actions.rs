@@ -43,6 +43,8 @@ pub enum Action {
     Pan([f32; 2]),
     /// Open image i larger.
     OpenLightbox(usize),
+    /// Watch the map's folder for new and removed images, or stop.
+    ToggleWatch,
     Quit,
 }
 
@@ -75,6 +77,10 @@ impl AppState {
                 if self.job.is_some() {
                     // its tiles are drawn over many frames: a layout still moving would tear
                     return self.error(STILL_COMPUTING);
+                }
+                // its tiles take several frames: the settling map jumps to where it ends
+                if let Some((id, _)) = self.playback.take() {
+                    self.effects.push(Effect::Positions { scene: id });
                 }
                 let path = path.unwrap_or_else(|| {
                     self.screenshot_count += 1;
@@ -138,11 +144,22 @@ impl AppState {
                 self.effects
                     .push(Effect::Dialog(DialogKind::SaveScreenshot))
             }
-            Action::Analyze(dir) => self.start_analyze(Some(dir)),
+            Action::Analyze(dir) => {
+                // `--watch DIR` names the folder of the map it started with, not of others
+                if self.watch_dir.as_ref().is_some_and(|d| d != &dir) {
+                    self.watch_dir = None;
+                }
+                self.start_analyze(Some(dir))
+            }
             Action::AnalyzeDemo => self.start_analyze(None),
             Action::Open(path) => self.effects.push(Effect::Open(path)),
             Action::UnlockTsneSettings => self.unlock_tsne_settings(),
-            Action::Load(path) => self.start_load(path),
+            Action::Load(path) => {
+                if self.autosave.as_ref() != Some(&path) {
+                    self.watch_dir = None;
+                }
+                self.start_load(path)
+            }
             Action::Save(path) => self.save_json(path),
             Action::TsneParamsChanged => self.start_retsne(),
             Action::Zoom(factor, at) => {
@@ -162,6 +179,10 @@ impl AppState {
                     self.lightbox = Some(i);
                     self.effects.push(Effect::LoadLightbox { index: i, path });
                 }
+            }
+            Action::ToggleWatch => {
+                let on = !self.watch_wanted;
+                self.set_watch(on);
             }
             Action::Quit => {
                 self.cancel_job();

@@ -64,6 +64,19 @@ pub enum Effect {
         path: PathBuf,
     },
     SetFullscreen(bool),
+    /// Load these images' atlas cells (thumbnail cache first) on a worker.
+    LoadCells {
+        scene: u64,
+        cells: Vec<(usize, PathBuf)>,
+    },
+    /// Watch a folder on a thread until `stop` is set.
+    StartWatch {
+        dir: PathBuf,
+        known: Vec<PathBuf>,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    },
+    /// Write the `--autosave` layout and its map file (on the autosave thread).
+    Autosave(crate::app::worker::AutosaveRequest),
     Quit,
 }
 

@@ -5,7 +5,7 @@
 use super::jobs::JobKind;
 use super::scene::{GridCells, Scene, Source};
 use super::{AppState, Effect};
-use crate::app::worker::{DialogKind, Msg};
+use crate::app::worker::Msg;
 use crate::layout_io::LayoutEntry;
 use crate::progress::Stage;
 use crate::render::{AtlasPlan, PreparedCell};
@@ -28,7 +28,11 @@ impl AppState {
         match msg {
             Msg::Stage { stage, total, .. } => self.on_stage(stage, total),
             Msg::Advance { stage, done, .. } => self.on_advance(stage, done),
-            Msg::Warn { text, .. } => self.warn(text),
+            Msg::Warn { text, .. } => {
+                // also on stderr, like the command line's warnings (skipped files name the file)
+                log::warn!("{text}");
+                self.warn(text)
+            }
             Msg::Warning { text } => {
                 self.error(text.clone());
                 self.warn(text);
@@ -48,12 +52,35 @@ impl AppState {
             Msg::Thumb { index, cell, .. } => self.on_thumb(index, cell),
             Msg::Missing { index, .. } => self.on_missing(index),
             Msg::Features { features, rows, .. } => self.on_features(features, rows),
-            Msg::TsneFrame { points, .. } | Msg::TsneDone { points, .. } => {
-                self.on_tsne_points(points)
+            Msg::TsneFrame {
+                iteration,
+                iterations,
+                points,
+                ..
+            } => {
+                let progress = (iteration + 1) as f64 / iterations.max(1) as f64;
+                self.on_tsne_points(points, Some(progress))
             }
+            Msg::TsneDone { points, .. } => self.on_tsne_points(points, None),
             Msg::Grid {
                 cols, rows, cells, ..
             } => self.on_grid(cols, rows, cells),
+            Msg::Map { map, .. } => self.on_map(map),
+            Msg::Grown {
+                map,
+                removed,
+                added,
+                moved,
+                ..
+            } => self.on_grown(map, removed, added, moved),
+            Msg::Watched { added, removed } => self.on_watched(added, removed),
+            Msg::Autosaved { path, result } => {
+                if let Err(e) = result {
+                    let text = format!("autosave to {} failed: {e}", path.display());
+                    self.error(text.clone());
+                    self.warn(text);
+                }
+            }
             Msg::Done { .. } => self.on_done(),
             Msg::Failed { error, .. } => self.on_failed(error),
             Msg::Lightbox { .. } => {} // handled by the glue (it owns the GUI textures)
@@ -77,7 +104,7 @@ impl AppState {
 
     /// A message that does not fit the scene it belongs to: say so (in the status line and
     /// the warnings) instead of dropping it in silence.
-    fn mismatch(&mut self, what: &str, expected: usize, got: usize) {
+    pub(super) fn mismatch(&mut self, what: &str, expected: usize, got: usize) {
         let text =
             format!("ignored {what}: it has {got} entries but the layout has {expected} images");
         log::warn!("{text}");
@@ -109,7 +136,9 @@ impl AppState {
         if let Some(old) = self.pending.take() {
             self.effects.push(Effect::DropScene { scene: old.id });
         }
-        let scene = Scene::new(scene_id, source, paths);
+        let mut scene = Scene::new(scene_id, source, paths);
+        scene.capacity = scene.capacity.max(plan.count);
+        self.highlights.clear();
         self.effects.push(Effect::CreateScene {
             scene: scene_id,
             plan,
@@ -232,7 +261,8 @@ impl AppState {
         }
     }
 
-    fn on_tsne_points(&mut self, points: Vec<[f32; 2]>) {
+    /// A live t-SNE frame (`progress`: fraction of the run done) or the final points (`None`).
+    fn on_tsne_points(&mut self, points: Vec<[f32; 2]>, progress: Option<f64>) {
         let settings = self
             .job
             .as_ref()
@@ -245,10 +275,16 @@ impl AppState {
         if idx.len() != points.len() {
             return self.mismatch("a t-SNE frame", idx.len(), points.len());
         }
+        let before = scene.points.clone();
         for (&i, p) in idx.iter().zip(&points) {
             scene.points[i] = *p;
         }
         let id = scene.id;
+        let frame = scene.points.clone();
+        self.play_frame(id, before, frame, progress);
+        let Some(scene) = self.scene_mut(id) else {
+            return;
+        };
         scene.perplexity = settings.perplexity;
         scene.theta = settings.theta;
         scene.tsne_known = true;
@@ -299,10 +335,21 @@ impl AppState {
                 }
             }
         }
+        if job.kind == JobKind::Grow {
+            return self.maybe_start_watch();
+        }
         if let Some(s) = self.current.as_ref() {
             let text = format!("{} images laid out", s.used_count());
             self.notify(text);
         }
+        if matches!(job.kind, JobKind::Analyze | JobKind::Retsne) {
+            self.autosave_now();
+        }
+        if matches!(job.kind, JobKind::Analyze | JobKind::Load) {
+            // another map: the watch (and what it queued) starts over on its folder
+            self.watch = None;
+        }
+        self.maybe_start_watch();
         if self.camera_fitted {
             self.fit_camera(true);
         }
@@ -329,52 +376,6 @@ impl AppState {
         let text = format!("{what}: {error}");
         self.warn(text.clone());
         self.error(text);
-    }
-
-    fn on_dialog_result(&mut self, kind: DialogKind, result: Result<Option<PathBuf>, String>) {
-        match result {
-            Ok(Some(path)) => self.act(match kind {
-                DialogKind::AnalyzeFolder => super::Action::Analyze(path),
-                DialogKind::LoadJson => super::Action::Load(path),
-                DialogKind::SaveJson => super::Action::Save(path),
-                DialogKind::SaveScreenshot => super::Action::SaveScreenshot(Some(path)),
-            }),
-            Ok(None) => {}
-            Err(e) => {
-                self.error(e);
-                let suggestion = match kind {
-                    DialogKind::SaveJson => "layout.json",
-                    DialogKind::SaveScreenshot => "layout.png",
-                    _ => "",
-                };
-                self.path_prompt = Some((kind, suggestion.to_string()));
-            }
-        }
-    }
-
-    /// A dropped or given path was looked at off the render thread: a folder is analyzed, a
-    /// file is loaded as a layout.
-    fn on_opened(&mut self, path: PathBuf, is_dir: bool) {
-        self.act(if is_dir {
-            super::Action::Analyze(path)
-        } else {
-            super::Action::Load(path)
-        });
-    }
-
-    /// A cell reloaded onto a rebuilt atlas (the scene may be gone by now).
-    fn on_reloaded_cell(&mut self, scene: u64, index: usize, cell: Result<PreparedCell, String>) {
-        let Some(s) = self.scene_mut(scene) else {
-            return;
-        };
-        if index >= s.len() {
-            let n = s.len();
-            return self.mismatch("a reloaded thumbnail", n, index + 1);
-        }
-        self.effects.push(match cell {
-            Ok(cell) => Effect::Thumb { scene, index, cell },
-            Err(_) => Effect::Placeholder { scene, index },
-        });
     }
 
     pub(super) fn set_grid(&mut self, scene: u64, grid: GridCells) {

@@ -19,6 +19,8 @@ pub enum JobKind {
     Load,
     /// Re-run t-SNE (and grid) on the shown scene with new perplexity/theta.
     Retsne,
+    /// New images join the shown map, removed ones leave it (the watched folder changed).
+    Grow,
 }
 
 /// A running background job, as the status line and progress bar see it.
@@ -66,12 +68,22 @@ pub(super) struct Restore {
     perplexity: f32,
     theta: f32,
     tsne_known: bool,
+    map: Option<Arc<crate::grow::MapState>>,
     sliders: AnalysisSettings,
 }
 
 impl AppState {
     pub(super) fn cancel_job(&mut self) {
         let Some(job) = self.job.take() else { return };
+        // what is put back is shown as it is, not played back
+        if self
+            .playback
+            .as_ref()
+            .is_some_and(|(id, _)| *id == job.scene)
+        {
+            self.playback = None;
+            self.effects.push(Effect::Positions { scene: job.scene });
+        }
         job.cancel.store(true, Ordering::Relaxed);
         match job.kind {
             JobKind::Analyze | JobKind::Load => {
@@ -91,6 +103,8 @@ impl AppState {
                     self.restore(job.scene, restore);
                 }
             }
+            // the map is changed only when the job's result arrives: nothing to put back
+            JobKind::Grow => {}
         }
         self.notify("cancelled; the previous layout is kept");
         if self.camera_fitted {
@@ -121,6 +135,7 @@ impl AppState {
         scene.perplexity = r.perplexity;
         scene.theta = r.theta;
         scene.tsne_known = r.tsne_known;
+        scene.map = r.map;
         for (index, visible) in changed {
             self.effects.push(Effect::Visibility {
                 scene: id,
@@ -231,6 +246,7 @@ impl AppState {
             .map(|f| (f, scene.reduced_rows.clone()));
         let used = scene.used_indices();
         let paths: Vec<PathBuf> = used.iter().map(|&i| scene.paths[i].clone()).collect();
+        let map = scene.map.clone();
         let restore = Restore {
             points: scene.points.clone(),
             grid: scene.grid.clone(),
@@ -240,6 +256,7 @@ impl AppState {
             perplexity: scene.perplexity,
             theta: scene.theta,
             tsne_known: scene.tsne_known,
+            map: scene.map.clone(),
             // the sliders go back to where they started from
             sliders: AnalysisSettings {
                 perplexity: baseline.0,
@@ -260,6 +277,7 @@ impl AppState {
             features,
             paths,
             used,
+            map,
             settings: shared,
             cancel,
         }));
@@ -290,6 +308,7 @@ pub(super) fn job_verb(kind: JobKind) -> &'static str {
         JobKind::Analyze => "analyzing:",
         JobKind::Load => "loading:",
         JobKind::Retsne => "re-running:",
+        JobKind::Grow => "adding:",
     }
 }
 

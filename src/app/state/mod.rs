@@ -6,16 +6,22 @@
 //!
 //! Rooms: [`scene`] (what is shown), [`jobs`] (the background job and restore), [`actions`]
 //! (user intents), [`handlers`] (one function per background message), [`effects`] (work for
-//! the glue).
+//! the glue), [`growing`] (a watched map grows), [`settle`] and [`glide`] (changes shown at a
+//! watchable pace), [`replies`] (helper threads' answers).
 
 mod actions;
 mod effects;
+mod glide;
+mod growing;
 mod handlers;
 mod jobs;
+mod replies;
 mod scene;
+mod settle;
 
 pub use actions::{dialog_location, Action};
 pub use effects::Effect;
+pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
 pub use scene::{spiral, AnalysisSettings, GridCells, Scene, Source, ViewSettings};
 
@@ -35,6 +41,10 @@ pub(crate) const STILL_COMPUTING: &str =
 
 /// Seconds the t-SNE ⇄ grid glide takes.
 pub const TOGGLE_SECONDS: f64 = 1.0;
+/// The gallery's caption when it visits a newly joined image.
+pub const JOINED_CAPTION: &str = "your picture joined here";
+/// Default of `--settle-seconds`.
+pub const DEFAULT_SETTLE_SECONDS: f64 = 4.0;
 /// Seconds the camera takes to glide to a new fit.
 pub const CAMERA_SECONDS: f64 = 0.8;
 
@@ -93,6 +103,26 @@ pub struct AppState {
     /// Folder for `S` screenshots.
     pub screenshot_dir: PathBuf,
     pub now: f64,
+    /// Seconds over which an optimizer run (analysis, re-run, new images) is played back;
+    /// 0: shown as fast as it computes (`--settle-seconds`).
+    pub settle_seconds: f64,
+    /// The run being played back, for this scene (see [`crate::app::playback`]).
+    pub(crate) playback: Option<(u64, crate::app::playback::Playback)>,
+    /// `--watch`: watch the map's folder for new and removed images (once a map is shown).
+    pub watch_wanted: bool,
+    /// The folder to watch (`--watch` with a folder given); else the map's folder.
+    pub watch_dir: Option<PathBuf>,
+    pub watch: Option<WatchState>,
+    /// `--autosave FILE`: the layout and its map file written after every change.
+    pub autosave: Option<PathBuf>,
+    /// Newly joined images (scene index) and until when they are highlighted.
+    highlights: Vec<(usize, f64)>,
+    /// The last change of a growing map, for the status line.
+    last_change: Option<String>,
+    /// Grid cells gliding after the map grew (see `glide`).
+    glide: Option<(u64, crate::app::playback::CellGlide)>,
+    /// Removed images (scene, index) hidden once they have left, at this time.
+    hide_at: Vec<(u64, usize, f64)>,
     next_id: u64,
     screenshot_count: u32,
     capture_count: u32,
@@ -131,6 +161,16 @@ impl AppState {
             left_inset_px: 0.0,
             screenshot_dir: PathBuf::from("."),
             now: 0.0,
+            settle_seconds: DEFAULT_SETTLE_SECONDS,
+            playback: None,
+            watch_wanted: false,
+            watch_dir: None,
+            watch: None,
+            autosave: None,
+            highlights: vec![],
+            last_change: None,
+            glide: None,
+            hide_at: vec![],
             next_id: 1,
             screenshot_count: 0,
             capture_count: 0,
@@ -240,6 +280,9 @@ impl AppState {
     pub fn update(&mut self, now: f64) {
         let dt = (now - self.now).clamp(0.0, 0.25);
         self.now = now;
+        self.advance_playback(now);
+        self.advance_glide(now);
+        self.maybe_start_grow();
         if std::mem::take(&mut self.refit) && self.camera_fitted {
             self.fit_camera(false);
         }
@@ -272,6 +315,11 @@ impl AppState {
                 .tick(now, &self.camera, shown, &params, can_toggle);
             if tick.toggle_grid && self.grid_available() {
                 self.view.view_as_grid = !self.view.view_as_grid;
+            }
+            if tick.visiting.is_some() {
+                // one caption at a time, however many arrived
+                self.notices.retain(|n| n.text != JOINED_CAPTION);
+                self.notify(JOINED_CAPTION);
             }
             if let Some(camera) = tick.camera {
                 self.camera_anim = Some((self.camera, camera, now, super::gallery::MOVE_SECONDS));
@@ -329,6 +377,12 @@ impl AppState {
                 s.push_str(" left");
             }
             parts.push(s);
+        }
+        if self.settling() {
+            parts.push("settling".into());
+        }
+        if let Some(w) = self.watch_status() {
+            parts.push(w);
         }
         if let Some(s) = &self.glue_status {
             parts.push(s.clone());

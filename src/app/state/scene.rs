@@ -85,6 +85,11 @@ pub struct Scene {
     /// Whether `perplexity`/`theta` are known: false for a layout loaded from a file that does
     /// not record them (ml4a's), until it is re-run.
     pub tsne_known: bool,
+    /// The growing map (PCA basis, features, raw embedding, grid) of the used images, in order
+    /// of their indices; `None` until a job made it (or for a layout without a map file).
+    pub map: Option<Arc<crate::grow::MapState>>,
+    /// Images the scene's GPU atlas has room for (at least `len()`).
+    pub capacity: usize,
 }
 
 impl Scene {
@@ -105,6 +110,8 @@ impl Scene {
             perplexity: 0.0,
             theta: 0.0,
             tsne_known: false,
+            map: None,
+            capacity: n,
         }
     }
 
@@ -135,6 +142,17 @@ impl Scene {
                 grid: None,
             })
             .collect()
+    }
+
+    /// The used images' entries with their grid cells (when the scene has a grid).
+    pub fn entries_with_grid(&self) -> Vec<LayoutEntry> {
+        let mut entries = self.entries();
+        if let Some(g) = &self.grid {
+            for (e, &i) in entries.iter_mut().zip(&self.used_indices()) {
+                e.grid = g.cells.get(i).copied();
+            }
+        }
+        entries
     }
 
     /// Grid geometry (the squarest grid for the count until a grid is solved).

@@ -4,6 +4,9 @@
 use super::reporter::{read, ChannelReporter};
 use super::{Msg, Workers};
 use crate::app::state::{AnalysisSettings, GridCells, SharedSettings, Source};
+use crate::grid::GridAssignment;
+use crate::grow::{Frame, MapState};
+use crate::pca::PcaBasis;
 use crate::pipeline::{self, AnalyzeOptions};
 use crate::progress::{Reporter, Stage};
 use crate::render::{AtlasConfig, AtlasPlan};
@@ -41,7 +44,7 @@ impl Workers {
                 .map_err(|e| anyhow!("cannot unpack the demo set: {e}"))?,
         };
         let paths = pipeline::scan_folder(&dir, &opts, &rep)?;
-        let plan = atlas_plan(paths.len())?;
+        let plan = atlas_plan(self.capacity_for(paths.len()))?;
         rep.set_plan(plan);
         self.send(Msg::Scanned {
             job,
@@ -63,12 +66,48 @@ impl Workers {
             self.send(Msg::Missing { job, index });
         }
         let reduced = Arc::new(pipeline::reduce(&set.features, opts.pca_dims, &rep));
+        let basis = PcaBasis::from_scores(set.features.view(), reduced.view());
         self.send(Msg::Features {
             job,
             features: reduced.clone(),
             rows,
         });
-        self.embed_and_grid(job, &reduced, &rep, &settings)
+        let (raw, grid) = self.embed_and_grid(job, &reduced, &rep, &settings)?;
+        let key = pipeline::feature_key(&model, &opts.preprocess);
+        self.send_map(job, set.paths, &reduced, raw, grid, basis, key);
+        Ok(())
+    }
+
+    /// The growing map of a finished layout (the worker's preprocessing and grid aspect).
+    #[allow(clippy::too_many_arguments)]
+    fn send_map(
+        &self,
+        job: u64,
+        paths: Vec<PathBuf>,
+        reduced: &Array2<f32>,
+        raw: Vec<[f32; 2]>,
+        grid: GridAssignment,
+        basis: PcaBasis,
+        feature_key: String,
+    ) {
+        let frame = Frame::of(&raw);
+        let map = MapState {
+            known: vec![true; paths.len()],
+            paths,
+            points: pipeline::normalize_raw(&raw),
+            embedding: raw,
+            frame,
+            reduced: reduced.clone(),
+            basis,
+            feature_key,
+            preprocess: self.options.preprocess,
+            aspect: self.options.aspect,
+            grid: Some(grid),
+        };
+        self.send(Msg::Map {
+            job,
+            map: Arc::new(map),
+        });
     }
 
     /// Open a layout JSON: points (and stored grid, t-SNE settings) first, then thumbnails
@@ -78,7 +117,7 @@ impl Workers {
         let rep = ChannelReporter::new(self, job, cancel, settings, false);
         let loaded = pipeline::open_layout(path, &rep)?;
         let paths: Vec<PathBuf> = loaded.entries.iter().map(|e| e.path.clone()).collect();
-        let plan = atlas_plan(paths.len())?;
+        let plan = atlas_plan(self.capacity_for(paths.len()))?;
         self.send(Msg::Scanned {
             job,
             paths: paths.clone(),
@@ -100,6 +139,19 @@ impl Workers {
             grid,
             tsne: loaded.tsne.map(|t| [t.perplexity, t.theta]),
         });
+        // Its growing map, when the sidecar beside it belongs to it.
+        let sidecar = crate::grow::sidecar_path(path);
+        if sidecar.exists() {
+            match MapState::load(&sidecar, path, &loaded.entries) {
+                Ok(map) => self.send(Msg::Map {
+                    job,
+                    map: Arc::new(map),
+                }),
+                Err(e) => rep.warn(&format!(
+                    "{e}; not used (the map grows from the layout's points instead)"
+                )),
+            }
+        }
 
         // Thumbnails stream in (cache first), in parallel.
         rep.begin(Stage::Thumbs, paths.len() as u64);
@@ -146,16 +198,23 @@ impl Workers {
     }
 
     /// Re-run t-SNE and the grid on a scene, extracting the features first when it has none.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn retsne(
         &self,
         job: u64,
         features: Option<(Arc<Array2<f32>>, Vec<usize>)>,
         paths: &[PathBuf],
         used: &[usize],
+        map: Option<Arc<MapState>>,
         settings: SharedSettings,
         cancel: Arc<AtomicBool>,
     ) -> Result<()> {
         let rep = ChannelReporter::new(self, job, cancel, settings.clone(), false);
+        // what the new map keeps: the old map's basis, or the one fitted here
+        let mut fitted: Option<(PcaBasis, String)> = map
+            .as_ref()
+            .map(|m| (m.basis.clone(), m.feature_key.clone()));
+        let mut map_paths: Vec<PathBuf> = paths.to_vec();
         let reduced = match features {
             Some((f, _)) => f,
             None => {
@@ -174,6 +233,11 @@ impl Workers {
                     .collect();
                 let reduced =
                     Arc::new(pipeline::reduce(&set.features, self.options.pca_dims, &rep));
+                fitted = Some((
+                    PcaBasis::from_scores(set.features.view(), reduced.view()),
+                    pipeline::feature_key(&model, prep),
+                ));
+                map_paths = set.paths.clone();
                 self.send(Msg::Features {
                     job,
                     features: reduced.clone(),
@@ -182,7 +246,13 @@ impl Workers {
                 reduced
             }
         };
-        self.embed_and_grid(job, &reduced, &rep, &settings)
+        let (raw, grid) = self.embed_and_grid(job, &reduced, &rep, &settings)?;
+        if let Some((basis, key)) = fitted {
+            if map_paths.len() == reduced.nrows() {
+                self.send_map(job, map_paths, &reduced, raw, grid, basis, key);
+            }
+        }
+        Ok(())
     }
 
     /// t-SNE (restarted whenever the shared perplexity/theta change while it runs), then grid;
@@ -193,19 +263,20 @@ impl Workers {
         reduced: &Array2<f32>,
         rep: &ChannelReporter,
         settings: &SharedSettings,
-    ) -> Result<()> {
+    ) -> Result<(Vec<[f32; 2]>, GridAssignment)> {
         loop {
             let s = read(settings);
             rep.set_running(Some(s));
             let params = self.job_options(s).tsne;
-            let points = match pipeline::embed(reduced, &params, rep) {
-                Ok(points) => points,
+            let raw = match pipeline::embed_raw(reduced, &params, rep) {
+                Ok(raw) => raw,
                 Err(e) if pipeline::is_cancelled(&e) && !rep.cancel.load(Ordering::Relaxed) => {
                     continue
                 }
                 Err(e) => return Err(e),
             };
             rep.set_running(None);
+            let points = pipeline::normalize_raw(&raw);
             self.send(Msg::TsneDone {
                 job,
                 points: points.clone(),
@@ -217,7 +288,7 @@ impl Workers {
                 continue;
             }
             self.send_grid(job, &grid);
-            return Ok(());
+            return Ok((raw, grid));
         }
     }
 

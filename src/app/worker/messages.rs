@@ -2,6 +2,7 @@
 //! ([`DialogKind`]) and what background threads tell it ([`Msg`]).
 
 use crate::app::state::{GridCells, SharedSettings, Source};
+use crate::grow::MapState;
 use crate::layout_io::LayoutEntry;
 use crate::progress::Stage;
 use crate::render::{AtlasPlan, PreparedCell};
@@ -53,7 +54,20 @@ pub enum JobRequest {
         features: Option<(Arc<Array2<f32>>, Vec<usize>)>,
         paths: Vec<PathBuf>,
         used: Vec<usize>,
+        /// The scene's growing map, whose PCA basis the new map keeps.
+        map: Option<Arc<MapState>>,
         settings: SharedSettings,
+        cancel: Arc<AtomicBool>,
+    },
+    /// Grow a map: remove rows `remove` of it, then add the images `add` (those not on it
+    /// already). Without a map (a layout made elsewhere) it is made from `layout` first.
+    Grow {
+        job: u64,
+        map: Option<Arc<MapState>>,
+        layout: Vec<LayoutEntry>,
+        grid_size: Option<[u32; 2]>,
+        add: Vec<PathBuf>,
+        remove: Vec<usize>,
         cancel: Arc<AtomicBool>,
     },
 }
@@ -64,7 +78,8 @@ impl JobRequest {
         match self {
             JobRequest::Analyze { job, .. }
             | JobRequest::Load { job, .. }
-            | JobRequest::Retsne { job, .. } => *job,
+            | JobRequest::Retsne { job, .. }
+            | JobRequest::Grow { job, .. } => *job,
         }
     }
 }
@@ -124,6 +139,8 @@ pub enum Msg {
     TsneFrame {
         job: u64,
         iteration: usize,
+        /// Iterations of the whole run (for the settle playback's pace).
+        iterations: usize,
         points: Vec<[f32; 2]>,
     },
     TsneDone {
@@ -136,6 +153,20 @@ pub enum Msg {
         cols: u32,
         rows: u32,
         cells: Vec<[u32; 2]>,
+    },
+    /// The growing map of the scene the job built (its rows are the used images, in order).
+    Map {
+        job: u64,
+        map: Arc<MapState>,
+    },
+    /// A grow job's result: the new map; `removed` are rows of the old map (sorted), the last
+    /// `added` rows are new; `moved`: old images that changed grid cell.
+    Grown {
+        job: u64,
+        map: Arc<MapState>,
+        removed: Vec<usize>,
+        added: usize,
+        moved: usize,
     },
     Done {
         job: u64,
@@ -172,6 +203,16 @@ pub enum Msg {
         path: PathBuf,
         is_dir: bool,
     },
+    /// The watched folder changed: complete new image files, and files that are gone.
+    Watched {
+        added: Vec<PathBuf>,
+        removed: Vec<PathBuf>,
+    },
+    /// An autosave was written (or not: the error says why).
+    Autosaved {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
 }
 
 impl Msg {
@@ -189,6 +230,8 @@ impl Msg {
             | Msg::TsneFrame { job, .. }
             | Msg::TsneDone { job, .. }
             | Msg::Grid { job, .. }
+            | Msg::Map { job, .. }
+            | Msg::Grown { job, .. }
             | Msg::Done { job }
             | Msg::Failed { job, .. } => Some(*job),
             Msg::Saved { .. }
@@ -196,7 +239,9 @@ impl Msg {
             | Msg::Lightbox { .. }
             | Msg::Warning { .. }
             | Msg::Cell { .. }
-            | Msg::Opened { .. } => None,
+            | Msg::Opened { .. }
+            | Msg::Watched { .. }
+            | Msg::Autosaved { .. } => None,
         }
     }
 }

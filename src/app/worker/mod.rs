@@ -5,18 +5,22 @@
 //!
 //! Rooms: [`messages`] (what goes over the channel), [`jobs`] (analyze, load, re-run),
 //! [`reporter`] (progress for the GUI), [`saving`], [`dialogs`], [`lightbox`], [`reload`]
-//! (thumbnails back onto a rebuilt GPU atlas).
+//! (thumbnails back onto a rebuilt GPU atlas), [`grow`] (new images join the map, removed ones
+//! leave), [`watching`] (the folder watch and the autosave).
 
 mod dialogs;
+mod grow;
 mod jobs;
 mod lightbox;
 mod messages;
 mod reload;
 mod reporter;
 mod saving;
+mod watching;
 
 pub use jobs::atlas_plan;
 pub use messages::{DialogKind, JobRequest, Msg};
+pub use watching::{common_folder, write_autosave, AutosaveRequest};
 
 use crate::cache::Cache;
 use crate::features::FeatureModel;
@@ -25,6 +29,11 @@ use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, OnceLock};
+
+/// A growing scene's atlas capacity for `count` images: a quarter more, at least 16.
+pub fn capacity_with_headroom(count: usize) -> usize {
+    count + (count / 4).max(16)
+}
 
 /// Send a live t-SNE frame every this many iterations.
 pub const TSNE_FRAME_EVERY: usize = 5;
@@ -40,6 +49,10 @@ pub struct Workers {
     pool: Option<Arc<rayon::ThreadPool>>,
     /// Files being written right now (the app waits for them before it exits).
     saving: Arc<std::sync::atomic::AtomicUsize>,
+    /// The autosave thread's queue, once started.
+    autosaver: std::sync::Mutex<Option<std::sync::mpsc::Sender<AutosaveRequest>>>,
+    /// Plan atlases with room for images that will join (a watched map grows).
+    pub headroom: std::sync::atomic::AtomicBool,
 }
 
 impl Workers {
@@ -63,7 +76,19 @@ impl Workers {
             model: OnceLock::new(),
             pool,
             saving: Default::default(),
+            autosaver: Default::default(),
+            headroom: Default::default(),
         })
+    }
+
+    /// Images an atlas is planned for when a scene has `count`: with room for a quarter more
+    /// (at least 16) when maps grow, so that new images go into free cells.
+    pub fn capacity_for(&self, count: usize) -> usize {
+        if self.headroom.load(std::sync::atomic::Ordering::Relaxed) {
+            capacity_with_headroom(count)
+        } else {
+            count
+        }
     }
 
     fn model(&self) -> Result<Arc<FeatureModel>> {
@@ -120,9 +145,28 @@ impl Workers {
                         features,
                         paths,
                         used,
+                        map,
                         settings,
                         cancel,
-                    } => this.retsne(job, features, &paths, &used, settings, cancel),
+                    } => this.retsne(job, features, &paths, &used, map, settings, cancel),
+                    JobRequest::Grow {
+                        job,
+                        map,
+                        layout,
+                        grid_size,
+                        add,
+                        remove,
+                        cancel,
+                    } => {
+                        let req = grow::GrowRequest {
+                            map,
+                            layout,
+                            grid_size,
+                            add,
+                            remove,
+                        };
+                        this.grow(job, req, cancel)
+                    }
                 })
             };
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))

@@ -11,10 +11,16 @@ use std::sync::Arc;
 impl Workers {
     /// Stream every image's cell of scene `scene` back to the UI (`Msg::Cell`).
     pub fn reload_cells(self: &Arc<Self>, scene: u64, paths: Vec<PathBuf>, plan: AtlasPlan) {
+        self.load_cells(scene, paths.into_iter().enumerate().collect(), plan);
+    }
+
+    /// Stream the cells of these images (index, path) of scene `scene` to the UI.
+    pub fn load_cells(self: &Arc<Self>, scene: u64, cells: Vec<(usize, PathBuf)>, plan: AtlasPlan) {
         let this = self.clone();
         let spawned = self.spawn("itl-reload", move || {
             this.install(|| {
-                paths.par_iter().enumerate().for_each(|(index, p)| {
+                cells.par_iter().for_each(|(index, p)| {
+                    let index = *index;
                     let cell = crate::cells::load_cell(p, &this.cache, &plan);
                     this.send(Msg::Cell { scene, index, cell });
                 })

@@ -141,7 +141,7 @@ impl Reporter for ChannelReporter<'_> {
     fn tsne_frame(
         &self,
         iteration: usize,
-        _iterations: usize,
+        iterations: usize,
         embedding: &[[f32; 2]],
         _kl: Option<f32>,
     ) {
@@ -153,6 +153,7 @@ impl Reporter for ChannelReporter<'_> {
         self.workers.send(Msg::TsneFrame {
             job: self.job,
             iteration,
+            iterations,
             points,
         });
     }

@@ -1,0 +1,119 @@
+//! Grid moves of a growing map, shown: cells glide (fractional cells uploaded per frame) from
+//! where images were in the old grid to their new cells, newcomers come in from outside the
+//! grid, removed images leave it and are hidden when they are out.
+
+use super::{AppState, Effect, GridCells};
+use crate::app::playback::CellGlide;
+use crate::render::LayoutGeometry;
+
+/// Distance (in cells, from the grid's centre) from which newcomers arrive and to which
+/// removed images leave, as a multiple of the grid's larger side.
+const OUTSIDE: f32 = 0.8;
+
+impl AppState {
+    /// Glide the scene's cells from `old` (the grid before, `None`: none) to its grid now.
+    /// `new`: newcomers (from outside), `removed`: images leaving (to outside, then hidden).
+    pub(super) fn glide_cells(
+        &mut self,
+        id: u64,
+        old: Option<GridCells>,
+        new: &[usize],
+        removed: &[usize],
+    ) {
+        let duration = self.settle_seconds;
+        let now = self.now;
+        let Some(scene) = self.scene_mut(id) else {
+            return;
+        };
+        let (Some(old), Some(grid)) = (old, scene.grid.clone()) else {
+            return;
+        };
+        if duration <= 0.0 {
+            return;
+        }
+        let g0 = LayoutGeometry::new(old.cols, old.rows);
+        let g1 = LayoutGeometry::new(grid.cols, grid.rows);
+        let (o1, p1) = (g1.grid_origin(), g1.pitch());
+        // an old cell as a fractional cell of the new grid (same place in the world)
+        let carry = |c: [u32; 2]| {
+            let w = g0.grid_center(c);
+            [(w[0] - o1[0]) / p1 - 0.5, (w[1] - o1[1]) / p1 - 0.5]
+        };
+        let centre = [grid.cols as f32 / 2.0 - 0.5, grid.rows as f32 / 2.0 - 0.5];
+        let reach = grid.cols.max(grid.rows) as f32 * OUTSIDE;
+        let outside = |c: [f32; 2]| {
+            let d = [c[0] - centre[0], c[1] - centre[1]];
+            let len = d[0].hypot(d[1]);
+            let u = if len > 1e-3 {
+                [d[0] / len, d[1] / len]
+            } else {
+                [0.0, -1.0]
+            };
+            [centre[0] + u[0] * reach, centre[1] + u[1] * reach]
+        };
+        let n = scene.len();
+        let mut from = Vec::with_capacity(n);
+        let mut to = Vec::with_capacity(n);
+        for i in 0..n {
+            let now_cell = grid.cells.get(i).copied().unwrap_or([0, 0]);
+            let now_f = [now_cell[0] as f32, now_cell[1] as f32];
+            let before = old.cells.get(i).copied().map(carry);
+            if new.contains(&i) {
+                from.push(outside(now_f));
+                to.push(now_f);
+            } else if removed.contains(&i) {
+                let b = before.unwrap_or(now_f);
+                from.push(b);
+                to.push(outside(b));
+            } else {
+                from.push(before.unwrap_or(now_f));
+                to.push(now_f);
+            }
+        }
+        self.glide = Some((id, CellGlide::new(from, to, now, duration)));
+        self.effects.push(Effect::Grid { scene: id });
+        for &i in removed {
+            self.hide_at.push((id, i, now + duration));
+        }
+    }
+
+    /// The fractional cells to draw for scene `id` while its cells glide.
+    pub fn displayed_cells(&self, id: u64) -> Option<Vec<[f32; 2]>> {
+        match &self.glide {
+            Some((gid, g)) if *gid == id => Some(g.sample(self.now)),
+            _ => None,
+        }
+    }
+
+    /// Per frame: upload the gliding cells, hide images that have left, end the glide.
+    pub(super) fn advance_glide(&mut self, now: f64) {
+        let due: Vec<(u64, usize)> = self
+            .hide_at
+            .iter()
+            .filter(|(_, _, t)| *t <= now)
+            .map(|(s, i, _)| (*s, *i))
+            .collect();
+        self.hide_at.retain(|(_, _, t)| *t > now);
+        for (scene, index) in due {
+            // still removed (not back meanwhile)
+            if self
+                .scene_mut(scene)
+                .is_some_and(|s| !s.used.get(index).copied().unwrap_or(true))
+            {
+                self.effects.push(Effect::Visibility {
+                    scene,
+                    index,
+                    visible: false,
+                });
+            }
+        }
+        let Some((id, g)) = &self.glide else {
+            return;
+        };
+        let (id, done) = (*id, g.finished(now));
+        self.effects.push(Effect::Grid { scene: id });
+        if done {
+            self.glide = None;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Drawing a frame: the shown scene's quads (hover outline, or the pulsing outline of a newly
+//! joined image) and the egui panel over them. Never waits and never panics: a GUI draw that
+//! fails is counted for `update` to report.
+
+use super::Model;
+use crate::render::{srgb_u8_to_clear_color, FrameParams, Style};
+use nannou::prelude::*;
+use std::sync::atomic::Ordering;
+
+pub(super) fn view(_app: &App, model: &Model, frame: Frame) {
+    let [w, h] = frame.texture_size();
+    let [r, g, b] = model.background;
+    let shown = model
+        .state
+        .shown()
+        .and_then(|s| model.gpu.renderers.get(&s.id));
+    match shown {
+        Some(renderer) => {
+            let mut camera = model.state.camera;
+            camera.set_viewport([w as f32, h as f32]);
+            // a newly joined image is outlined (pulsing) when nothing is hovered, or while the
+            // gallery tour runs (a pointer resting on the screen does not hide it)
+            let mut style = Style::default();
+            let mut hovered = model.state.hovered;
+            let touring =
+                model.state.gallery.enabled && !model.state.gallery.paused(model.state.now);
+            if hovered.is_none() || touring {
+                if let Some((index, pulse)) = model.state.highlighted() {
+                    hovered = Some(index);
+                    style.outline_px = 2.0 + 5.0 * pulse;
+                    style.hover_lift = 1.1 + 0.25 * pulse;
+                    style.outline_color = [0.2, 0.85, 1.0, 1.0];
+                }
+            }
+            let params = FrameParams {
+                camera,
+                layout: model.state.layout_params(),
+                hovered,
+                style,
+            };
+            let queue = frame.device_queue_pair().queue();
+            let mut encoder = frame.command_encoder();
+            renderer.render(
+                queue,
+                &mut encoder,
+                frame.texture_view(),
+                None,
+                Some(srgb_u8_to_clear_color([r, g, b, 255])),
+                &params,
+            );
+        }
+        None => frame.clear(nannou::color::rgb8(r, g, b)),
+    }
+    if let Err(e) = model.egui.draw_to_frame(&frame) {
+        if model.gui_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+            log::warn!("GUI draw failed: {e}");
+        }
+    }
+}
