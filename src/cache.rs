@@ -167,6 +167,56 @@ impl Cache {
     }
 }
 
+impl Cache {
+    fn detail_path(&self, side: u32, key: &str, ext: &str) -> Option<PathBuf> {
+        let shard = key.get(..2)?;
+        Some(
+            self.root
+                .as_ref()?
+                .join("detail")
+                .join(side.to_string())
+                .join(shard)
+                .join(format!("{key}.{ext}")),
+        )
+    }
+
+    /// A cached larger version (premultiplied RGBA, long side at most `side`), if present and
+    /// readable. Stored next to the thumbnails, keyed by content hash and side.
+    pub fn load_detail(&self, side: u32, key: &str) -> Option<RgbaImage> {
+        for ext in ["jpg", "png"] {
+            let Some(path) = self.detail_path(side, key, ext) else {
+                return None;
+            };
+            if let Ok(bytes) = std::fs::read(&path) {
+                // PNG holds premultiplied values as they are; JPEG only opaque images
+                return image::load_from_memory(&bytes).ok().map(|i| i.to_rgba8());
+            }
+        }
+        None
+    }
+
+    /// Store a larger version (atomically): opaque images as JPEG (quality 92, about a tenth
+    /// of the raw size), images with transparency as PNG (lossless, premultiplied values).
+    pub fn store_detail(&self, side: u32, key: &str, img: &RgbaImage) -> std::io::Result<()> {
+        let opaque = img.pixels().all(|p| p.0[3] == 255);
+        let Some(path) = self.detail_path(side, key, if opaque { "jpg" } else { "png" }) else {
+            return Ok(());
+        };
+        let mut bytes = Vec::new();
+        let encoded = if opaque {
+            let rgb = image::DynamicImage::ImageRgba8(img.clone()).to_rgb8();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 92).encode_image(&rgb)
+        } else {
+            img.write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+        };
+        encoded.map_err(std::io::Error::other)?;
+        write_atomic(&path, &bytes)
+    }
+}
+
 /// `--cache-dir` / `$IMAGE_TSNE_LIVE_CACHE` / `$XDG_CACHE_HOME/image-tsne-live` / `~/.cache/image-tsne-live`.
 pub fn default_dir() -> Option<PathBuf> {
     let env = |k: &str| {
