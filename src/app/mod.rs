@@ -131,7 +131,7 @@ fn model(app: &App) -> Model {
             (
                 Egui::from_window(&win),
                 [pw as f32, ph as f32],
-                Gpu::new(win.device(), target),
+                Gpu::new(win.device(), target).with_gpu_memory(args.gpu_memory),
             )
         }
         None => {
@@ -286,6 +286,8 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     if let Some(done) = model.gpu.step_screenshot(device, queue, false) {
         screenshot_done(model, done);
     }
+    let cache = &model.workers.cache;
+    model.gpu.stream_details(queue, &mut model.state, cache);
     for text in std::mem::take(&mut model.gpu.notices) {
         model.state.error(text.clone());
         model.state.warn(text);

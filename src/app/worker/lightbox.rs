@@ -12,7 +12,9 @@ impl Workers {
     pub fn load_lightbox(self: &Arc<Self>, index: usize, path: PathBuf) {
         let this = self.clone();
         let spawned = self.spawn("itl-lightbox", move || {
-            let image = crate::thumbs::decode_file(&path)
+            // JPEGs DCT-scaled towards the lightbox size, like the detail tier's versions
+            let image = crate::thumbs::read_image_file(&path)
+                .and_then(|bytes| crate::detail_decode::decode_scaled(&bytes, LIGHTBOX_SIDE))
                 .map_err(|e| format!("{}: {e}", path.display()))
                 .map(|img| {
                     let img = if img.width().max(img.height()) > LIGHTBOX_SIDE {
