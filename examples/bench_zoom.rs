@@ -11,8 +11,9 @@
 //!     [--out /tmp/bench_zoom] [--sets synthetic,photos] [--gpu-memory 1536]
 //! ```
 //!
-//! Synthetic images: `--distinct` 1024 px JPEGs (quality 90) with fine rings/stripes (period
-//! 10, ~8 and 12 px) and a large label; counts above that reuse the same files under many
+//! Synthetic images: `--distinct` 1024 px JPEGs (quality 90) with fine rings/stripes/egg-crate
+//! (periods 16, ~14 and 20 px: 4–6 px at the close-up, below one pixel in a 64 px base cell)
+//! and a large label; counts above that reuse the same files under many
 //! indices (the cache is keyed by content). Photos: the shared wallpapers (3640×2400 to
 //! 4096×4096 JPEG/PNG/WebP), repeated likewise.
 
@@ -378,9 +379,9 @@ fn synthetic(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
                 let r = ((fx - 512.0).powi(2) + (fy - 600.0).powi(2)).sqrt();
                 let v = |s: f32| (127.5 + 127.5 * s) as u8;
                 image::Rgb([
-                    v((r * tau / 10.0 + phase).sin()),
-                    v((fx * tau / 9.0 + fy * tau / 17.0).sin()),
-                    v((fx * tau / 12.0).sin() * (fy * tau / 12.0 + phase).sin()),
+                    v((r * tau / 16.0 + phase).sin()),
+                    v((fx * tau / 15.0 + fy * tau / 40.0).sin()),
+                    v((fx * tau / 20.0).sin() * (fy * tau / 20.0 + phase).sin()),
                 ])
             });
             let mut bytes = Vec::new();

@@ -184,9 +184,7 @@ impl Cache {
     /// readable. Stored next to the thumbnails, keyed by content hash and side.
     pub fn load_detail(&self, side: u32, key: &str) -> Option<RgbaImage> {
         for ext in ["jpg", "png"] {
-            let Some(path) = self.detail_path(side, key, ext) else {
-                return None;
-            };
+            let path = self.detail_path(side, key, ext)?;
             if let Ok(bytes) = std::fs::read(&path) {
                 // PNG holds premultiplied values as they are; JPEG only opaque images
                 return image::load_from_memory(&bytes).ok().map(|i| i.to_rgba8());

@@ -306,10 +306,8 @@ impl SlotCache {
                     best = Some((i, 0));
                     break;
                 }
-                Some((owner, t)) if !pinned(*owner) => {
-                    if best.is_none_or(|(_, bt)| *t < bt) {
-                        best = Some((i, *t));
-                    }
+                Some((owner, t)) if !pinned(*owner) && best.is_none_or(|(_, bt)| *t < bt) => {
+                    best = Some((i, *t));
                 }
                 _ => {}
             }
