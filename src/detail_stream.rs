@@ -46,7 +46,7 @@ pub struct Loaded {
     /// The cell (its level may be lower than asked for when the source is small), or why
     /// there is none.
     pub result: Result<PreparedDetail, String>,
-    /// Long side of the decoded larger version (the source's, when it is smaller).
+    /// The source's long side when it is smaller than the size asked for (0: it is not).
     pub side: u32,
 }
 
@@ -187,7 +187,8 @@ pub fn load_job(job: &Job, cache: &Cache) -> Loaded {
         Ok(cell) => Loaded {
             index: job.index,
             result: Ok(cell),
-            side: long,
+            // shorter than asked for: the source itself is that small
+            side: if long < inner { long } else { 0 },
         },
         Err(e) => fail(e.to_string()),
     }
@@ -258,7 +259,7 @@ pub struct DetailStream {
     wanted: HashMap<usize, usize>,
     /// Wanted images, most urgent first.
     order: Vec<usize>,
-    /// Long side of an image's larger version once decoded (its source is no larger).
+    /// Long side of the sources found smaller than a level asked for.
     source_side: HashMap<usize, u32>,
     failed: HashSet<usize>,
     /// Images that found every slot of their level held by images on screen (cleared when

@@ -325,3 +325,34 @@ fn an_image_without_a_larger_version_keeps_its_thumbnail_and_warns_once() {
     );
     assert!(ctx.take_errors().is_empty());
 }
+
+#[test]
+fn zooming_further_in_upgrades_an_image_to_a_larger_level() {
+    let ctx = gpu();
+    let dir = tempfile::tempdir().unwrap();
+    let src = detailed(1024);
+    let file = dir.path().join("detail.png");
+    src.save(&file).unwrap();
+    let config = AtlasConfig {
+        max_cell: 64,
+        ..Default::default()
+    };
+    let plan = AtlasPlan::new(1, &config, &ctx.device.limits()).unwrap();
+    let detail = DetailPlan::new(96 << 20, &ctx.device.limits());
+    let mut r = QuadRenderer::with_detail(&ctx.device, TargetDesc::OFFSCREEN, plan, detail)
+        .expect("renderer");
+    let thumb =
+        image_tsne_live::thumbs::thumbnail(&image::DynamicImage::ImageRgba8(src.clone()), 256);
+    r.set_image(&ctx.queue, 0, &thumb).unwrap();
+    let mut s = DetailStream::new(vec![file], Cache::disabled(), 1);
+    let mut levels = Vec::new();
+    for side in [200.0, 800.0] {
+        let params = fill_params(&r, side);
+        let p = stream_until_complete(&ctx, &mut r, &mut s, &params, Duration::from_secs(20));
+        assert!(p.complete() && p.wanted == 1, "{p:?}");
+        levels.push(r.instances()[0].detail >> 28);
+    }
+    // 200 px: the 256 px level; 800 px: the 1024 px level (the 248 px version of the first
+    // visit does not make the source look small)
+    assert_eq!(levels, [0, 2]);
+}
