@@ -128,7 +128,18 @@ impl Drop for DetailLoader {
     }
 }
 
+/// Lowers the calling thread's priority (Linux: nice is per thread), so decoding yields the
+/// CPU to the render loop — on a software rasterizer the frame is CPU work too.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; who = 0 is the calling thread on Linux.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 fn worker(shared: &Shared, tx: &Sender<Loaded>) {
+    lower_priority();
     loop {
         let job = {
             let Ok(mut q) = shared.queue.lock() else {
