@@ -8,8 +8,12 @@
 //!
 //! ```sh
 //! cargo run --release --example bench_zoom -- [--counts 1000,10000,100000] [--distinct 300]
-//!     [--out /tmp/bench_zoom] [--sets synthetic,photos] [--gpu-memory 1536]
+//!     [--out /tmp/bench_zoom] [--sets synthetic,photos] [--gpu-memory 1536] [--frame-ms 0]
 //! ```
+//!
+//! `--frame-ms P` paces the frames to one per P ms, as a window's vsync would (frame times are
+//! measured without the wait); 0 renders back to back, which on a software rasterizer leaves
+//! the (low-priority) decoding threads only the CPU the frames do not take.
 //!
 //! Synthetic images: `--distinct` 1024 px JPEGs (quality 90) with fine rings/stripes/egg-crate
 //! (periods 16, ~14 and 20 px: 4–6 px at the close-up, below one pixel in a 64 px base cell)
@@ -42,6 +46,7 @@ fn main() -> anyhow::Result<()> {
     let mut out = PathBuf::from("/tmp/bench_zoom");
     let mut sets = vec!["synthetic".to_string(), "photos".to_string()];
     let mut gpu_memory = 1536u64;
+    let mut frame_ms = 0.0f64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args
@@ -53,6 +58,7 @@ fn main() -> anyhow::Result<()> {
             "--out" => out = v.into(),
             "--sets" => sets = v.split(',').map(String::from).collect(),
             "--gpu-memory" => gpu_memory = v.parse()?,
+            "--frame-ms" => frame_ms = v.parse()?,
             _ => anyhow::bail!("unknown option {a}"),
         }
     }
@@ -60,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     let ctx = GpuContext::new_headless()?;
     println!("adapter: {}", ctx.adapter_summary());
     println!(
-        "| set | images | run | time to sharp | PSNR min / mean (dB) | longest / median frame (ms) | base MiB | detail MiB | RSS MiB |"
+        "| set | images | run | time to sharp | PSNR min / mean (dB) | longest (when) / median frame (ms) | base MiB | detail MiB | RSS MiB |"
     );
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
     for set in &sets {
@@ -91,15 +97,17 @@ fn main() -> anyhow::Result<()> {
                     &detail_dir,
                     tier,
                     gpu_memory,
+                    Duration::from_secs_f64(frame_ms / 1e3),
                 )?;
                 println!(
-                    "| {set} | {n} | {run} | {} | {:.1} / {:.1} | {:.0} / {:.0} | {:.0} | {:.0} | {:.0} |",
+                    "| {set} | {n} | {run} | {} | {:.1} / {:.1} | {:.0} ({}) / {:.0} | {:.0} | {:.0} | {:.0} |",
                     row.time_to_sharp
                         .map(|t| format!("{:.2} s ({} frames)", t.as_secs_f64(), row.frames))
                         .unwrap_or_else(|| "–".into()),
                     row.psnr_min,
                     row.psnr_mean,
                     row.longest_ms,
+                    row.longest_at,
                     row.median_ms,
                     row.base_mib,
                     row.detail_mib,
@@ -117,6 +125,7 @@ struct Row {
     psnr_min: f64,
     psnr_mean: f64,
     longest_ms: f64,
+    longest_at: String,
     median_ms: f64,
     base_mib: f64,
     detail_mib: f64,
@@ -132,6 +141,7 @@ fn measure(
     detail_dir: &Path,
     tier: bool,
     gpu_memory_mib: u64,
+    period: Duration,
 ) -> anyhow::Result<Row> {
     let limits = ctx.device.limits();
     let plan = AtlasPlan::new(n, &AtlasConfig::default(), &limits)?;
@@ -188,7 +198,12 @@ fn measure(
         );
         ctx.queue.submit(Some(enc.finish()));
         ctx.device.poll(wgpu::Maintain::Wait);
-        (p, t.elapsed())
+        let dt = t.elapsed();
+        // a paced loop (like a window's vsync) leaves the rest of the period idle
+        if let Some(rest) = period.checked_sub(dt) {
+            std::thread::sleep(rest);
+        }
+        (p, dt)
     };
     // settle at the whole-grid view (first use clears the textures)
     for _ in 0..3 {
@@ -206,6 +221,7 @@ fn measure(
         ];
         times.push(frame(&mut r, &mut stream, &cam).1);
     }
+    let glide_frames = times.len();
     let stopped = Instant::now();
     let mut time_to_sharp = None;
     let mut frames = 0;
@@ -225,7 +241,17 @@ fn measure(
         .collect();
     still.sort();
     let median = still[still.len() / 2];
-    let longest = times.iter().max().copied().unwrap_or_default();
+    let (at, longest) = times
+        .iter()
+        .copied()
+        .enumerate()
+        .max_by_key(|(_, t)| *t)
+        .unwrap_or_default();
+    let longest_at = if at < glide_frames {
+        format!("glide {}", at + 1)
+    } else {
+        format!("stop+{}", at - glide_frames + 1)
+    };
     let drawn = target.read(&ctx.device, &ctx.queue)?;
     let (psnr_min, psnr_mean) = visible_psnr(&r, &close, &layout, &drawn, sources);
     let errors = ctx.take_errors();
@@ -238,6 +264,7 @@ fn measure(
         psnr_min,
         psnr_mean,
         longest_ms: longest.as_secs_f64() * 1e3,
+        longest_at,
         median_ms: median.as_secs_f64() * 1e3,
         base_mib: plan.mebibytes(),
         detail_mib: detail.bytes() as f64 / 1048576.0,
