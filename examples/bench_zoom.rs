@@ -181,6 +181,7 @@ fn measure(
         } else {
             Default::default()
         };
+        let streaming = t.elapsed();
         let params = FrameParams {
             camera: *cam,
             layout,
@@ -203,7 +204,7 @@ fn measure(
         if let Some(rest) = period.checked_sub(dt) {
             std::thread::sleep(rest);
         }
-        (p, dt)
+        (p, dt, streaming)
     };
     // settle at the whole-grid view (first use clears the textures)
     for _ in 0..3 {
@@ -219,7 +220,8 @@ fn measure(
             far.center[0] + (close.center[0] - far.center[0]) * f,
             far.center[1] + (close.center[1] - far.center[1]) * f,
         ];
-        times.push(frame(&mut r, &mut stream, &cam).1);
+        let (p, dt, st) = frame(&mut r, &mut stream, &cam);
+        times.push((dt, st, p.uploaded_bytes));
     }
     let glide_frames = times.len();
     let stopped = Instant::now();
@@ -227,8 +229,8 @@ fn measure(
     let mut frames = 0;
     if tier {
         while stopped.elapsed() < Duration::from_secs(120) {
-            let (p, dt) = frame(&mut r, &mut stream, &close);
-            times.push(dt);
+            let (p, dt, st) = frame(&mut r, &mut stream, &close);
+            times.push((dt, st, p.uploaded_bytes));
             frames += 1;
             if p.complete() {
                 time_to_sharp = Some(stopped.elapsed());
@@ -241,17 +243,22 @@ fn measure(
         .collect();
     still.sort();
     let median = still[still.len() / 2];
-    let (at, longest) = times
+    let (at, (longest, streaming, uploaded)) = times
         .iter()
         .copied()
         .enumerate()
-        .max_by_key(|(_, t)| *t)
+        .max_by_key(|(_, t)| t.0)
         .unwrap_or_default();
-    let longest_at = if at < glide_frames {
+    let when = if at < glide_frames {
         format!("glide {}", at + 1)
     } else {
         format!("stop+{}", at - glide_frames + 1)
     };
+    let longest_at = format!(
+        "{when}; streaming {:.0} ms, {:.1} MiB up",
+        streaming.as_secs_f64() * 1e3,
+        uploaded as f64 / 1048576.0
+    );
     let drawn = target.read(&ctx.device, &ctx.queue)?;
     let (psnr_min, psnr_mean) = visible_psnr(&r, &close, &layout, &drawn, sources);
     let errors = ctx.take_errors();
