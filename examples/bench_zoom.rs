@@ -161,7 +161,13 @@ fn measure(
         r.set_prepared_image(&ctx.queue, i, &cells[i % cells.len()])?;
     }
     let paths: Vec<PathBuf> = (0..n).map(|i| files[i % files.len()].clone()).collect();
-    let mut stream = DetailStream::new(paths, Cache::at(detail_dir), 1);
+    // BENCH_ZOOM_NO_CACHE: decode every time, write nothing (to tell decoding from cache I/O)
+    let detail_cache = if std::env::var_os("BENCH_ZOOM_NO_CACHE").is_some() {
+        Cache::disabled()
+    } else {
+        Cache::at(detail_dir)
+    };
+    let mut stream = DetailStream::new(paths, detail_cache, 1);
     let g = r.geometry();
     let layout = LayoutParams {
         t: 1.0,
@@ -230,6 +236,15 @@ fn measure(
     if tier {
         while stopped.elapsed() < Duration::from_secs(120) {
             let (p, dt, st) = frame(&mut r, &mut stream, &close);
+            if std::env::var_os("BENCH_ZOOM_TRACE").is_some() {
+                eprintln!(
+                    "stop+{frames}: {:.0} ms (streaming {:.1} ms), {} uploads {:.1} MiB, {p:?}",
+                    dt.as_secs_f64() * 1e3,
+                    st.as_secs_f64() * 1e3,
+                    p.uploads,
+                    p.uploaded_bytes as f64 / 1048576.0
+                );
+            }
             times.push((dt, st, p.uploaded_bytes));
             frames += 1;
             if p.complete() {
