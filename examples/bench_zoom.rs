@@ -99,6 +99,8 @@ fn main() -> anyhow::Result<()> {
                     gpu_memory,
                     Duration::from_secs_f64(frame_ms / 1e3),
                 )?;
+                // let the driver finish with the dropped renderer's resources first
+                ctx.device.poll(wgpu::Maintain::Wait);
                 println!(
                     "| {set} | {n} | {run} | {} | {:.1} / {:.1} | {:.0} ({}) / {:.0} | {:.0} | {:.0} | {:.0} |",
                     row.time_to_sharp
@@ -150,7 +152,14 @@ fn measure(
     } else {
         DetailPlan::disabled()
     };
+    let trace = |what: &str| {
+        if std::env::var_os("BENCH_ZOOM_TRACE").is_some() {
+            eprintln!("[{what}]");
+        }
+    };
+    trace("creating the renderer");
     let mut r = QuadRenderer::with_detail(&ctx.device, TargetDesc::OFFSCREEN, plan, detail)?;
+    trace("renderer created");
     let cells = files
         .iter()
         .map(|f| {
@@ -213,7 +222,8 @@ fn measure(
         (p, dt, streaming)
     };
     // settle at the whole-grid view (first use clears the textures)
-    for _ in 0..3 {
+    for k in 0..3 {
+        trace(&format!("settle {k}"));
         frame(&mut r, &mut stream, &far);
     }
     let mut times = Vec::new();
@@ -226,6 +236,7 @@ fn measure(
             far.center[0] + (close.center[0] - far.center[0]) * f,
             far.center[1] + (close.center[1] - far.center[1]) * f,
         ];
+        trace(&format!("glide {k}"));
         let (p, dt, st) = frame(&mut r, &mut stream, &cam);
         times.push((dt, st, p.uploaded_bytes));
     }

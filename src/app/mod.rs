@@ -286,8 +286,9 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     if let Some(done) = model.gpu.step_screenshot(device, queue, false) {
         screenshot_done(model, done);
     }
-    let cache = &model.workers.cache;
-    model.gpu.stream_details(queue, &mut model.state, cache);
+    model
+        .gpu
+        .stream_details(queue, &mut model.state, &model.workers.cache);
     for text in std::mem::take(&mut model.gpu.notices) {
         model.state.error(text.clone());
         model.state.warn(text);
