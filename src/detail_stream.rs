@@ -434,7 +434,9 @@ impl DetailStream {
             }
             let have = r.touch_detail(index, self.frame);
             if have.is_some_and(|h| h >= cell.level)
-                || DETAIL_SIDES[cell.level] <= r.atlas_plan().cell_size
+                || DETAIL_SIDES
+                    .get(cell.level)
+                    .is_none_or(|&side| side <= r.atlas_plan().cell_size)
             {
                 continue;
             }

@@ -462,8 +462,10 @@ impl QuadRenderer {
         let previous = self.static_cpu.get(index).map(|s| s.detail);
         if let Some(prev) = previous.filter(|&p| p != NO_DETAIL) {
             let (pl, ps) = ((prev >> 28) as usize, prev & 0x0fff_ffff);
-            if (pl, ps) != (level, slot) && self.detail.slots[pl].owner(ps) == Some(index) {
-                self.detail.slots[pl].release(ps);
+            if let Some(c) = self.detail.slots.get_mut(pl) {
+                if (pl, ps) != (level, slot) && c.owner(ps) == Some(index) {
+                    c.release(ps);
+                }
             }
         }
         let side = super::detail::DETAIL_SIDES[level];
