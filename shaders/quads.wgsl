@@ -22,11 +22,21 @@ struct Uniforms {
     atlas: vec4<u32>,
     // hovered instance index (0xffffffff = none), unused x3
     hover: vec4<u32>,
+    // detail levels 0..2 (256, 512, 1024 px cells): cells per layer row, cell side, mip levels
+    detail_per_row: vec4<u32>,
+    detail_side: vec4<u32>,
+    detail_mips: vec4<u32>,
 };
 
 @group(0) @binding(0) var<uniform> u: Uniforms;
 @group(1) @binding(0) var atlas_tex: texture_2d_array<f32>;
 @group(1) @binding(1) var atlas_samp: sampler;
+// The detail tier: larger versions of the images on screen, one texture array per level.
+@group(1) @binding(2) var detail0: texture_2d_array<f32>;
+@group(1) @binding(3) var detail1: texture_2d_array<f32>;
+@group(1) @binding(4) var detail2: texture_2d_array<f32>;
+
+const NO_DETAIL: u32 = 0xffffffffu;
 
 const FLAG_PLACEHOLDER: u32 = 1u;
 const FLAG_HIDDEN: u32 = 2u;
@@ -43,6 +53,11 @@ struct VsOut {
     @location(2) @interpolate(flat) size_px: vec2<f32>,
     @location(3) @interpolate(flat) layer: u32,
     @location(4) @interpolate(flat) flags: u32,
+    // The image's rectangle in its detail cell's layer uv, when it has one.
+    @location(5) @interpolate(flat) detail_rect: vec4<f32>,
+    // Detail level (0..2; 3 = none) and layer.
+    @location(6) @interpolate(flat) detail_level: u32,
+    @location(7) @interpolate(flat) detail_layer: u32,
 };
 
 @vertex
@@ -54,8 +69,11 @@ fn vs_main(
     @location(2) rect: vec4<f32>,
     @location(3) aspect: f32,
     @location(4) flags: u32,
+    @location(5) detail: u32,
+    @location(6) detail_rect: vec4<f32>,
 ) -> VsOut {
     var out: VsOut;
+    out.detail_level = 3u;
     // Degenerate, clipped vertex: used to drop a quad.
     out.clip = vec4<f32>(0.0, 0.0, -1.0, 1.0);
     let overlay = vid >= 6u;
@@ -115,6 +133,20 @@ fn vs_main(
     out.size_px = size_px;
     out.layer = iid / cpl;
     out.flags = flags | select(0u, FLAG_OVERLAY, overlay);
+
+    // Detail slot: same cell arithmetic in the level's own array.
+    if (detail != NO_DETAIL) {
+        let level = min(detail >> 28u, 2u);
+        let slot = detail & 0x0fffffffu;
+        let dpr = max(u.detail_per_row[level], 1u);
+        let dpl = dpr * dpr;
+        let dwithin = slot % dpl;
+        let dcell = vec2<f32>(f32(dwithin % dpr), f32(dwithin / dpr));
+        let dinv = 1.0 / f32(dpr);
+        out.detail_rect = vec4<f32>((dcell + detail_rect.xy) * dinv, (dcell + detail_rect.zw) * dinv);
+        out.detail_level = level;
+        out.detail_layer = slot / dpl;
+    }
     return out;
 }
 
@@ -123,21 +155,50 @@ fn sd_round_box(p: vec2<f32>, half_size: vec2<f32>, r: f32) -> f32 {
     return length(max(q, vec2<f32>(0.0, 0.0))) + min(max(q.x, q.y), 0.0) - r;
 }
 
-@fragment
-fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
-    // Manual LOD so the sample can be clamped inside the image at the level actually read:
-    // no bleeding from neighbouring cells at any mip level, crisp edges when magnified.
-    let uv = mix(in.uv_rect.xy, in.uv_rect.zw, in.local);
-    let texels = f32(max(u.atlas.x * u.atlas.z, 1u));
-    let rho = max(length(dpdx(uv)), length(dpdy(uv))) * texels;
-    let max_lod = f32(max(u.atlas.w, 1u) - 1u);
+// Where to sample an image's rectangle `rect` (layer uv) of a texture with `texels` texels per
+// layer side and `mips` levels: the clamped uv and the level of detail. Manual LOD so the
+// sample can be clamped inside the image at the level actually read: no bleeding from
+// neighbouring cells at any mip level, crisp edges when magnified. `dldx`/`dldy` are the
+// screen derivatives of `local`, taken once in uniform control flow.
+fn cell_sample(rect: vec4<f32>, local: vec2<f32>, dldx: vec2<f32>, dldy: vec2<f32>, texels: f32, mips: u32) -> vec3<f32> {
+    let uv = mix(rect.xy, rect.zw, local);
+    let extent = rect.zw - rect.xy;
+    let rho = max(length(dldx * extent), length(dldy * extent)) * texels;
+    let max_lod = f32(max(mips, 1u) - 1u);
     let lod = clamp(log2(max(rho, 1e-6)), 0.0, max_lod);
     let coarse = min(ceil(lod), max_lod);
     let half_texel = 0.5 * exp2(coarse) / texels;
-    let mid = 0.5 * (in.uv_rect.xy + in.uv_rect.zw);
-    let lo = min(in.uv_rect.xy + vec2<f32>(half_texel, half_texel), mid);
-    let hi = max(in.uv_rect.zw - vec2<f32>(half_texel, half_texel), mid);
-    let tex = textureSampleLevel(atlas_tex, atlas_samp, clamp(uv, lo, hi), i32(in.layer), lod);
+    let mid = 0.5 * (rect.xy + rect.zw);
+    let lo = min(rect.xy + vec2<f32>(half_texel, half_texel), mid);
+    let hi = max(rect.zw - vec2<f32>(half_texel, half_texel), mid);
+    return vec3<f32>(clamp(uv, lo, hi), lod);
+}
+
+@fragment
+fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
+    // Derivatives in uniform control flow; every sample below uses an explicit level.
+    let dldx = dpdx(in.local);
+    let dldy = dpdy(in.local);
+    var tex: vec4<f32>;
+    let level = in.detail_level;
+    if (level < 3u) {
+        let texels = f32(max(u.detail_per_row[level] * u.detail_side[level], 1u));
+        let s = cell_sample(in.detail_rect, in.local, dldx, dldy, texels, u.detail_mips[level]);
+        let layer = i32(in.detail_layer);
+        // Slightly sharper than plain trilinear: level 0 alone down to 1/sqrt(2) size.
+        let lod = max(s.z - 0.5, 0.0);
+        if (level == 0u) {
+            tex = textureSampleLevel(detail0, atlas_samp, s.xy, layer, lod);
+        } else if (level == 1u) {
+            tex = textureSampleLevel(detail1, atlas_samp, s.xy, layer, lod);
+        } else {
+            tex = textureSampleLevel(detail2, atlas_samp, s.xy, layer, lod);
+        }
+    } else {
+        let texels = f32(max(u.atlas.x * u.atlas.z, 1u));
+        let s = cell_sample(in.uv_rect, in.local, dldx, dldy, texels, u.atlas.w);
+        tex = textureSampleLevel(atlas_tex, atlas_samp, s.xy, i32(in.layer), s.z);
+    }
 
     let overlay = (in.flags & FLAG_OVERLAY) != 0u;
     let in_image = all(in.local >= vec2<f32>(0.0, 0.0)) && all(in.local <= vec2<f32>(1.0, 1.0));

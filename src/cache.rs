@@ -167,6 +167,59 @@ impl Cache {
     }
 }
 
+impl Cache {
+    fn detail_path(&self, side: u32, key: &str, ext: &str) -> Option<PathBuf> {
+        let shard = key.get(..2)?;
+        Some(
+            self.root
+                .as_ref()?
+                .join("detail")
+                .join(side.to_string())
+                .join(shard)
+                .join(format!("{key}.{ext}")),
+        )
+    }
+
+    /// A cached larger version (premultiplied RGBA, long side at most `side`), if present and
+    /// readable. Stored next to the thumbnails, keyed by content hash and side.
+    pub fn load_detail(&self, side: u32, key: &str) -> Option<RgbaImage> {
+        for ext in ["jpg", "png"] {
+            let path = self.detail_path(side, key, ext)?;
+            if let Ok(bytes) = std::fs::read(&path) {
+                // Entries are not flushed to disk: a JPEG cut short by a power cut would decode
+                // with grey filled in, so it is a miss (PNG's decoder fails on its own).
+                if crate::thumbs::is_truncated_jpeg(&bytes) {
+                    return None;
+                }
+                // PNG holds premultiplied values as they are; JPEG only opaque images
+                return image::load_from_memory(&bytes).ok().map(|i| i.to_rgba8());
+            }
+        }
+        None
+    }
+
+    /// Store a larger version (atomically, not flushed: a short file reads as a miss): opaque images as JPEG (quality 92, about a tenth
+    /// of the raw size), images with transparency as PNG (lossless, premultiplied values).
+    pub fn store_detail(&self, side: u32, key: &str, img: &RgbaImage) -> std::io::Result<()> {
+        let opaque = img.pixels().all(|p| p.0[3] == 255);
+        let Some(path) = self.detail_path(side, key, if opaque { "jpg" } else { "png" }) else {
+            return Ok(());
+        };
+        let mut bytes = Vec::new();
+        let encoded = if opaque {
+            let rgb = image::DynamicImage::ImageRgba8(img.clone()).to_rgb8();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 92).encode_image(&rgb)
+        } else {
+            img.write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+        };
+        encoded.map_err(std::io::Error::other)?;
+        write_replaceable(&path, &bytes)
+    }
+}
+
 /// `--cache-dir` / `$IMAGE_TSNE_LIVE_CACHE` / `$XDG_CACHE_HOME/image-tsne-live` / `~/.cache/image-tsne-live`.
 pub fn default_dir() -> Option<PathBuf> {
     let env = |k: &str| {
@@ -220,6 +273,22 @@ mod tests {
         assert!(cache.load_thumb(64, "abcdef").is_none());
         std::fs::write(&path, b"").unwrap();
         assert!(cache.load_thumb(64, "abcdef").is_none());
+    }
+
+    #[test]
+    fn a_detail_version_cut_short_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        let img = RgbaImage::from_fn(64, 48, |x, y| {
+            image::Rgba([(x * 4) as u8, (y * 5) as u8, 90, 255])
+        });
+        cache.store_detail(256, "abcdef", &img).unwrap();
+        let back = cache.load_detail(256, "abcdef").expect("stored");
+        assert_eq!(back.dimensions(), (64, 48));
+        let path = cache.detail_path(256, "abcdef", "jpg").unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        assert!(cache.load_detail(256, "abcdef").is_none());
     }
 
     #[test]

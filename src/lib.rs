@@ -14,6 +14,8 @@ pub mod cache;
 pub mod cells;
 pub mod cli;
 pub mod demo;
+pub mod detail_decode;
+pub mod detail_stream;
 pub mod features;
 pub mod grid;
 pub mod grow;

@@ -175,7 +175,7 @@ fn image_error(e: image::ImageError) -> DecodeError {
 /// the first scan are skipped by their lengths (an EXIF thumbnail in APP1 carries an FF D9 of
 /// its own), then the marker must follow somewhere in the scan data; bytes after it are fine.
 /// A header we cannot walk is left to the decoder to judge.
-fn is_truncated_jpeg(bytes: &[u8]) -> bool {
+pub(crate) fn is_truncated_jpeg(bytes: &[u8]) -> bool {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return false;
     }

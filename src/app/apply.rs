@@ -210,7 +210,7 @@ pub(super) fn lightbox_ready(
     match image {
         Ok(img) => {
             let size = [img.width() as usize, img.height() as usize];
-            let color = egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw());
+            let color = egui::ColorImage::from_rgba_premultiplied(size, img.as_raw());
             let tex = model.egui.ctx().load_texture(
                 format!("lightbox-{index}"),
                 color,

@@ -66,6 +66,10 @@ pub struct AppArgs {
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub cache: crate::cache::CacheArgs,
+    /// GPU memory for images in MiB: the base atlas (at most 512 MiB) plus the detail tier
+    /// (sharp close-ups) in what is left. The default fits a 2 GB GPU.
+    #[arg(long, value_name = "MiB", default_value_t = 1536)]
+    pub gpu_memory: u64,
     /// Quit this many frames after the startup analysis/load has finished (for scripts, tests).
     #[arg(long, value_name = "FRAMES")]
     pub quit_after: Option<u64>,

@@ -3,11 +3,15 @@
 //! window keeps its frame rate), and uncaptured GPU errors survived: each kind is logged once,
 //! all are counted in the status line, and after an out-of-memory or device-lost error the
 //! renderers are rebuilt from what the app keeps (positions, grid, thumbnails on disk).
+//! Each renderer has a detail tier (larger versions of the images on screen) that a
+//! [`DetailStream`] keeps filled from the camera, a few MB of uploads per frame.
 
 use super::state::{AppState, Scene};
 use super::worker::Workers;
+use crate::detail_stream::DetailStream;
 use crate::render::{
-    GpuErrorKind, GpuErrorLog, OffscreenJob, QuadRenderer, ScreenshotOptions, TargetDesc,
+    DetailPlan, GpuErrorKind, GpuErrorLog, OffscreenJob, QuadRenderer, ScreenshotOptions,
+    TargetDesc, DEFAULT_GPU_MEMORY_BYTES,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -49,6 +53,10 @@ pub struct Gpu {
     rebuild_pending: bool,
     /// Renderers rebuilt so far (after device loss or out-of-memory).
     pub rebuilds: u64,
+    /// GPU memory for images, base atlas and detail tier together (`--gpu-memory`).
+    pub gpu_memory: u64,
+    /// Detail streaming per scene (made when the scene is first drawn).
+    streams: HashMap<u64, DetailStream>,
 }
 
 impl Gpu {
@@ -66,6 +74,50 @@ impl Gpu {
             last_rebuild: None,
             rebuild_pending: false,
             rebuilds: 0,
+            gpu_memory: DEFAULT_GPU_MEMORY_BYTES,
+            streams: HashMap::new(),
+        }
+    }
+
+    /// `--gpu-memory` in MiB (the base atlas keeps its own plan; the detail tier gets the
+    /// rest, none when the atlas alone needs more).
+    pub fn with_gpu_memory(mut self, mebibytes: u64) -> Self {
+        self.gpu_memory = mebibytes.saturating_mul(1024 * 1024);
+        self
+    }
+
+    /// The detail tier of a scene whose base atlas is `plan`: what is left of `gpu_memory`.
+    fn detail_plan(&self, device: &wgpu::Device, plan: &crate::render::AtlasPlan) -> DetailPlan {
+        DetailPlan::new(self.gpu_memory.saturating_sub(plan.bytes), &device.limits())
+    }
+
+    /// One frame of detail streaming for the scene on screen: plan from the camera, start
+    /// decodes, upload what is ready within the frame's budget. Warnings go to the panel.
+    pub fn stream_details(
+        &mut self,
+        queue: &wgpu::Queue,
+        state: &mut AppState,
+        cache: &crate::cache::Cache,
+    ) {
+        let Some(scene) = state.shown() else {
+            return;
+        };
+        let id = scene.id;
+        let Some(renderer) = self.renderers.get_mut(&id) else {
+            return;
+        };
+        if !renderer.detail_tier().plan().enabled() {
+            return;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let stream = self
+            .streams
+            .entry(id)
+            .or_insert_with(|| DetailStream::new(scene.paths.clone(), cache.clone(), threads));
+        let layout = state.layout_params();
+        stream.update(renderer, queue, &state.camera, &layout);
+        for text in stream.take_warnings() {
+            state.warn(text);
         }
     }
 
@@ -77,7 +129,15 @@ impl Gpu {
         plan: crate::render::AtlasPlan,
     ) -> crate::render::Result<()> {
         self.plans.insert(scene, plan);
-        let renderer = QuadRenderer::with_plan(device, self.target, plan)?;
+        let detail = self.detail_plan(device, &plan);
+        let renderer = QuadRenderer::with_detail(device, self.target, plan, detail)?;
+        eprintln!(
+            "GPU memory for images: {:.0} MiB = base atlas {:.1} MiB ({} px cells) + {}",
+            self.gpu_memory as f64 / 1048576.0,
+            plan.mebibytes(),
+            plan.cell_size,
+            detail
+        );
         log::info!("{}", renderer.atlas_plan());
         self.renderers.insert(scene, renderer);
         Ok(())
@@ -85,6 +145,7 @@ impl Gpu {
 
     pub fn drop_scene(&mut self, scene: u64) {
         self.renderers.remove(&scene);
+        self.streams.remove(&scene);
         self.plans.remove(&scene);
         if self.screenshot.as_ref().is_some_and(|s| s.scene == scene) {
             self.drop_screenshot("its layout was replaced");
@@ -230,15 +291,18 @@ impl Gpu {
     ) {
         self.drop_screenshot("the GPU resources were rebuilt");
         self.renderers.clear();
+        self.streams.clear();
         let mut fresh = HashMap::new();
         for (&id, &plan) in &self.plans {
             let Some(scene) = find_scene(state, id) else {
                 continue;
             };
-            let result = QuadRenderer::with_plan(device, self.target, plan).and_then(|mut r| {
-                upload_scene(&mut r, queue, scene)?;
-                Ok(r)
-            });
+            let detail = self.detail_plan(device, &plan);
+            let result =
+                QuadRenderer::with_detail(device, self.target, plan, detail).and_then(|mut r| {
+                    upload_scene(&mut r, queue, scene)?;
+                    Ok(r)
+                });
             match result {
                 Ok(r) => {
                     fresh.insert(id, (r, scene.paths.clone()));

@@ -135,7 +135,7 @@ fn model(app: &App) -> Model {
             (
                 Egui::from_window(&win),
                 [pw as f32, ph as f32],
-                Gpu::new(win.device(), target),
+                Gpu::new(win.device(), target).with_gpu_memory(args.gpu_memory),
             )
         }
         None => {
@@ -301,6 +301,9 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     if let Some(done) = model.gpu.step_screenshot(device, queue, false) {
         screenshot_done(model, done);
     }
+    model
+        .gpu
+        .stream_details(queue, &mut model.state, &model.workers.cache);
     for text in std::mem::take(&mut model.gpu.notices) {
         model.state.error(text.clone());
         model.state.warn(text);

@@ -9,9 +9,11 @@
 //!   (`src + (1 − a)·dst`) in linear light. Colours in [`Style`] are linear, premultiplied.
 //! * Image `i` is instance `i` and atlas cell `i`.
 //!
-//! Per frame the app calls [`QuadRenderer::render`] (writes a 144-byte uniform, records one
+//! Per frame the app calls [`QuadRenderer::render`] (writes a 192-byte uniform, records one
 //! render pass); while t-SNE runs it calls [`QuadRenderer::update_tsne_positions`]; when a
-//! thumbnail arrives, [`QuadRenderer::set_image`]. Headless use goes through [`GpuContext`],
+//! thumbnail arrives, [`QuadRenderer::set_image`]. Larger versions of the images on screen
+//! live in the [`detail`] tier ([`QuadRenderer::set_detail`]); [`lod`] plans which are needed
+//! for a camera. Headless use goes through [`GpuContext`],
 //! [`QuadRenderer::render_offscreen`] and [`QuadRenderer::screenshot`].
 //!
 //! Hooking it into a nannou 0.19 app (the renderer takes nannou's `wgpu` 0.17 types as is):
@@ -41,9 +43,11 @@
 
 pub mod atlas;
 pub mod camera;
+pub mod detail;
 pub mod error;
 pub mod gpu_errors;
 pub mod layout;
+pub mod lod;
 pub mod offscreen;
 pub mod quads;
 pub mod screenshot;
@@ -52,6 +56,9 @@ pub use atlas::{
     prepare_cell, Atlas, AtlasConfig, AtlasPlan, CellRect, PreparedCell, DEFAULT_ATLAS_BUDGET_BYTES,
 };
 pub use camera::Camera;
+pub use detail::{
+    DetailPlan, DetailTier, PreparedDetail, DEFAULT_GPU_MEMORY_BYTES, DETAIL_SIDES, NO_DETAIL,
+};
 pub use error::{RenderError, Result};
 pub use gpu_errors::{GpuErrorKind, GpuErrorLog};
 pub use layout::{ease, LayoutGeometry, LayoutParams, WorldRect};

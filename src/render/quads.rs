@@ -6,6 +6,7 @@ use image::RgbaImage;
 
 use super::atlas::{Atlas, AtlasConfig, AtlasPlan, PreparedCell};
 use super::camera::Camera;
+use super::detail::{pack_detail, DetailPlan, DetailTier, DETAIL_LEVELS, NO_DETAIL};
 use super::error::{with_error_scope, RenderError, Result};
 use super::layout::{sanitize_aspect, LayoutGeometry, LayoutParams, WorldRect};
 
@@ -43,7 +44,7 @@ impl TargetDesc {
     };
 }
 
-/// Per-instance data that changes rarely (vertex buffer 1, 24 bytes).
+/// Per-instance data that changes rarely (vertex buffer 1, 36 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
 pub struct StaticInstance {
@@ -55,6 +56,11 @@ pub struct StaticInstance {
     pub aspect: f32,
     /// `FLAG_*` bits.
     pub flags: u32,
+    /// Detail-tier slot holding a larger version (`level << 28 | slot`), or
+    /// [`NO_DETAIL`]: draw from the base atlas.
+    pub detail: u32,
+    /// The image's rectangle inside its detail cell, unorm16 `[x0, y0, x1, y1]`.
+    pub detail_rect: [u16; 4],
 }
 
 /// Bytes per instance in the dynamic (t-SNE position) buffer.
@@ -74,6 +80,10 @@ pub(crate) struct Uniforms {
     placeholder_color: [f32; 4],
     atlas: [u32; 4],
     hover: [u32; 4],
+    /// Detail levels: cells per layer row, cell side, mip levels (per level 0..3).
+    detail_per_row: [u32; 4],
+    detail_side: [u32; 4],
+    detail_mips: [u32; 4],
 }
 
 /// Look of the quads; colours are linear-light, premultiplied RGBA.
@@ -175,6 +185,10 @@ pub struct QuadRenderer {
     pub(super) pipeline: wgpu::RenderPipeline,
     /// Longest side of the largest source image uploaded so far (0: none yet).
     pub(super) max_source_side: u32,
+    /// Per image, the longer side of the thumbnail its base cell was made from (0: none yet).
+    pub(super) thumb_sides: Vec<u32>,
+    /// Larger versions of the images on screen (see [`super::detail`]).
+    pub(super) detail: DetailTier,
 }
 
 impl QuadRenderer {
@@ -194,6 +208,16 @@ impl QuadRenderer {
 
     /// Same as [`new`](Self::new) with an explicit atlas plan.
     pub fn with_plan(device: &wgpu::Device, target: TargetDesc, plan: AtlasPlan) -> Result<Self> {
+        Self::with_detail(device, target, plan, DetailPlan::disabled())
+    }
+
+    /// Same as [`with_plan`](Self::with_plan) with a detail tier of `detail`'s size.
+    pub fn with_detail(
+        device: &wgpu::Device,
+        target: TargetDesc,
+        plan: AtlasPlan,
+        detail: DetailPlan,
+    ) -> Result<Self> {
         if target.sample_count == 0 {
             return Err(RenderError::InvalidSize("sample count 0".into()));
         }
@@ -212,9 +236,12 @@ impl QuadRenderer {
                 rect: [0, 0, 65535, 65535],
                 aspect: 1.0,
                 flags: FLAG_PLACEHOLDER,
+                detail: NO_DETAIL,
+                detail_rect: [0, 0, 65535, 65535],
             });
         }
         let atlas = Atlas::new(device, plan)?;
+        let detail = DetailTier::new(device, detail)?;
         with_error_scope(device, "creating the quad renderer", || {
             use wgpu::util::DeviceExt;
             // Buffers hold at least one instance so that a renderer for 0 images stays valid.
@@ -278,6 +305,9 @@ impl QuadRenderer {
                         ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                         count: None,
                     },
+                    detail_entry(2),
+                    detail_entry(3),
+                    detail_entry(4),
                 ],
             });
             let uniform_bind_group =
@@ -293,6 +323,18 @@ impl QuadRenderer {
                     wgpu::BindGroupEntry {
                         binding: 1,
                         resource: wgpu::BindingResource::Sampler(atlas.sampler()),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: wgpu::BindingResource::TextureView(detail.view(0)),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: wgpu::BindingResource::TextureView(detail.view(1)),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: wgpu::BindingResource::TextureView(detail.view(2)),
                     },
                 ],
             });
@@ -323,6 +365,8 @@ impl QuadRenderer {
                 target,
                 pipeline,
                 max_source_side: 0,
+                thumb_sides: vec![0; count],
+                detail,
             })
         })
     }
@@ -365,7 +409,119 @@ impl QuadRenderer {
     /// GPU bytes this renderer holds: the atlas (all mip levels), the instance buffers and the
     /// uniforms (not counting the pipeline and bind groups, which are small).
     pub fn gpu_bytes(&self) -> u64 {
-        self.atlas.plan().bytes + self.instance_buffer_bytes() + self.uniform_buffer.size()
+        self.atlas.plan().bytes
+            + self.detail.plan().bytes()
+            + self.instance_buffer_bytes()
+            + self.uniform_buffer.size()
+    }
+
+    /// The detail tier (plan, slot caches).
+    pub fn detail_tier(&self) -> &DetailTier {
+        &self.detail
+    }
+
+    /// Per image, the longer side of the thumbnail of its base cell (0: not loaded yet). A
+    /// side below the thumbnail size means the source itself is that small.
+    pub fn thumb_sides(&self) -> &[u32] {
+        &self.thumb_sides
+    }
+
+    /// Uploads a larger version of image `index` into a slot of its level, evicting the least
+    /// recently used image not in `pinned` if the level is full, and points the instance at
+    /// it. The image's previous slot (another level) is freed. Returns the evicted image (now
+    /// drawn from the base atlas again), or `Ok(None)`; `Err` when no slot can be had (every
+    /// slot holds a pinned image) or the upload is invalid.
+    pub fn set_detail(
+        &mut self,
+        queue: &wgpu::Queue,
+        index: usize,
+        cell: &super::detail::PreparedDetail,
+        now: u64,
+        pinned: impl Fn(usize) -> bool,
+    ) -> Result<Option<usize>> {
+        self.check_index(index)?;
+        let level = cell.level.min(DETAIL_LEVELS - 1);
+        let (slot, evicted) = self.detail.slots[level]
+            .acquire(index, now, |i| i != index && pinned(i))
+            .ok_or_else(|| {
+                RenderError::InvalidSize(format!(
+                    "no free {} px detail slot",
+                    super::detail::DETAIL_SIDES[level]
+                ))
+            })?;
+        if let Err(e) = self.detail.write(queue, slot, cell) {
+            self.detail.slots[level].release(slot);
+            return Err(e);
+        }
+        if let Some(old) = evicted.filter(|&o| o != index) {
+            if let Some(inst) = self.static_cpu.get_mut(old) {
+                inst.detail = NO_DETAIL;
+            }
+            self.write_static(queue, old);
+        }
+        let previous = self.static_cpu.get(index).map(|s| s.detail);
+        if let Some(prev) = previous.filter(|&p| p != NO_DETAIL) {
+            let (pl, ps) = ((prev >> 28) as usize, prev & 0x0fff_ffff);
+            if let Some(c) = self.detail.slots.get_mut(pl) {
+                if (pl, ps) != (level, slot) && c.owner(ps) == Some(index) {
+                    c.release(ps);
+                }
+            }
+        }
+        let side = super::detail::DETAIL_SIDES[level];
+        if let Some(inst) = self.static_cpu.get_mut(index) {
+            inst.detail = pack_detail(level, slot);
+            inst.detail_rect = cell.rect.to_unorm16(side);
+        }
+        self.write_static(queue, index);
+        Ok(evicted.filter(|&o| o != index))
+    }
+
+    /// The detail level image `index` is drawn from, if any (its slot is marked used at `now`).
+    pub fn touch_detail(&mut self, index: usize, now: u64) -> Option<usize> {
+        let d = self.static_cpu.get(index)?.detail;
+        if d == NO_DETAIL {
+            return None;
+        }
+        let (level, slot) = ((d >> 28) as usize, d & 0x0fff_ffff);
+        self.detail.slots.get_mut(level)?.touch(slot, now);
+        Some(level)
+    }
+
+    /// Stops drawing image `index` from the detail tier and frees its slot.
+    pub fn clear_detail(&mut self, queue: &wgpu::Queue, index: usize) {
+        let Some(d) = self.static_cpu.get(index).map(|s| s.detail) else {
+            return;
+        };
+        if d == NO_DETAIL {
+            return;
+        }
+        let (level, slot) = ((d >> 28) as usize, d & 0x0fff_ffff);
+        if let Some(c) = self.detail.slots.get_mut(level) {
+            if c.owner(slot) == Some(index) {
+                c.release(slot);
+            }
+        }
+        if let Some(inst) = self.static_cpu.get_mut(index) {
+            inst.detail = NO_DETAIL;
+        }
+        self.write_static(queue, index);
+    }
+
+    /// What the camera asks of the detail tier: every visible image with the detail level it
+    /// needs (see [`super::lod::plan`]).
+    pub fn plan_detail(&self, camera: &Camera, layout: &LayoutParams) -> Vec<super::lod::Want> {
+        super::lod::plan(
+            &super::lod::Instances {
+                geometry: &self.geometry,
+                tsne: &self.tsne_cpu,
+                statics: &self.static_cpu,
+                thumb_sides: &self.thumb_sides,
+                base_cell: self.atlas.plan().cell_size,
+            },
+            camera,
+            layout,
+        )
     }
 
     /// Test hook: an upload the GPU rejects (a write past the end of an instance buffer), to
@@ -444,6 +600,9 @@ impl QuadRenderer {
     fn apply_prepared(&mut self, queue: &wgpu::Queue, index: usize, cell: &PreparedCell) {
         let cell_size = self.atlas.plan().cell_size;
         self.max_source_side = self.max_source_side.max(cell.source_side);
+        if let Some(side) = self.thumb_sides.get_mut(index) {
+            *side = cell.source_side;
+        }
         if let Some(inst) = self.static_cpu.get_mut(index) {
             inst.rect = cell.rect.to_unorm16(cell_size);
             inst.aspect = sanitize_aspect(cell.aspect);
@@ -619,6 +778,9 @@ impl QuadRenderer {
                 plan.mip_levels.max(1),
             ],
             hover: [hovered, 0, 0, 0],
+            detail_per_row: level_field(&self.detail, |l| l.per_row.max(1)),
+            detail_side: level_field(&self.detail, |l| l.side.max(1)),
+            detail_mips: level_field(&self.detail, |l| l.mips.max(1)),
         }
     }
 
@@ -727,6 +889,31 @@ impl QuadRenderer {
     }
 }
 
+fn detail_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Texture {
+            sample_type: wgpu::TextureSampleType::Float { filterable: true },
+            view_dimension: wgpu::TextureViewDimension::D2Array,
+            multisampled: false,
+        },
+        count: None,
+    }
+}
+
+fn level_field(tier: &DetailTier, f: impl Fn(&super::detail::LevelPlan) -> u32) -> [u32; 4] {
+    let mut out = [1u32; 4];
+    for (o, l) in out
+        .iter_mut()
+        .zip(tier.plan().levels.iter())
+        .take(DETAIL_LEVELS)
+    {
+        *o = f(l);
+    }
+    out
+}
+
 fn make_uniform_bind_group(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
@@ -753,7 +940,9 @@ fn make_pipeline(
         1 => Float32x2,
         2 => Unorm16x4,
         3 => Float32,
-        4 => Uint32
+        4 => Uint32,
+        5 => Uint32,
+        6 => Unorm16x4
     ];
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some("image-tsne quads pipeline"),

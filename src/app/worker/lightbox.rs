@@ -1,4 +1,4 @@
-//! The lightbox image: one picture decoded larger, off the render thread.
+//! The lightbox image: one picture decoded larger (premultiplied RGBA), off the render thread.
 
 use super::{Msg, Workers};
 use std::path::PathBuf;
@@ -12,20 +12,10 @@ impl Workers {
     pub fn load_lightbox(self: &Arc<Self>, index: usize, path: PathBuf) {
         let this = self.clone();
         let spawned = self.spawn("itl-lightbox", move || {
-            let image = crate::thumbs::decode_file(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))
-                .map(|img| {
-                    let img = if img.width().max(img.height()) > LIGHTBOX_SIDE {
-                        img.resize(
-                            LIGHTBOX_SIDE,
-                            LIGHTBOX_SIDE,
-                            image::imageops::FilterType::Triangle,
-                        )
-                    } else {
-                        img
-                    };
-                    img.to_rgba8()
-                });
+            // the detail tier's decoder and disk cache: JPEGs DCT-scaled towards the lightbox
+            // size, the result kept (keyed by content) so that reopening it is fast
+            let image = crate::detail_decode::load_detail(&path, &this.cache, LIGHTBOX_SIDE)
+                .map_err(|e| format!("{}: {e}", path.display()));
             this.send(Msg::Lightbox { index, image });
         });
         if let Err(e) = spawned {

@@ -1,0 +1,173 @@
+//! Detail decode: an image file as a larger version (long side up to 1024 px) for the
+//! renderer's detail tier, off the render thread.
+//!
+//! Same robustness as [`crate::thumbs`] (format from the content, size checked from the header,
+//! EXIF orientation applied, alpha kept premultiplied) with two differences:
+//! * a JPEG much larger than wanted is decoded **DCT-scaled** (1/2, 1/4 or 1/8 of its size,
+//!   `jpeg-decoder`'s `Decoder::scale`), so a 24 Mpx photo costs a 1.5 Mpx decode, not a full
+//!   one plus a resize; the result is then resized to the wanted side as thumbnails are;
+//! * the result is kept in the disk cache next to the thumbnails, keyed by the file's content
+//!   and the side ([`crate::cache::Cache::load_detail`]): opaque images as JPEG (quality 92),
+//!   others as PNG, so a second visit reads a small file instead of decoding the source.
+
+use crate::cache::{content_key, Cache};
+use crate::thumbs::{decode_bytes, read_image_file, thumbnail, DecodeError};
+use image::{DynamicImage, RgbImage, RgbaImage};
+use std::path::Path;
+
+/// Decodes `bytes` for display at a long side of at most `side` px: JPEGs DCT-scaled to the
+/// smallest scale that still covers `side`, other formats in full. EXIF orientation applied.
+pub fn decode_scaled(bytes: &[u8], side: u32) -> Result<DynamicImage, DecodeError> {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        if let Some(img) = decode_jpeg_scaled(bytes, side)? {
+            return Ok(img);
+        }
+    }
+    decode_bytes(bytes)
+}
+
+/// `Ok(None)`: not a case the scaled decoder handles (small enough, CMYK, 16-bit): decode
+/// normally.
+fn decode_jpeg_scaled(bytes: &[u8], side: u32) -> Result<Option<DynamicImage>, DecodeError> {
+    use image::ImageDecoder;
+    let mut dec = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
+    if dec.read_info().is_err() {
+        return Ok(None); // let the full decoder say what is wrong
+    }
+    let Some(info) = dec.info() else {
+        return Ok(None);
+    };
+    let (w, h) = (info.width as u32, info.height as u32);
+    if w == 0 || h == 0 {
+        return Err(DecodeError::ZeroSize);
+    }
+    if w as u64 * h as u64 > crate::thumbs::MAX_PIXELS {
+        return Err(DecodeError::TooLarge {
+            width: w,
+            height: h,
+        });
+    }
+    let long = w.max(h);
+    if long < 2 * side {
+        return Ok(None); // no DCT scale would apply
+    }
+    let gray = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => false,
+        jpeg_decoder::PixelFormat::L8 => true,
+        _ => return Ok(None),
+    };
+    let ratio = side as f64 / long as f64;
+    let req_w = ((w as f64 * ratio).ceil() as u16).max(1);
+    let req_h = ((h as f64 * ratio).ceil() as u16).max(1);
+    let (sw, sh) = dec
+        .scale(req_w, req_h)
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    // the same checks as a full decode: truncated data is an error, not a grey image
+    if crate::thumbs::is_truncated_jpeg(bytes) {
+        return Err(DecodeError::Corrupt(
+            "JPEG ends before its end-of-image marker".into(),
+        ));
+    }
+    let pixels = dec
+        .decode()
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let (sw, sh) = (sw as u32, sh as u32);
+    let mut img = if gray {
+        image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
+    } else {
+        RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8)
+    }
+    .ok_or_else(|| DecodeError::Corrupt("scaled JPEG decode returned too few pixels".into()))?;
+    // EXIF orientation from the header (a broken EXIF block does not lose the image)
+    let orientation = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(bytes))
+        .ok()
+        .and_then(|mut d| d.orientation().ok())
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    img.apply_orientation(orientation);
+    Ok(Some(img))
+}
+
+/// The larger version of a file with long side at most `side` (premultiplied RGBA8 sRGB, the
+/// thumbnailer's format): from the disk cache when there, else decoded (scaled) and stored.
+pub fn load_detail(path: &Path, cache: &Cache, side: u32) -> Result<RgbaImage, DecodeError> {
+    let bytes = read_image_file(path)?;
+    let key = content_key(&bytes);
+    if let Some(img) = cache.load_detail(side, &key) {
+        return Ok(img);
+    }
+    let img = thumbnail(&decode_scaled(&bytes, side)?, side);
+    if let Err(e) = cache.store_detail(side, &key, &img) {
+        log::debug!("cannot write the detail cache: {e}");
+    }
+    Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::codecs::jpeg::JpegEncoder;
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([
+                (x * 255 / w) as u8,
+                (y * 255 / h) as u8,
+                ((x / 8 + y / 8) % 2 * 200) as u8,
+            ])
+        });
+        let mut out = Vec::new();
+        JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn big_jpegs_decode_scaled_and_cover_the_side() {
+        let bytes = jpeg(2400, 1600);
+        let img = decode_scaled(&bytes, 512).unwrap();
+        // 1/4 scale: 600×400 covers 512 px on the long side
+        assert_eq!((img.width(), img.height()), (600, 400));
+        let full = decode_scaled(&jpeg(700, 500), 512).unwrap();
+        assert_eq!((full.width(), full.height()), (700, 500));
+        // colours survive the scaled decode (left edge: red 0, right: 255)
+        let rgb = img.to_rgb8();
+        assert!(rgb.get_pixel(2, 200).0[0] < 20);
+        assert!(rgb.get_pixel(597, 200).0[0] > 235);
+    }
+
+    #[test]
+    fn truncated_and_garbage_jpegs_are_errors() {
+        let mut bytes = jpeg(2400, 1600);
+        bytes.truncate(bytes.len() / 2);
+        assert!(decode_scaled(&bytes, 256).is_err());
+        assert!(decode_scaled(&[0xFF, 0xD8, 1, 2, 3], 256).is_err());
+    }
+
+    #[test]
+    fn details_are_cached_by_content_and_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path().join("cache"));
+        let file = dir.path().join("a.jpg");
+        std::fs::write(&file, jpeg(2048, 1024)).unwrap();
+        let first = load_detail(&file, &cache, 1024).unwrap();
+        assert_eq!(first.dimensions(), (1024, 512));
+        // the second load comes from the cache (the source is gone from its first name)
+        let moved = dir.path().join("b.jpg");
+        std::fs::rename(&file, &moved).unwrap();
+        let key = content_key(&std::fs::read(&moved).unwrap());
+        assert!(cache.load_detail(1024, &key).is_some());
+        let second = load_detail(&moved, &cache, 1024).unwrap();
+        assert_eq!(second.dimensions(), (1024, 512));
+        assert!(cache.load_detail(512, &key).is_none());
+        // transparent images keep their alpha through the cache
+        let png = dir.path().join("t.png");
+        RgbaImage::from_pixel(2000, 2000, image::Rgba([255, 0, 0, 128]))
+            .save(&png)
+            .unwrap();
+        let t = load_detail(&png, &cache, 256).unwrap();
+        let t2 = load_detail(&png, &cache, 256).unwrap();
+        assert_eq!(t, t2);
+        assert_eq!(t.get_pixel(10, 10).0, [128, 0, 0, 128]);
+    }
+}
