@@ -181,6 +181,7 @@ impl AppState {
         let id = scene.id;
         let before = scene.points.clone();
         let old_grid = scene.grid.clone();
+        let old_shape = old_grid.as_ref().map(|g| (g.cols, g.rows));
         let mut effects = vec![];
         let mut gone = vec![];
         for &row in &removed {
@@ -299,6 +300,14 @@ impl AppState {
             text.push(format!("{} removed", removed.len()));
         }
         text.push(format!("{moved} moved cell"));
+        let new_shape = self
+            .job_scene()
+            .and_then(|s| s.grid.as_ref().map(|g| (g.cols, g.rows)))
+            .filter(|&now| Some(now) != old_shape);
+        if let (Some((cols, rows)), Some(_)) = (new_shape, old_shape) {
+            // Everything glides to the larger grid, though no image changed place in it.
+            text.push(format!("the grid grew to {cols}×{rows}"));
+        }
         let text = text.join(", ");
         log::info!("{text}");
         self.last_change = Some(text.clone());
