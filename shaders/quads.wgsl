@@ -40,6 +40,7 @@ const NO_DETAIL: u32 = 0xffffffffu;
 
 const FLAG_PLACEHOLDER: u32 = 1u;
 const FLAG_HIDDEN: u32 = 2u;
+const FADE_SHIFT: u32 = 8u;
 // Set by the vertex shader for the second (hovered-instance) draw, vertices 6..12.
 const FLAG_OVERLAY: u32 = 0x80000000u;
 
@@ -215,5 +216,7 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
     if (overlay && !in_image) {
         color = u.outline_color;
     }
-    return color * u.style.z;
+    // bits 8..16: how far the image has faded out (a removed image leaving)
+    let fade = 1.0 - f32((in.flags >> FADE_SHIFT) & 0xffu) / 255.0;
+    return color * (u.style.z * fade);
 }

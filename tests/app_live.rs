@@ -379,6 +379,7 @@ fn new_images_fly_in_old_ones_stay_removed_ones_leave() {
     let mut now = 10.0;
     let mut last = d0;
     let mut hidden = false;
+    let mut faded = vec![];
     while s.settling() || now < 13.0 {
         now += 1.0 / 30.0;
         s.update(now);
@@ -392,7 +393,8 @@ fn new_images_fly_in_old_ones_stay_removed_ones_leave() {
         let d = (shown[n][0] - end[0]).hypot(shown[n][1] - end[1]);
         assert!(d <= last + 1e-6, "comes closer");
         last = d;
-        hidden |= s.drain_effects().iter().any(|e| {
+        let effects = s.drain_effects();
+        hidden |= effects.iter().any(|e| {
             matches!(
                 e,
                 Effect::Visibility {
@@ -402,10 +404,21 @@ fn new_images_fly_in_old_ones_stay_removed_ones_leave() {
                 }
             )
         });
+        faded.extend(effects.iter().filter_map(|e| match e {
+            Effect::Opacity {
+                index: 5, opacity, ..
+            } => Some(*opacity),
+            _ => None,
+        }));
         assert!(now < 20.0);
     }
     assert_eq!(last, 0.0, "arrived");
     assert!(hidden, "the removed image is hidden once it has left");
+    assert!(faded.len() >= 10, "it fades out over the frames: {faded:?}");
+    assert!(
+        faded.windows(2).all(|w| w[1] <= w[0]) && faded[0] > 0.9 && *faded.last().unwrap() < 0.1,
+        "from opaque to transparent, never back: {faded:?}"
+    );
     assert!(
         s.highlighted().is_some(),
         "still highlighted after the flight"

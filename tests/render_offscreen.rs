@@ -945,3 +945,28 @@ fn an_uncaptured_gpu_error_is_counted_once_logged_and_drawing_goes_on() {
         "drawing goes on unchanged after the error"
     );
 }
+
+#[test]
+fn a_fading_image_is_drawn_at_its_opacity_and_opaque_again_when_shown() {
+    let ctx = gpu();
+    let mut r = rgb_scene(&ctx, TargetDesc::OFFSCREEN);
+    // green at (0.2, 0.75) → pixel (40, 150) in t-SNE view
+    let green_at = |img: &RgbaImage| px(img, 40, 150);
+    let opaque = green_at(&render(&ctx, &r, &rgb_params(0.0), &opts(BLACK, 1)));
+    assert!(opaque[1] > 200, "{opaque:?}");
+    r.set_opacity(&ctx.queue, 1, 0.5).expect("fade");
+    let half = green_at(&render(&ctx, &r, &rgb_params(0.0), &opts(BLACK, 1)));
+    // half the linear light over black: sRGB 255 → ~188
+    assert!((170..=205).contains(&half[1]), "{half:?}");
+    r.set_opacity(&ctx.queue, 1, 0.0).expect("fade out");
+    let gone = green_at(&render(&ctx, &r, &rgb_params(0.0), &opts(BLACK, 1)));
+    assert!(gone[1] <= 2, "{gone:?}");
+    // the red image is untouched by another's fade
+    let img = render(&ctx, &r, &rgb_params(0.0), &opts(BLACK, 1));
+    assert!(px(&img, 150, 150)[0] > 200);
+    // hidden, then shown again (a removed file that comes back): opaque
+    r.set_hidden(&ctx.queue, 1, true).expect("hide");
+    r.set_hidden(&ctx.queue, 1, false).expect("show");
+    let back = green_at(&render(&ctx, &r, &rgb_params(0.0), &opts(BLACK, 1)));
+    assert_eq!(back, opaque);
+}

@@ -71,6 +71,15 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                         r.set_hidden(queue, index, !visible)?;
                     }
                 }
+                Effect::Opacity {
+                    scene,
+                    index,
+                    opacity,
+                } => {
+                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                        r.set_opacity(queue, index, opacity)?;
+                    }
+                }
                 Effect::Positions { scene } => {
                     let points = model.state.displayed_points(scene);
                     model.position_uploads += 1;

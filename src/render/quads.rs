@@ -19,6 +19,9 @@ pub const QUADS_WGSL: &str =
 pub const FLAG_PLACEHOLDER: u32 = 1;
 /// Instance flag: do not draw this instance.
 pub const FLAG_HIDDEN: u32 = 2;
+/// Instance flags bits 8..16: how far the image has faded out (0 = opaque, 255 = transparent).
+pub const FADE_SHIFT: u32 = 8;
+const FADE_MASK: u32 = 0xff << FADE_SHIFT;
 
 /// The colour target a pipeline renders into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -637,8 +640,22 @@ impl QuadRenderer {
             if hidden {
                 inst.flags |= FLAG_HIDDEN;
             } else {
-                inst.flags &= !FLAG_HIDDEN;
+                // shown again: opaque, whatever fade it left with
+                inst.flags &= !(FLAG_HIDDEN | FADE_MASK);
             }
+        }
+        self.write_static(queue, index);
+        Ok(())
+    }
+
+    /// Draws image `index` at `opacity` (1 = opaque, as every image starts; 0 = invisible);
+    /// a removed image fades out with it before it is hidden.
+    pub fn set_opacity(&mut self, queue: &wgpu::Queue, index: usize, opacity: f32) -> Result<()> {
+        self.check_index(index)?;
+        // NaN → 0 by the saturating cast: opaque
+        let fade = ((1.0 - opacity.clamp(0.0, 1.0)) * 255.0).round() as u32;
+        if let Some(inst) = self.static_cpu.get_mut(index) {
+            inst.flags = (inst.flags & !FADE_MASK) | (fade << FADE_SHIFT);
         }
         self.write_static(queue, index);
         Ok(())

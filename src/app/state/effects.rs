@@ -33,6 +33,12 @@ pub enum Effect {
         index: usize,
         visible: bool,
     },
+    /// Draw one image at this opacity (a removed image fading out).
+    Opacity {
+        scene: u64,
+        index: usize,
+        opacity: f32,
+    },
     /// Re-upload the scene's t-SNE positions (`Scene::points`).
     Positions {
         scene: u64,

@@ -73,7 +73,7 @@ impl AppState {
         self.glide = Some((id, CellGlide::new(from, to, now, duration)));
         self.effects.push(Effect::Grid { scene: id });
         for &i in removed {
-            self.hide_at.push((id, i, now + duration));
+            self.hide_at.push((id, i, now, now + duration));
         }
     }
 
@@ -85,15 +85,24 @@ impl AppState {
         }
     }
 
-    /// Per frame: upload the gliding cells, hide images that have left, end the glide.
+    /// Per frame: upload the gliding cells, fade out the images leaving and hide those that
+    /// have left, end the glide.
     pub(super) fn advance_glide(&mut self, now: f64) {
         let due: Vec<(u64, usize)> = self
             .hide_at
             .iter()
-            .filter(|(_, _, t)| *t <= now)
-            .map(|(s, i, _)| (*s, *i))
+            .filter(|(_, _, _, t)| *t <= now)
+            .map(|(s, i, _, _)| (*s, *i))
             .collect();
-        self.hide_at.retain(|(_, _, t)| *t > now);
+        self.hide_at.retain(|(_, _, _, t)| *t > now);
+        for &(scene, index, start, end) in &self.hide_at {
+            let left = ((end - now) / (end - start).max(1e-6)).clamp(0.0, 1.0) as f32;
+            self.effects.push(Effect::Opacity {
+                scene,
+                index,
+                opacity: left * left * (3.0 - 2.0 * left),
+            });
+        }
         for (scene, index) in due {
             // still removed (not back meanwhile)
             if self

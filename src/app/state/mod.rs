@@ -121,8 +121,9 @@ pub struct AppState {
     last_change: Option<String>,
     /// Grid cells gliding after the map grew (see `glide`).
     glide: Option<(u64, crate::app::playback::CellGlide)>,
-    /// Removed images (scene, index) hidden once they have left, at this time.
-    hide_at: Vec<(u64, usize, f64)>,
+    /// Removed images (scene, index) leaving from the first time on, fading out, and hidden
+    /// at the second.
+    hide_at: Vec<(u64, usize, f64, f64)>,
     next_id: u64,
     screenshot_count: u32,
     capture_count: u32,
