@@ -118,6 +118,8 @@ fn gpu_errors_and_a_lost_device_do_not_stop_the_app() {
             "upload@20",
             "--inject-gpu-fault",
             "lost@40",
+            "--inject-gpu-fault",
+            "oom@60",
         ])
         .arg("--stats")
         .arg(&stats)
@@ -132,6 +134,14 @@ fn gpu_errors_and_a_lost_device_do_not_stop_the_app() {
         "the invalid upload is logged once:\n{stderr}"
     );
     assert!(stderr.contains("GPU resources rebuilt"), "{stderr}");
+    // out of memory: the detail tier (1536 MiB less the emoji atlas) is halved
+    assert_eq!(
+        stderr
+            .matches("out of GPU memory: the detail tier gets")
+            .count(),
+        1,
+        "{stderr}"
+    );
     // 110 frames after the simulated loss the rebuilt renderer draws every image again
     captured_frame(&frame, &stderr);
 }

@@ -85,7 +85,8 @@ pub struct AppArgs {
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
     /// Test hook: `upload@N` makes frame N after startup send the GPU an invalid upload,
-    /// `lost@N` simulates a lost device (the renderers are rebuilt). May be repeated.
+    /// `lost@N` simulates a lost device (the renderers are rebuilt), `oom@N` an out-of-memory
+    /// error (the detail tier shrinks, the renderers are rebuilt). May be repeated.
     #[arg(long, value_name = "KIND@FRAME", hide = true)]
     pub inject_gpu_fault: Vec<String>,
 }
@@ -156,9 +157,11 @@ pub enum Fault {
     InvalidUpload,
     /// The device is reported lost.
     DeviceLost,
+    /// The device reports it ran out of memory.
+    OutOfMemory,
 }
 
-/// `upload@N` / `lost@N`.
+/// `upload@N` / `lost@N` / `oom@N`.
 pub fn parse_fault(s: &str) -> Result<(Fault, u64)> {
     let (kind, frame) = s
         .split_once('@')
@@ -166,7 +169,8 @@ pub fn parse_fault(s: &str) -> Result<(Fault, u64)> {
     let fault = match kind {
         "upload" => Fault::InvalidUpload,
         "lost" => Fault::DeviceLost,
-        _ => bail!("--inject-gpu-fault: unknown kind {kind:?} (upload, lost)"),
+        "oom" => Fault::OutOfMemory,
+        _ => bail!("--inject-gpu-fault: unknown kind {kind:?} (upload, lost, oom)"),
     };
     let frame = frame
         .parse()
@@ -213,6 +217,7 @@ mod tests {
         );
         assert!(parse_capture_every(&["0".into(), "/tmp/f".into()]).is_err());
         assert_eq!(parse_fault("lost@60").unwrap(), (Fault::DeviceLost, 60));
+        assert_eq!(parse_fault("oom@7").unwrap(), (Fault::OutOfMemory, 7));
         assert!(parse_fault("boom@1").is_err());
         assert!(parse_fault("upload").is_err());
     }

@@ -10,8 +10,8 @@ use super::state::{AppState, Scene};
 use super::worker::Workers;
 use crate::detail_stream::DetailStream;
 use crate::render::{
-    DetailPlan, GpuErrorKind, GpuErrorLog, OffscreenJob, QuadRenderer, ScreenshotOptions,
-    TargetDesc, DEFAULT_GPU_MEMORY_BYTES,
+    detail_budget, DetailPlan, GpuErrorKind, GpuErrorLog, OffscreenJob, QuadRenderer,
+    ScreenshotOptions, TargetDesc, DEFAULT_GPU_MEMORY_BYTES, MAX_OOM_HALVINGS,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -57,6 +57,8 @@ pub struct Gpu {
     pub gpu_memory: u64,
     /// Detail streaming per scene (made when the scene is first drawn).
     streams: HashMap<u64, DetailStream>,
+    /// Times the device ran out of memory: each halves the detail tier (see [`detail_budget`]).
+    oom_halvings: u32,
 }
 
 impl Gpu {
@@ -76,6 +78,7 @@ impl Gpu {
             rebuilds: 0,
             gpu_memory: DEFAULT_GPU_MEMORY_BYTES,
             streams: HashMap::new(),
+            oom_halvings: 0,
         }
     }
 
@@ -86,9 +89,11 @@ impl Gpu {
         self
     }
 
-    /// The detail tier of a scene whose base atlas is `plan`: what is left of `gpu_memory`.
+    /// The detail tier of a scene whose base atlas is `plan`: what is left of `gpu_memory`
+    /// (less after out-of-memory errors).
     fn detail_plan(&self, device: &wgpu::Device, plan: &crate::render::AtlasPlan) -> DetailPlan {
-        DetailPlan::new(self.gpu_memory.saturating_sub(plan.bytes), &device.limits())
+        let budget = detail_budget(self.gpu_memory, plan.bytes, self.oom_halvings);
+        DetailPlan::new(budget, &device.limits())
     }
 
     /// One frame of detail streaming for the scene on screen: plan from the camera, start
@@ -129,8 +134,18 @@ impl Gpu {
         plan: crate::render::AtlasPlan,
     ) -> crate::render::Result<()> {
         self.plans.insert(scene, plan);
-        let detail = self.detail_plan(device, &plan);
-        let renderer = QuadRenderer::with_detail(device, self.target, plan, detail)?;
+        let mut detail = self.detail_plan(device, &plan);
+        let renderer = match QuadRenderer::with_detail(device, self.target, plan, detail) {
+            Ok(r) => r,
+            Err(e) if detail.enabled() => {
+                // the images still show, from the base atlas
+                log::warn!("no detail tier ({e}); drawing from the base atlas only");
+                self.oom_halvings = MAX_OOM_HALVINGS;
+                detail = DetailPlan::disabled();
+                QuadRenderer::with_detail(device, self.target, plan, detail)?
+            }
+            Err(e) => return Err(e),
+        };
         eprintln!(
             "GPU memory for images: {:.0} MiB = base atlas {:.1} MiB ({} px cells) + {}",
             self.gpu_memory as f64 / 1048576.0,
@@ -260,6 +275,23 @@ impl Gpu {
             if !state.warnings.iter().any(|w| w.ends_with(message.as_str())) {
                 state.warn(format!("GPU error ({kind:?}); the app goes on: {message}"));
             }
+        }
+        if fresh.iter().any(|(k, _)| *k == GpuErrorKind::OutOfMemory)
+            && self.oom_halvings < MAX_OOM_HALVINGS
+        {
+            self.oom_halvings += 1;
+            let left = self
+                .plans
+                .values()
+                .map(|p| detail_budget(self.gpu_memory, p.bytes, self.oom_halvings))
+                .max()
+                .unwrap_or(0);
+            let text = format!(
+                "out of GPU memory: the detail tier gets {:.0} MiB from now on",
+                left as f64 / 1048576.0
+            );
+            eprintln!("{text}");
+            state.warn(text);
         }
         if fresh.iter().any(|(k, _)| *k != GpuErrorKind::Validation) | self.errors.take_rebuild() {
             self.rebuild_pending = true;

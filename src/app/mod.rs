@@ -339,6 +339,10 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
                     crate::render::GpuErrorKind::DeviceLost,
                     "simulated device loss (test hook)",
                 ),
+                Fault::OutOfMemory => model.gpu.errors.record(
+                    crate::render::GpuErrorKind::OutOfMemory,
+                    "simulated out-of-memory (test hook)",
+                ),
             }
         }
     }

@@ -96,6 +96,19 @@ fn layer_bytes(layer_side: u32, mips: u32) -> u64 {
         .sum()
 }
 
+/// Out-of-memory errors after which the detail tier is off.
+pub const MAX_OOM_HALVINGS: u32 = 4;
+
+/// Bytes for the detail tier: what `gpu_memory` leaves after the base atlas, halved for every
+/// out-of-memory error the device reported (a GPU with less free memory than `--gpu-memory`
+/// says keeps working, with a smaller tier), none after [`MAX_OOM_HALVINGS`].
+pub fn detail_budget(gpu_memory: u64, atlas_bytes: u64, oom_halvings: u32) -> u64 {
+    if oom_halvings >= MAX_OOM_HALVINGS {
+        return 0;
+    }
+    gpu_memory.saturating_sub(atlas_bytes) >> oom_halvings
+}
+
 /// The detail tier's size: how many slots of each level a memory budget buys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetailPlan {
@@ -449,6 +462,17 @@ impl DetailTier {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn out_of_memory_halves_the_detail_budget_then_turns_it_off() {
+        let mib = 1024 * 1024;
+        assert_eq!(detail_budget(1536 * mib, 512 * mib, 0), 1024 * mib);
+        assert_eq!(detail_budget(1536 * mib, 512 * mib, 1), 512 * mib);
+        assert_eq!(detail_budget(1536 * mib, 512 * mib, 3), 128 * mib);
+        assert_eq!(detail_budget(1536 * mib, 512 * mib, MAX_OOM_HALVINGS), 0);
+        // the atlas alone over the budget: no tier
+        assert_eq!(detail_budget(256 * mib, 512 * mib, 0), 0);
+    }
+
     use super::*;
 
     #[test]

@@ -57,7 +57,8 @@ pub use atlas::{
 };
 pub use camera::Camera;
 pub use detail::{
-    DetailPlan, DetailTier, PreparedDetail, DEFAULT_GPU_MEMORY_BYTES, DETAIL_SIDES, NO_DETAIL,
+    detail_budget, DetailPlan, DetailTier, PreparedDetail, DEFAULT_GPU_MEMORY_BYTES, DETAIL_SIDES,
+    MAX_OOM_HALVINGS, NO_DETAIL,
 };
 pub use error::{RenderError, Result};
 pub use gpu_errors::{GpuErrorKind, GpuErrorLog};
