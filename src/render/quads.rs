@@ -691,25 +691,8 @@ impl QuadRenderer {
         geometry: LayoutGeometry,
         cells: &[[u32; 2]],
     ) -> Result<()> {
-        if cells.len() != self.count {
-            return Err(RenderError::LengthMismatch {
-                what: "set_grid",
-                expected: self.count,
-                got: cells.len(),
-            });
-        }
-        self.geometry = LayoutGeometry::new(geometry.cols, geometry.rows);
-        for (inst, c) in self.static_cpu.iter_mut().zip(cells) {
-            inst.grid_cell = [c[0] as f32, c[1] as f32];
-        }
-        if self.count > 0 {
-            queue.write_buffer(
-                &self.static_buffer,
-                0,
-                bytemuck::cast_slice(&self.static_cpu),
-            );
-        }
-        Ok(())
+        let cells = cells.iter().map(|c| [c[0] as f32, c[1] as f32]);
+        self.write_grid(queue, geometry, "set_grid", cells)
     }
 
     /// Like [`set_grid`](Self::set_grid) with fractional cells (`[col, row]` as floats), for
@@ -720,9 +703,20 @@ impl QuadRenderer {
         geometry: LayoutGeometry,
         cells: &[[f32; 2]],
     ) -> Result<()> {
+        self.write_grid(queue, geometry, "set_grid_positions", cells.iter().copied())
+    }
+
+    /// One cell per image (a non-finite one becomes `[0, 0]`) into the static buffer.
+    fn write_grid(
+        &mut self,
+        queue: &wgpu::Queue,
+        geometry: LayoutGeometry,
+        what: &'static str,
+        cells: impl ExactSizeIterator<Item = [f32; 2]>,
+    ) -> Result<()> {
         if cells.len() != self.count {
             return Err(RenderError::LengthMismatch {
-                what: "set_grid_positions",
+                what,
                 expected: self.count,
                 got: cells.len(),
             });
@@ -730,7 +724,7 @@ impl QuadRenderer {
         self.geometry = LayoutGeometry::new(geometry.cols, geometry.rows);
         for (inst, c) in self.static_cpu.iter_mut().zip(cells) {
             let ok = c[0].is_finite() && c[1].is_finite();
-            inst.grid_cell = if ok { *c } else { [0.0, 0.0] };
+            inst.grid_cell = if ok { c } else { [0.0, 0.0] };
         }
         if self.count > 0 {
             queue.write_buffer(
