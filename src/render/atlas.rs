@@ -585,39 +585,14 @@ impl Atlas {
                 self.plan.mip_levels
             )));
         }
-        for (level, img) in cell.levels.iter().enumerate() {
-            let size = (self.plan.cell_size >> level).max(1);
-            if img.dimensions() != (size, size) {
-                return Err(RenderError::InvalidImage(format!(
-                    "prepared cell level {level} is {}×{}, expected {size}×{size}",
-                    img.width(),
-                    img.height()
-                )));
-            }
-            queue.write_texture(
-                wgpu::ImageCopyTexture {
-                    texture: &self.texture,
-                    mip_level: level as u32,
-                    origin: wgpu::Origin3d {
-                        x: x >> level,
-                        y: y >> level,
-                        z: layer,
-                    },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                img.as_raw(),
-                wgpu::ImageDataLayout {
-                    offset: 0,
-                    bytes_per_row: Some(4 * size),
-                    rows_per_image: Some(size),
-                },
-                wgpu::Extent3d {
-                    width: size,
-                    height: size,
-                    depth_or_array_layers: 1,
-                },
-            );
-        }
+        write_square_mips(
+            queue,
+            &self.texture,
+            [x, y, layer],
+            self.plan.cell_size,
+            &cell.levels,
+            "prepared cell level",
+        )?;
         Ok(())
     }
 
@@ -629,6 +604,52 @@ impl Atlas {
                 count: self.plan.count,
             })
     }
+}
+
+/// Write a square cell's mip chain (`mips[k]` is `side >> k` px square) into `texture` at
+/// `[x, y, layer]` of level 0; `what` names a mip of the wrong size in the error.
+pub(crate) fn write_square_mips(
+    queue: &wgpu::Queue,
+    texture: &wgpu::Texture,
+    [x, y, layer]: [u32; 3],
+    side: u32,
+    mips: &[RgbaImage],
+    what: &str,
+) -> Result<()> {
+    for (level, img) in mips.iter().enumerate() {
+        let size = (side >> level).max(1);
+        if img.dimensions() != (size, size) {
+            return Err(RenderError::InvalidImage(format!(
+                "{what} {level} is {}×{}, expected {size}×{size}",
+                img.width(),
+                img.height()
+            )));
+        }
+        queue.write_texture(
+            wgpu::ImageCopyTexture {
+                texture,
+                mip_level: level as u32,
+                origin: wgpu::Origin3d {
+                    x: x >> level,
+                    y: y >> level,
+                    z: layer,
+                },
+                aspect: wgpu::TextureAspect::All,
+            },
+            img.as_raw(),
+            wgpu::ImageDataLayout {
+                offset: 0,
+                bytes_per_row: Some(4 * size),
+                rows_per_image: Some(size),
+            },
+            wgpu::Extent3d {
+                width: size,
+                height: size,
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

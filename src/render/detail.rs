@@ -18,7 +18,10 @@ use std::fmt;
 
 use image::RgbaImage;
 
-use super::atlas::{build_mip_chain, letterbox, relinearize_premultiplied, CellRect, ATLAS_FORMAT};
+use super::atlas::{
+    build_mip_chain, letterbox, relinearize_premultiplied, write_square_mips, CellRect,
+    ATLAS_FORMAT,
+};
 use super::error::{with_error_scope, RenderError, Result};
 
 /// Cell sides of the detail levels, smallest first (level 0, 1, 2).
@@ -422,39 +425,15 @@ impl DetailTier {
                 plan.mips
             )));
         }
-        for (mip, img) in cell.mips.iter().enumerate() {
-            let size = (plan.side >> mip).max(1);
-            if img.dimensions() != (size, size) {
-                return Err(RenderError::InvalidImage(format!(
-                    "detail mip {mip} is {}×{}, expected {size}×{size}",
-                    img.width(),
-                    img.height()
-                )));
-            }
-            queue.write_texture(
-                wgpu::ImageCopyTexture {
-                    texture: &self.textures[cell.level],
-                    mip_level: mip as u32,
-                    origin: wgpu::Origin3d {
-                        x: x >> mip,
-                        y: y >> mip,
-                        z: layer,
-                    },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                img.as_raw(),
-                wgpu::ImageDataLayout {
-                    offset: 0,
-                    bytes_per_row: Some(4 * size),
-                    rows_per_image: Some(size),
-                },
-                wgpu::Extent3d {
-                    width: size,
-                    height: size,
-                    depth_or_array_layers: 1,
-                },
-            );
-        }
+        let texture = &self.textures[cell.level];
+        write_square_mips(
+            queue,
+            texture,
+            [x, y, layer],
+            plan.side,
+            &cell.mips,
+            "detail mip",
+        )?;
         self.uploaded_bytes += cell.bytes();
         Ok(())
     }
