@@ -695,6 +695,21 @@ impl MapState {
     }
 }
 
+/// The placement callback of a run reported to `rep`: t-SNE progress per iteration, and
+/// `Break` once the run is cancelled.
+pub fn placement_progress(
+    rep: &dyn Reporter,
+) -> impl FnMut(usize, &[[f32; 2]]) -> ControlFlow<()> + '_ {
+    move |it, _| {
+        rep.advance(Stage::Tsne, it as u64 + 1);
+        if rep.cancelled() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
 /// Median distance from each point to its nearest other point (0 for fewer than 2 points).
 pub fn median_nn_distance(points: &[[f32; 2]]) -> f64 {
     if points.len() < 2 {
@@ -824,14 +839,7 @@ pub fn run_add(opts: &AddOptions, rep: &dyn Reporter) -> Result<AddSummary> {
         set.features.view(),
         &opts.params,
         Some(rep.cancel_flag()),
-        &mut |it, _| {
-            rep.advance(Stage::Tsne, it as u64 + 1);
-            if rep.cancelled() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        },
+        &mut placement_progress(rep),
     )?;
     timer.finish(&format!(
         "{} new images placed on a fixed map of {}",

@@ -292,25 +292,16 @@ impl QuadRenderer {
             let atlas_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("image-tsne atlas layout"),
                 entries: &[
-                    wgpu::BindGroupLayoutEntry {
-                        binding: 0,
-                        visibility: wgpu::ShaderStages::FRAGMENT,
-                        ty: wgpu::BindingType::Texture {
-                            sample_type: wgpu::TextureSampleType::Float { filterable: true },
-                            view_dimension: wgpu::TextureViewDimension::D2Array,
-                            multisampled: false,
-                        },
-                        count: None,
-                    },
+                    array_texture_entry(0),
                     wgpu::BindGroupLayoutEntry {
                         binding: 1,
                         visibility: wgpu::ShaderStages::FRAGMENT,
                         ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                         count: None,
                     },
-                    detail_entry(2),
-                    detail_entry(3),
-                    detail_entry(4),
+                    array_texture_entry(2),
+                    array_texture_entry(3),
+                    array_texture_entry(4),
                 ],
             });
             let uniform_bind_group =
@@ -900,7 +891,8 @@ impl QuadRenderer {
     }
 }
 
-fn detail_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+/// A filterable 2-D array texture for the fragment shader (the atlas and the detail levels).
+fn array_texture_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::FRAGMENT,

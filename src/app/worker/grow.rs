@@ -12,7 +12,6 @@ use crate::pipeline;
 use crate::progress::{Reporter, Stage};
 use anyhow::{bail, Result};
 use std::collections::HashSet;
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -83,14 +82,7 @@ impl Workers {
                     set.features.view(),
                     &params,
                     Some(&rep.cancel),
-                    &mut |it, _| {
-                        rep.advance(Stage::Tsne, it as u64 + 1);
-                        if rep.cancelled() {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    },
+                    &mut crate::grow::placement_progress(&rep),
                 )?;
                 added = report.added.len();
                 moved = report.grid.map_or(0, |g| g.changed);
