@@ -253,18 +253,16 @@ fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 fn print_feature_times(t: &FeatureTimes, n: usize) {
-    let sum = (t.read + t.decode + t.inference + t.cache)
-        .as_secs_f64()
+    let parts = t.parts();
+    let sum = parts
+        .iter()
+        .map(|(_, d)| d.as_secs_f64())
+        .sum::<f64>()
         .max(1e-9);
     let per = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
     println!("where the feature time goes (summed over worker threads):");
     println!("| part | thread-s | share | ms/image |\n|---|---:|---:|---:|");
-    for (name, d) in [
-        ("read file", t.read),
-        ("decode + crop + thumbnail", t.decode),
-        ("CNN (tract)", t.inference),
-        ("hash + cache", t.cache),
-    ] {
+    for (name, d) in parts {
         println!(
             "| {name} | {:.2} | {:.0} % | {:.1} |",
             d.as_secs_f64(),

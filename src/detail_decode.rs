@@ -3,88 +3,30 @@
 //!
 //! Same robustness as [`crate::thumbs`] (format from the content, size checked from the header,
 //! EXIF orientation applied, alpha kept premultiplied) with two differences:
-//! * a JPEG much larger than wanted is decoded **DCT-scaled** (1/2, 1/4 or 1/8 of its size,
-//!   `jpeg-decoder`'s `Decoder::scale`), so a 24 Mpx photo costs a 1.5 Mpx decode, not a full
-//!   one plus a resize; the result is then resized to the wanted side as thumbnails are;
+//! * a JPEG much larger than wanted is decoded **DCT-scaled** (1/2, 1/4 or 1/8 of its size, by
+//!   [`crate::jpeg_scaled`], the analysis' decoder), so a 24 Mpx photo costs a 1.5 Mpx decode,
+//!   not a full one plus a resize; the result is then resized to the wanted side as thumbnails
+//!   are;
 //! * the result is kept in the disk cache next to the thumbnails, keyed by the file's content
 //!   and the side ([`crate::cache::Cache::load_detail`]): opaque images as JPEG (quality 92),
 //!   others as PNG, so a second visit reads a small file instead of decoding the source.
 
 use crate::cache::{content_key, Cache};
-use crate::thumbs::{decode_bytes, read_image_file, thumbnail, DecodeError};
-use image::{DynamicImage, RgbImage, RgbaImage};
+use crate::thumbs::{decode_covering, read_image_file, thumbnail, Cover, DecodeError};
+use image::{DynamicImage, RgbaImage};
 use std::path::Path;
 
 /// Decodes `bytes` for display at a long side of at most `side` px: JPEGs DCT-scaled to the
-/// smallest scale that still covers `side`, other formats in full. EXIF orientation applied.
+/// smallest scale that still covers `side` (the analysis' own scaled decoder), other formats in
+/// full. EXIF orientation applied.
 pub fn decode_scaled(bytes: &[u8], side: u32) -> Result<DynamicImage, DecodeError> {
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        if let Some(img) = decode_jpeg_scaled(bytes, side)? {
-            return Ok(img);
-        }
-    }
-    decode_bytes(bytes)
-}
-
-/// `Ok(None)`: not a case the scaled decoder handles (small enough, CMYK, 16-bit): decode
-/// normally.
-fn decode_jpeg_scaled(bytes: &[u8], side: u32) -> Result<Option<DynamicImage>, DecodeError> {
-    use image::ImageDecoder;
-    let mut dec = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
-    if dec.read_info().is_err() {
-        return Ok(None); // let the full decoder say what is wrong
-    }
-    let Some(info) = dec.info() else {
-        return Ok(None);
-    };
-    let (w, h) = (info.width as u32, info.height as u32);
-    if w == 0 || h == 0 {
-        return Err(DecodeError::ZeroSize);
-    }
-    if w as u64 * h as u64 > crate::thumbs::MAX_PIXELS {
-        return Err(DecodeError::TooLarge {
-            width: w,
-            height: h,
-        });
-    }
-    let long = w.max(h);
-    if long < 2 * side {
-        return Ok(None); // no DCT scale would apply
-    }
-    let gray = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => false,
-        jpeg_decoder::PixelFormat::L8 => true,
-        _ => return Ok(None),
-    };
-    let ratio = side as f64 / long as f64;
-    let req_w = ((w as f64 * ratio).ceil() as u16).max(1);
-    let req_h = ((h as f64 * ratio).ceil() as u16).max(1);
-    let (sw, sh) = dec
-        .scale(req_w, req_h)
-        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    // the same checks as a full decode: truncated data is an error, not a grey image
-    if crate::thumbs::is_truncated_jpeg(bytes) {
-        return Err(DecodeError::Corrupt(
-            "JPEG ends before its end-of-image marker".into(),
-        ));
-    }
-    let pixels = dec
-        .decode()
-        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    let (sw, sh) = (sw as u32, sh as u32);
-    let mut img = if gray {
-        image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
-    } else {
-        RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8)
-    }
-    .ok_or_else(|| DecodeError::Corrupt("scaled JPEG decode returned too few pixels".into()))?;
-    // EXIF orientation from the header (a broken EXIF block does not lose the image)
-    let orientation = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(bytes))
-        .ok()
-        .and_then(|mut d| d.orientation().ok())
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    img.apply_orientation(orientation);
-    Ok(Some(img))
+    decode_covering(
+        bytes,
+        Cover {
+            short: 0,
+            long: side,
+        },
+    )
 }
 
 /// The larger version of a file with long side at most `side` (premultiplied RGBA8 sRGB, the
@@ -106,6 +48,7 @@ pub fn load_detail(path: &Path, cache: &Cache, side: u32) -> Result<RgbaImage, D
 mod tests {
     use super::*;
     use image::codecs::jpeg::JpegEncoder;
+    use image::RgbImage;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
         let img = RgbImage::from_fn(w, h, |x, y| {

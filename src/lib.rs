@@ -19,6 +19,7 @@ pub mod detail_stream;
 pub mod features;
 pub mod grid;
 pub mod grow;
+pub mod jpeg_scaled;
 pub mod layout_io;
 pub mod metrics;
 pub mod pca;

@@ -83,10 +83,30 @@ pub struct FeatureSet {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FeatureTimes {
     pub read: Duration,
+    /// Decoding (a big JPEG DCT-scaled), EXIF orientation included.
     pub decode: Duration,
+    /// Cutting and resizing the CNN input.
+    pub resize: Duration,
+    /// Making the display thumbnail.
+    pub thumbnail: Duration,
     pub inference: Duration,
     pub cache: Duration,
     pub wall: Duration,
+}
+
+impl FeatureTimes {
+    /// Each part's name and time summed over the worker threads, in pipeline order (the
+    /// benchmarks' tables).
+    pub fn parts(&self) -> [(&'static str, Duration); 6] {
+        [
+            ("read file", self.read),
+            ("decode", self.decode),
+            ("CNN input (crop + resize)", self.resize),
+            ("thumbnail", self.thumbnail),
+            ("CNN (tract)", self.inference),
+            ("hash + cache", self.cache),
+        ]
+    }
 }
 
 /// The result of a full analysis.
@@ -244,12 +264,8 @@ pub fn extract_features(
     };
     let timer = StageTimer::start(rep, Stage::Features, paths.len() as u64);
     let done = AtomicUsize::new(0);
-    let (read_ns, decode_ns, infer_ns, cache_ns) = (
-        AtomicU64::new(0),
-        AtomicU64::new(0),
-        AtomicU64::new(0),
-        AtomicU64::new(0),
-    );
+    let [read_ns, decode_ns, resize_ns, thumb_ns, infer_ns, cache_ns] =
+        std::array::from_fn(|_| AtomicU64::new(0));
     let add = |acc: &AtomicU64, since: Instant| {
         acc.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed)
     };
@@ -275,7 +291,11 @@ pub fn extract_features(
             };
             add(&read_ns, t);
             let t = Instant::now();
-            let key = content_key(&bytes);
+            // the content hash only names cache entries: without a cache it is not needed
+            let key = match cache.root() {
+                Some(_) => content_key(&bytes),
+                None => String::new(),
+            };
             let cached = cache.load_features(&model_key, &key);
             let cached_thumb = match (&cached, wants_thumbs) {
                 (Some(_), true) => cache.load_thumb(prep.thumb_size, &key),
@@ -289,11 +309,9 @@ pub fn extract_features(
                 }
                 (Some(f), None) if !wants_thumbs => Outcome::Used(f, true),
                 (cached, _) => {
-                    let t = Instant::now();
-                    match thumbs::prepare_bytes(&bytes, &prep) {
+                    match prepare_timed(&bytes, &prep, [&decode_ns, &resize_ns, &thumb_ns]) {
                         Err(e) => Outcome::Skipped(e.to_string()),
                         Ok(prepared) => {
-                            add(&decode_ns, t);
                             if wants_thumbs {
                                 rep.image_ready(index, path, &prepared.thumb);
                             }
@@ -369,6 +387,8 @@ pub fn extract_features(
     let time = FeatureTimes {
         read: ns(&read_ns),
         decode: ns(&decode_ns),
+        resize: ns(&resize_ns),
+        thumbnail: ns(&thumb_ns),
         inference: ns(&infer_ns),
         cache: ns(&cache_ns),
         wall: timer.elapsed(),
@@ -396,6 +416,33 @@ pub fn extract_features(
         skipped,
         from_cache,
         time,
+    })
+}
+
+/// [`thumbs::prepare_bytes`] with each step's time added to its counter (decode, CNN input,
+/// thumbnail): one decode, covering both products, feeds both.
+fn prepare_timed(
+    bytes: &[u8],
+    prep: &Preprocess,
+    [decode_ns, resize_ns, thumb_ns]: [&AtomicU64; 3],
+) -> Result<thumbs::Prepared, thumbs::DecodeError> {
+    let add = |acc: &AtomicU64, since: Instant| {
+        acc.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed)
+    };
+    let t = Instant::now();
+    let img = thumbs::decode_covering(bytes, prep.cover())?;
+    add(decode_ns, t);
+    let t = Instant::now();
+    let cnn_input = thumbs::cnn_input(&img, prep);
+    add(resize_ns, t);
+    let t = Instant::now();
+    let thumb = thumbs::thumbnail(&img, prep.thumb_size);
+    add(thumb_ns, t);
+    Ok(thumbs::Prepared {
+        cnn_input,
+        thumb,
+        width: img.width(),
+        height: img.height(),
     })
 }
 
