@@ -197,8 +197,50 @@ fn make_folder(args: &Args, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Wall time and peak RSS (MiB) of a command run to its end.
-fn run_measured(cmd: &mut std::process::Command) -> anyhow::Result<(Duration, f64, String)> {
+/// Wall time and peak RSS (MiB) of a command run to its end, measured by a fresh, small copy of
+/// this program (`--measure-child`): a child's peak RSS counts the pages of the process that
+/// forked it until it execs, and this one holds the decoded sources.
+fn run_measured(cmd: &std::process::Command) -> anyhow::Result<(Duration, f64, String)> {
+    let mut launcher = std::process::Command::new(std::env::current_exe()?);
+    launcher
+        .arg("--measure-child")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    let out = launcher.output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let (child_out, last) = stdout
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", stdout.trim_end()));
+    let mut it = last.split_whitespace().map(|v| v.parse::<f64>());
+    match (it.next(), it.next()) {
+        (Some(Ok(wall)), Some(Ok(rss))) => {
+            Ok((Duration::from_secs_f64(wall), rss, child_out.to_string()))
+        }
+        _ => anyhow::bail!("--measure-child said {last:?}"),
+    }
+}
+
+/// `--measure-child PROGRAM ARGS...`: run it, print its output, then `WALL_S RSS_MIB`.
+fn measure_child(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let program = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("--measure-child needs a program"))?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    let (wall, rss, stdout) = spawn_measured(&mut cmd)?;
+    print!("{stdout}");
+    println!("\n{} {}", wall.as_secs_f64(), rss);
+    Ok(())
+}
+
+/// Wall time and peak RSS (MiB) of a command run to its end (`wait4`'s own count).
+fn spawn_measured(cmd: &mut std::process::Command) -> anyhow::Result<(Duration, f64, String)> {
     let t = Instant::now();
     let child = cmd
         .stdout(std::process::Stdio::piped())
@@ -258,7 +300,8 @@ def feature(path):
 if __name__ == "__main__":
     with Pool(2, initializer=init) as pool:
         feats = pool.map(feature, files, chunksize=4)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # the parent and its two workers (each as large as the largest one) are alive together
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + 2 * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"n": len(feats), "rss_kb": rss}))
 "#;
 
@@ -297,6 +340,9 @@ fn agreement(model: &FeatureModel, files: &[PathBuf]) -> anyhow::Result<(f64, f6
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--measure-child") {
+        return measure_child(std::env::args().skip(2));
+    }
     let args = parse_args()?;
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!(

@@ -8,7 +8,8 @@
 //!
 //! ```sh
 //! cargo run --release --example bench_zoom -- [--counts 1000,10000,100000] [--distinct 300]
-//!     [--out /tmp/bench_zoom] [--sets synthetic,photos] [--gpu-memory 1536] [--frame-ms 0]
+//!     [--out /tmp/bench_zoom] [--sets synthetic,photos,camera] [--gpu-memory 1536] [--frame-ms 0]
+//!     [--camera-dir /tmp/image-tsne-live-photos-mixed-300-7]
 //! ```
 //!
 //! `--frame-ms P` paces the frames to one per P ms, as a window's vsync would (frame times are
@@ -19,7 +20,8 @@
 //! (periods 16, ~14 and 20 px: 4–6 px at the close-up, below one pixel in a 64 px base cell)
 //! and a large label; counts above that reuse the same files under many
 //! indices (the cache is keyed by content). Photos: the shared wallpapers (3640×2400 to
-//! 4096×4096 JPEG/PNG/WebP), repeated likewise.
+//! 4096×4096 JPEG/PNG/WebP), repeated likewise. Camera: JPEG photos made by `bench_photos`
+//! (8–24 Mpx), decoded DCT-scaled by the detail tier.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -47,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     let mut sets = vec!["synthetic".to_string(), "photos".to_string()];
     let mut gpu_memory = 1536u64;
     let mut frame_ms = 0.0f64;
+    let mut camera_dir = std::env::temp_dir().join("image-tsne-live-photos-mixed-300-7");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args
@@ -59,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             "--sets" => sets = v.split(',').map(String::from).collect(),
             "--gpu-memory" => gpu_memory = v.parse()?,
             "--frame-ms" => frame_ms = v.parse()?,
+            "--camera-dir" => camera_dir = v.into(),
             _ => anyhow::bail!("unknown option {a}"),
         }
     }
@@ -73,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         let files = match set.as_str() {
             "synthetic" => synthetic(&out.join("synthetic"), distinct)?,
             "photos" => photos(),
+            "camera" => camera(&camera_dir)?,
             other => anyhow::bail!("unknown set {other}"),
         };
         let sources: Vec<RgbaImage> = files
@@ -451,6 +456,24 @@ fn synthetic(dir: &Path, n: usize) -> anyhow::Result<Vec<PathBuf>> {
             Ok(path)
         })
         .collect()
+}
+
+/// Camera photos: the first 40 JPEGs of a folder made by `bench_photos` (8–24 Mpx, a third
+/// at 6000×4000), repeated like the other sets (40, because the PSNR reference keeps every
+/// distinct source decoded in full).
+fn camera(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    files.sort();
+    files.truncate(40);
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no JPEGs in {} (make them with: cargo run --release --example bench_photos)",
+        dir.display()
+    );
+    Ok(files)
 }
 
 fn photos() -> Vec<PathBuf> {

@@ -26,6 +26,7 @@ pub mod pca;
 pub mod pipeline;
 pub mod progress;
 pub mod render;
+pub mod resample;
 pub mod scan;
 pub mod signals;
 pub mod thumbs;

@@ -309,15 +309,25 @@ pub fn extract_features(
                 }
                 (Some(f), None) if !wants_thumbs => Outcome::Used(f, true),
                 (cached, _) => {
-                    match prepare_timed(&bytes, &prep, [&decode_ns, &resize_ns, &thumb_ns]) {
+                    // a thumbnail is made only for someone: the cache or the reporter (the app)
+                    let thumb_size =
+                        (wants_thumbs || cache.root().is_some()).then_some(prep.thumb_size);
+                    match prepare_timed(
+                        &bytes,
+                        &prep,
+                        thumb_size,
+                        [&decode_ns, &resize_ns, &thumb_ns],
+                    ) {
                         Err(e) => Outcome::Skipped(e.to_string()),
                         Ok(prepared) => {
                             if wants_thumbs {
                                 rep.image_ready(index, path, &prepared.thumb);
                             }
-                            let t = Instant::now();
-                            let _ = cache.store_thumb(prep.thumb_size, &key, &prepared.thumb);
-                            add(&cache_ns, t);
+                            if thumb_size.is_some() {
+                                let t = Instant::now();
+                                let _ = cache.store_thumb(prep.thumb_size, &key, &prepared.thumb);
+                                add(&cache_ns, t);
+                            }
                             match cached {
                                 Some(f) => Outcome::Used(f, true),
                                 None => {
@@ -420,10 +430,12 @@ pub fn extract_features(
 }
 
 /// [`thumbs::prepare_bytes`] with each step's time added to its counter (decode, CNN input,
-/// thumbnail): one decode, covering both products, feeds both.
+/// thumbnail): one decode, covering both products, feeds both. `thumb_size: None` skips the
+/// thumbnail (an empty one is returned): `analyze --no-cache` has no use for it.
 fn prepare_timed(
     bytes: &[u8],
     prep: &Preprocess,
+    thumb_size: Option<u32>,
     [decode_ns, resize_ns, thumb_ns]: [&AtomicU64; 3],
 ) -> Result<thumbs::Prepared, thumbs::DecodeError> {
     let add = |acc: &AtomicU64, since: Instant| {
@@ -436,7 +448,10 @@ fn prepare_timed(
     let cnn_input = thumbs::cnn_input(&img, prep);
     add(resize_ns, t);
     let t = Instant::now();
-    let thumb = thumbs::thumbnail(&img, prep.thumb_size);
+    let thumb = match thumb_size {
+        Some(size) => thumbs::thumbnail(&img, size),
+        None => image::RgbaImage::new(0, 0),
+    };
     add(thumb_ns, t);
     Ok(thumbs::Prepared {
         cnn_input,

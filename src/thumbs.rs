@@ -251,28 +251,34 @@ pub fn cnn_input(img: &DynamicImage, prep: &Preprocess) -> RgbImage {
         square
     };
     let rgb = composite_on(&reduced, prep.background);
-    image::imageops::resize(&rgb, size, size, FilterType::Triangle)
+    crate::resample::resize(&rgb, size, size, FilterType::Triangle)
 }
 
 /// The display thumbnail: longest side at most `thumb_size`, aspect kept, premultiplied alpha
 /// (so that resizing does not bleed the colour hidden in transparent pixels into the edges).
 pub fn thumbnail(img: &DynamicImage, thumb_size: u32) -> RgbaImage {
-    let mut rgba = img.to_rgba8();
-    premultiply(&mut rgba);
-    let (w, h) = rgba.dimensions();
+    // far larger than the thumbnail: a box filter down to twice its size first (alpha-weighted,
+    // so the same as averaging premultiplied colour), the Catmull-Rom filter for the rest
+    let twice = Cover {
+        short: 0,
+        long: 2 * thumb_size,
+    };
+    let (w, h) = (img.width(), img.height());
     let long = w.max(h);
+    let mut rgba = if long >= 4 * thumb_size {
+        reduce_to_cover(img.clone(), twice).to_rgba8()
+    } else {
+        img.to_rgba8()
+    };
+    premultiply(&mut rgba);
     if long <= thumb_size {
         return rgba;
     }
+    // the size from the image's own proportions, not the box-reduced ones
     let scale = thumb_size as f64 / long as f64;
     let nw = ((w as f64 * scale).round() as u32).clamp(1, thumb_size);
     let nh = ((h as f64 * scale).round() as u32).clamp(1, thumb_size);
-    let reduced = if w > 4 * nw && h > 4 * nh {
-        image::imageops::thumbnail(&rgba, 4 * nw, 4 * nh)
-    } else {
-        rgba
-    };
-    image::imageops::resize(&reduced, nw, nh, FilterType::CatmullRom)
+    crate::resample::resize(&rgba, nw, nh, FilterType::CatmullRom)
 }
 
 /// Multiply colour by alpha in place.
@@ -314,7 +320,7 @@ pub fn decode_covering(bytes: &[u8], cover: Cover) -> Result<DynamicImage, Decod
 /// into edges. Anything smaller is returned as it is.
 pub fn reduce_to_cover(img: DynamicImage, cover: Cover) -> DynamicImage {
     let (w, h) = (img.width(), img.height());
-    let fits = |need: u32, have: u32| if need == 0 { u32::MAX } else { have / need };
+    let fits = |need: u32, have: u32| have.checked_div(need).unwrap_or(u32::MAX);
     let k = fits(cover.short, w.min(h)).min(fits(cover.long, w.max(h)));
     if k < 2 || k == u32::MAX {
         return img;
@@ -374,11 +380,7 @@ where
             if alpha {
                 let a = s[c - 1];
                 for ch in 0..c - 1 {
-                    o[ch] = if a == 0 {
-                        0
-                    } else {
-                        ((s[ch] + a / 2) / a) as u8
-                    };
+                    o[ch] = (s[ch] + a / 2).checked_div(a).unwrap_or(0) as u8;
                 }
                 o[c - 1] = ((a + n / 2) / n) as u8;
             } else {

@@ -144,9 +144,11 @@ fn photos_give_the_same_features_and_classes_scaled_as_in_full() {
             thumbs::thumbnail(&full_img, prep.thumb_size),
         );
         assert_eq!(tf.dimensions(), tu.dimensions(), "{name}: thumbnail size");
+        // (both are filtered down from a larger image, by DCT scaling or by a box filter, then
+        // by Catmull-Rom: they differ in fine texture only; 3.2 at most on these photos)
         let d = mean_abs_diff(&tf, &tu);
         assert!(
-            d < 3.0,
+            d < 4.0,
             "{name}: thumbnails differ by {d:.2} grey levels on average"
         );
     }
@@ -210,12 +212,15 @@ fn odd_jpegs_keep_their_outcomes() {
         .collect();
     c.write_scanlines(&cmyk).unwrap();
     let cmyk = c.finish().unwrap();
+    let full = thumbs::decode_bytes(&cmyk).unwrap();
+    assert_eq!((full.width(), full.height()), stored.dimensions());
     let img = thumbs::decode_covering(&cmyk, cover).unwrap();
     assert_eq!(
-        (img.width(), img.height()),
-        stored.dimensions(),
-        "full decode"
+        img,
+        thumbs::reduce_to_cover(full, cover),
+        "full decode, then box-reduced"
     );
+    let img = thumbs::decode_bytes(&cmyk).unwrap();
     let reference = DynamicImage::ImageRgb8(stored.clone());
     let (a, b) = (img.to_rgb8(), reference.to_rgb8());
     let diff: f64 = a
