@@ -13,9 +13,12 @@ use std::time::Duration;
 fn two_minutes_of_gallery_mode_on_2000_images() {
     let (display, _xvfb) = common::display();
     let tmp = tempfile::tempdir().unwrap();
+    // 2 000 distinct pictures from the 360 demo emoji (mirrored and rotated copies)
+    let dataset = tmp.path().join("emoji");
+    common::demo_variants(&dataset, 2000);
     let cfg = SoakConfig {
         app: env!("CARGO_BIN_EXE_image-tsne-live").into(),
-        dataset: common::shared_dir().join("datasets/emoji-google"),
+        dataset,
         images: 2000,
         duration: Duration::from_secs(120),
         warmup: 20.0,
