@@ -511,17 +511,10 @@ fn hotkeys_drive_gui_help_gallery_screenshot_and_camera() {
 
 #[test]
 fn real_workers_analyze_a_folder_into_the_state() {
-    let shared = common::shared_dir();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("imgs");
     std::fs::create_dir(&dir).unwrap();
-    let emoji = shared.join("datasets/emoji-google/smileys-and-emotion");
-    let mut files: Vec<_> = std::fs::read_dir(&emoji)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for f in files.iter().take(24) {
+    for f in common::demo_images("smileys-and-emotion").iter().take(24) {
         std::fs::copy(f, dir.join(f.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("broken.png"), b"not a png").unwrap();

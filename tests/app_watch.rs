@@ -1,11 +1,11 @@
-//! The real app watching a real folder (under Xvfb): images copied in slowly join the map once
-//! complete, a broken file is skipped with a warning naming it, a deleted file leaves the map;
+//! The real app watching a real folder (under Xvfb): images copied in join the map, a broken
+//! file is skipped with a warning naming it, a deleted file leaves the map;
 //! the autosave survives a SIGKILL between two additions and the restarted app continues the
 //! same map (the old images' t-SNE points bit-identical).
 
 mod common;
 
-use common::{app_command, display, shared_dir};
+use common::{app_command, demo_images, display};
 use image_tsne_live::grow::{sidecar_path, MapState};
 use image_tsne_live::layout_io::read_layout;
 use std::io::Write;
@@ -13,16 +13,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// `count` emoji of one category of the shared set.
+/// `count` demo emoji of one category.
 fn emoji(category: &str, skip: usize, count: usize) -> Vec<PathBuf> {
-    let dir = shared_dir().join("datasets/emoji-google").join(category);
-    let mut all: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+    let picked: Vec<PathBuf> = demo_images(category)
+        .into_iter()
+        .skip(skip)
+        .take(count)
         .collect();
-    all.sort();
-    all.into_iter().skip(skip).take(count).collect()
+    assert_eq!(picked.len(), count);
+    picked
 }
 
 fn start(display: &str, tmp: &Path, pics: &Path, autosave: &Path, log: &Path) -> Child {
@@ -83,17 +82,31 @@ fn wait_for_autosave(
     }
 }
 
-/// Copy a file in chunks with pauses shorter than the watch's poll interval, so that every
-/// poll sees it grow.
-fn copy_slowly(from: &Path, to: &Path) {
-    let bytes = std::fs::read(from).unwrap();
-    let mut f = std::fs::File::create(to).unwrap();
+/// Copy a file into the watched folder in chunks, as a copy tool does, but under a hidden name
+/// (the watch, like the scan, ignores dot-files) that is renamed into place once complete: no
+/// poll of the app, however its timing falls, can see a half-written file. (That a half-written
+/// file is held back until it stops changing is tested in `watch`'s unit tests, poll by poll
+/// with no clock; here, pausing between chunks against the app's 500 ms poll would make the
+/// test depend on timing: a stall longer than a poll looks like a finished copy.)
+fn copy_in(from: &Path, to: &Path) {
+    place(&std::fs::read(from).unwrap(), to);
+}
+
+/// Write `bytes` to `to` as [`copy_in`] does: in chunks to a hidden file, then renamed.
+fn place(bytes: &[u8], to: &Path) {
+    let part = to.with_file_name(format!(
+        ".{}.part",
+        to.file_name().unwrap().to_string_lossy()
+    ));
+    let mut f = std::fs::File::create(&part).unwrap();
     let chunk = bytes.len().div_ceil(6);
-    for part in bytes.chunks(chunk) {
-        f.write_all(part).unwrap();
+    for piece in bytes.chunks(chunk) {
+        f.write_all(piece).unwrap();
         f.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
     }
+    f.sync_all().unwrap();
+    drop(f);
+    std::fs::rename(&part, to).unwrap();
 }
 
 /// The map file's raw embedding by path.
@@ -119,17 +132,17 @@ fn watched_folder_grows_and_the_autosave_survives_sigkill() {
     let mut app = start(&display, tmp.path(), &pics, &autosave, &log1);
     let first = wait_for_autosave(&autosave, 30, &mut app, &log1);
 
-    // one image copied in slowly (partial PNGs would not decode), and a broken file
+    // one image copied in chunks (a partial PNG would not decode), and a broken file
     let slow = emoji("food-and-drink", 0, 1).remove(0);
     let slow_dst = pics.join("slow.png");
     let broken = pics.join("broken.png");
-    std::fs::write(&broken, b"this is not a PNG").unwrap();
-    copy_slowly(&slow, &slow_dst);
+    place(b"this is not a PNG", &broken);
+    copy_in(&slow, &slow_dst);
     let second = wait_for_autosave(&autosave, 31, &mut app, &log1);
     let log = std::fs::read_to_string(&log1).unwrap();
     assert!(
         second.iter().any(|(p, _)| p == &slow_dst),
-        "the slow copy joined"
+        "the chunked copy joined"
     );
     assert!(!second.iter().any(|(p, _)| p == &broken));
     assert!(
@@ -139,7 +152,7 @@ fn watched_folder_grows_and_the_autosave_survives_sigkill() {
     );
     assert!(
         !log.lines().any(|l| l.contains("slow.png")),
-        "the slow copy was never read half-written:\n{log}"
+        "the chunked copy was never read half-written:\n{log}"
     );
     // the old images did not move (the JSON's points, as written)
     for (old, new) in first.iter().zip(&second) {
@@ -149,7 +162,7 @@ fn watched_folder_grows_and_the_autosave_survives_sigkill() {
 
     // a second addition; killed right after it was autosaved
     for p in emoji("food-and-drink", 1, 2) {
-        std::fs::copy(&p, pics.join(p.file_name().unwrap())).unwrap();
+        copy_in(&p, &pics.join(p.file_name().unwrap()));
     }
     let third = wait_for_autosave(&autosave, 33, &mut app, &log1);
     app.kill().unwrap(); // SIGKILL
@@ -178,7 +191,7 @@ fn watched_folder_grows_and_the_autosave_survives_sigkill() {
     let kept: Vec<_> = third.iter().filter(|(p, _)| p != &gone).cloned().collect();
     assert_eq!(kept, fourth, "every other image as placed before the kill");
     let newcomer = emoji("objects", 0, 1).remove(0);
-    std::fs::copy(&newcomer, pics.join("newcomer.png")).unwrap();
+    copy_in(&newcomer, &pics.join("newcomer.png"));
     let fifth = wait_for_autosave(&autosave, 33, &mut app, &log2);
     assert_eq!(&fifth[..32], &fourth[..]);
     let emb_fifth = embedding(&autosave);

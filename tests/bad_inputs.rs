@@ -1,4 +1,4 @@
-//! The robustness fixtures in `../shared/datasets/bad-inputs` behave as their `expected.csv` says:
+//! The robustness fixtures in `tests/fixtures/bad-inputs` behave as their `expected.csv` says:
 //! every `decode` file is used, every `skip-warn` file is left out with a warning naming it,
 //! `ignore` files are not even candidates, the symlink loop ends, and nothing panics.
 
@@ -10,16 +10,91 @@ use image_tsne_live::pipeline::{self, AnalyzeOptions};
 use image_tsne_live::progress::SilentReporter;
 use image_tsne_live::thumbs::{self, Preprocess};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-fn bad_inputs() -> PathBuf {
-    common::shared_dir().join("datasets/bad-inputs")
+/// The fixture's three symlinks, made here rather than committed: a checkout without symlink
+/// support (or a copy) would turn them into plain files, and a loop inside the repository would
+/// trip tools that walk it. `(link, target)`, relative to the fixture folder.
+const SYMLINKS: [(&str, &str); 3] = [
+    ("broken-symlink.jpg", "does-not-exist.jpg"),
+    ("symlink-to-file.jpg", "valid-baseline.jpg"),
+    ("symlink-loop/parent", ".."),
+];
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dst = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dst);
+        } else {
+            std::fs::copy(entry.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// The bad-inputs fixture as its `expected.csv` describes it, symlinks included, in `tmp`
+/// (canonical, like the paths the scan reports).
+fn bad_inputs(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("bad-inputs");
+    copy_tree(&common::fixture("bad-inputs"), &dir);
+    for (link, target) in SYMLINKS {
+        std::os::unix::fs::symlink(target, dir.join(link)).unwrap();
+    }
+    dir.canonicalize().unwrap()
+}
+
+/// `(relpath, expect)` rows of `expected.csv`.
+fn expectations(dir: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("relpath,expect,note"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f = common::csv_fields(l);
+            (f[0].clone(), f[1].clone())
+        })
+        .collect()
+}
+
+/// Every entry below `dir` (files and links, not following links), relative, with `/`.
+fn entries(dir: &Path, rel: &str, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir.join(rel)).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let r = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        if entry.file_type().unwrap().is_dir() {
+            entries(dir, &r, out);
+        } else {
+            out.push(r);
+        }
+    }
+}
+
+#[test]
+fn expected_csv_lists_every_fixture_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = bad_inputs(tmp.path());
+    let mut listed: Vec<String> = expectations(&dir).into_iter().map(|(r, _)| r).collect();
+    listed.sort();
+    let mut found = Vec::new();
+    entries(&dir, "", &mut found);
+    found.retain(|r| r != "README.md" && r != "expected.csv");
+    found.sort();
+    assert_eq!(listed, found);
 }
 
 #[test]
 fn bad_inputs_behave_as_expected_csv_says() {
-    let dir = bad_inputs();
-    let expected = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = bad_inputs(tmp.path());
+    let expected = expectations(&dir);
     let rep = SilentReporter::default();
     let opts = AnalyzeOptions {
         max_images: 1000,
@@ -41,10 +116,8 @@ fn bad_inputs_behave_as_expected_csv_says() {
     let used: HashSet<PathBuf> = set.paths.iter().cloned().collect();
     let candidates: HashSet<PathBuf> = paths.iter().cloned().collect();
     let warnings = rep.warnings();
-    let mut checked = 0;
-    for line in expected.lines().skip(1) {
-        let fields = common::csv_fields(line);
-        let (rel, expect) = (&fields[0], fields[1].as_str());
+    for (rel, expect) in &expected {
+        let expect = expect.as_str();
         let path = dir.join(rel);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         match expect {
@@ -95,19 +168,35 @@ fn bad_inputs_behave_as_expected_csv_says() {
             }
             other => panic!("unknown expectation {other:?} for {rel}"),
         }
-        checked += 1;
     }
-    assert_eq!(checked, 33);
-    // 22 decodable images, plus the file symlink when it is a real link to a file that is
-    // reached directly too (we list every real file once, so it is not counted twice).
-    assert_eq!(set.paths.len(), 22, "used: {:#?}", set.paths);
+    // Exactly the `decode` rows are used: the file symlink is a real link to a file that is
+    // reached directly too, and we list every real file once, so it adds nothing.
+    let decode = expected.iter().filter(|(_, e)| e == "decode").count();
+    assert_eq!(set.paths.len(), decode, "used: {:#?}", set.paths);
+    // The decoder skipped exactly the `skip-warn` files (the dangling link is the scan's to
+    // report: there is no file to decode).
+    let is_link = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false)
+    };
+    let mut want: Vec<PathBuf> = expected
+        .iter()
+        .filter(|(_, e)| e == "skip-warn")
+        .map(|(r, _)| dir.join(r))
+        .filter(|p| !is_link(p))
+        .collect();
+    want.sort();
+    let mut skipped: Vec<PathBuf> = set.skipped.iter().map(|(p, _)| p.clone()).collect();
+    skipped.sort();
+    assert_eq!(skipped, want);
     // every skipped image has a reason
     assert!(set.skipped.iter().all(|(_, why)| !why.is_empty()));
 }
 
 #[test]
 fn decoder_details_are_right() {
-    let dir = bad_inputs();
+    let dir = common::fixture("bad-inputs");
     // EXIF orientation 6: stored 320x240, shown 240x320.
     let img = thumbs::decode_file(&dir.join("exif-orientation-6.jpg")).unwrap();
     assert_eq!((img.width(), img.height()), (240, 320));

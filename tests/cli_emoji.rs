@@ -1,5 +1,5 @@
-//! End to end through the command line on real data: `analyze` 1000 emoji from
-//! `../shared/datasets/emoji-google` → a valid ml4a JSON in which images of the same category
+//! End to end through the command line on real data: `analyze` 300 of the 360 bundled demo
+//! emoji (`assets/demo`, 9 categories) → a valid ml4a JSON in which images of the same category
 //! sit together (10-NN category accuracy of the t-SNE points and of the grid cells), the feature
 //! cache makes a second run skip the CNN, and `grid` reads it back.
 
@@ -29,7 +29,11 @@ fn label_ids(paths: &[PathBuf], labels: &HashMap<PathBuf, String>) -> Vec<u32> {
         .collect()
 }
 
-/// N in "1000 images used (N from cache)".
+/// How many of the demo set's 360 images the analysis uses: fewer than all, so that the seeded
+/// subset is exercised (a second run must pick the same ones).
+const USED: usize = 300;
+
+/// N in "300 images used (N from cache)".
 fn from_cache(stderr: &str) -> usize {
     let rest = stderr
         .split("images used (")
@@ -49,8 +53,8 @@ fn run(cmd: &mut Command) -> String {
 }
 
 #[test]
-fn analyze_1000_emoji_groups_categories_and_caches_features() {
-    let dataset = common::shared_dir().join("datasets/emoji-google");
+fn analyze_300_emoji_groups_categories_and_caches_features() {
+    let dataset = common::demo_dir();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let out = tmp.path().join("emoji.json");
@@ -62,18 +66,20 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
         .arg(&out)
         .arg("--grid-output")
         .arg(&grid_out)
-        .args(["--max-images", "1000", "--cache-dir"])
+        .args(["--max-images", &USED.to_string(), "--cache-dir"])
         .arg(&cache));
-    // A few of the files are byte-identical copies (flags shared by territories): those are
-    // found in the cache once their twin is computed; everything else is computed.
-    assert!(stderr.contains("1000 images used ("), "{stderr}");
-    assert!(from_cache(&stderr) < 20, "{stderr}");
+    // The demo set has no byte-identical files: every feature vector is computed.
+    assert!(
+        stderr.contains(&format!("{USED} images used (")),
+        "{stderr}"
+    );
+    assert_eq!(from_cache(&stderr), 0, "{stderr}");
 
     // Valid ml4a JSON: an array of {path, point} with absolute paths and points in [0,1].
     let text = std::fs::read_to_string(&out).unwrap();
     let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
     let arr = raw.as_array().unwrap();
-    assert_eq!(arr.len(), 1000);
+    assert_eq!(arr.len(), USED);
     for e in arr {
         let obj = e.as_object().unwrap();
         // path and point (what ml4a reads), and the t-SNE settings that made the point
@@ -105,7 +111,7 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
     let grid = layout_io::read_layout(&grid_out).unwrap();
     let [cols, rows] = grid.grid_size.expect("grid file has a complete grid");
     assert!(
-        cols * rows >= 1000 && cols * rows < 1000 + cols.max(rows),
+        cols * rows >= USED as u32 && cols * rows < USED as u32 + cols.max(rows),
         "{cols} x {rows}"
     );
     let cells: Vec<[f32; 2]> = grid
@@ -118,8 +124,11 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
         .collect();
     let grid_acc = knn_accuracy(&cells, &ids, 10);
     eprintln!("10-NN category accuracy: t-SNE points {point_acc:.3}, grid cells {grid_acc:.3}");
-    assert!(point_acc >= 0.82, "t-SNE 10-NN accuracy {point_acc}");
-    assert!(grid_acc >= 0.78, "grid 10-NN accuracy {grid_acc}");
+    // Measured on the 300 demo emoji (seed 42, deterministic): 0.603 for the t-SNE points and
+    // 0.493 for the grid cells, where a layout that ignored the pictures would score about 0.11
+    // (9 categories of equal size). The bounds leave a little room for other CPUs.
+    assert!(point_acc >= 0.55, "t-SNE 10-NN accuracy {point_acc}");
+    assert!(grid_acc >= 0.45, "grid 10-NN accuracy {grid_acc}");
 
     // Second run with other t-SNE settings: every feature vector comes from the cache.
     let out2 = tmp.path().join("emoji2.json");
@@ -130,7 +139,7 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
         .arg(&out2)
         .args([
             "--max-images",
-            "1000",
+            &USED.to_string(),
             "--perplexity",
             "20",
             "--theta",
@@ -138,7 +147,7 @@ fn analyze_1000_emoji_groups_categories_and_caches_features() {
             "--cache-dir",
         ])
         .arg(&cache));
-    assert_eq!(from_cache(&stderr), 1000, "{stderr}");
+    assert_eq!(from_cache(&stderr), USED, "{stderr}");
     let second = layout_io::read_layout(&out2).unwrap();
     let same: Vec<_> = second.entries.iter().map(|e| e.path.clone()).collect();
     assert_eq!(
@@ -250,7 +259,7 @@ fn cli_errors_are_clear_and_not_panics() {
 
 #[test]
 fn tiny_folders_work_one_two_three_images_and_duplicates() {
-    let samples = common::shared_dir().join("models/samples");
+    let samples = common::fixture("samples");
     let tmp = tempfile::tempdir().unwrap();
     for n in 1..=3usize {
         let dir = tmp.path().join(format!("n{n}"));

@@ -3,29 +3,22 @@
 //! robustness on degenerate input, the fast mode's gap, and cancellation.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
 
-use image_tsne_live::grid::{assign, GridAssignment, GridError, GridShape, Solver};
+use image_tsne_live::grid::{assign, poll_hook, GridAssignment, GridError, GridShape, Solver};
 use pathfinding::kuhn_munkres::kuhn_munkres;
 use pathfinding::matrix::Matrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// `$IMAGE_TSNE_LIVE_SHARED`, else `<crate>/../shared`.
-fn shared_dir() -> PathBuf {
-    std::env::var_os("IMAGE_TSNE_LIVE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")))
-}
-
-/// Raw little-endian f64 (x, y) pairs; panics with a clear message when the file is missing.
+/// Raw little-endian f64 (x, y) pairs from `tests/fixtures/grid` (real t-SNE output, see its
+/// README); panics with a clear message when the file is missing.
 fn load_points(name: &str) -> Vec<[f64; 2]> {
-    let path = shared_dir().join("datasets/grid").join(name);
+    let path =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/grid")).join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "shared test data {} is missing ({e}); set IMAGE_TSNE_LIVE_SHARED to the shared folder",
+            "test fixture {} is missing ({e}); see tests/fixtures/README.md",
             path.display()
         )
     });
@@ -435,29 +428,26 @@ fn cancellation() {
         );
         assert!(matches!(r, Err(GridError::Cancelled)), "{solver:?}");
     }
-    // Cancelled while running: returns promptly. The flag is set the moment the solve starts
-    // (no sleep: the only assumption is that a 10 000-point solve outlasts a thread wake-up).
+    // Cancelled while running: stops at the next poll. The flag is set from the solver's own
+    // poll of it (a hook counts the polls), halfway through a full solve's polls: no thread
+    // races the solve, and no wall clock is read.
     for solver in [Solver::Exact, Solver::Fast] {
-        let flag = Arc::new(AtomicBool::new(false));
-        let start = Arc::new(std::sync::Barrier::new(2));
-        let setter = {
-            let flag = Arc::clone(&flag);
-            let start = Arc::clone(&start);
-            std::thread::spawn(move || {
-                start.wait();
-                flag.store(true, Ordering::Relaxed);
-                Instant::now()
-            })
-        };
-        start.wait();
+        let flag = AtomicBool::new(false);
+        poll_hook::arm(&flag, u64::MAX);
+        let full = assign(&pts, shape, solver, Some(&flag));
+        let total = poll_hook::disarm(&flag);
+        assert!(full.is_ok(), "{solver:?}: {full:?}");
+        assert!(total >= 4, "{solver:?}: polled the flag only {total} times");
+        let cancel_at = total / 2;
+        poll_hook::arm(&flag, cancel_at);
         let r = assign(&pts, shape, solver, Some(&flag));
-        let done = Instant::now();
-        let set_at = setter.join().expect("setter");
+        let polls = poll_hook::disarm(&flag);
         assert!(matches!(r, Err(GridError::Cancelled)), "{solver:?}: {r:?}");
-        let lag = done.saturating_duration_since(set_at);
+        // the poll that set the flag, plus at most one pending poll per worker thread
+        let threads = rayon::current_num_threads() as u64;
         assert!(
-            lag < Duration::from_secs(2),
-            "{solver:?}: cancel took {lag:?}"
+            polls <= cancel_at + threads,
+            "{solver:?}: {polls} polls after cancelling at poll {cancel_at} of {total}"
         );
     }
 }

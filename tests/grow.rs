@@ -1,4 +1,4 @@
-//! Growing a map on real data (`../shared/datasets/emoji-google`): new images find their place
+//! Growing a map on real data (the bundled demo emoji, `assets/demo`): new images find their place
 //! while the old ones stay bit-identical, near-duplicates land next to their originals, the grid
 //! grows at its aspect with one image per cell, the sidecar round-trips and a stale one is
 //! rejected, and the `add` command works on layouts with and without a sidecar.
@@ -17,21 +17,18 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `count` emoji files (every `step`-th of the sorted list, starting at `start`).
+/// `count` of the 360 demo emoji (every `step`-th of the sorted list, starting at `start`).
 fn emoji(start: usize, step: usize, count: usize) -> Vec<PathBuf> {
-    let dataset = common::shared_dir().join("datasets/emoji-google");
-    let text = std::fs::read_to_string(dataset.join("labels.csv")).unwrap();
-    let mut all: Vec<PathBuf> = text
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.rsplit_once(',').map(|(rel, _)| dataset.join(rel)))
-        .collect();
+    let mut all: Vec<PathBuf> = common::labels(&common::demo_dir()).into_keys().collect();
     all.sort();
-    all.into_iter()
+    let picked: Vec<PathBuf> = all
+        .into_iter()
         .skip(start)
         .step_by(step)
         .take(count)
-        .collect()
+        .collect();
+    assert_eq!(picked.len(), count, "the demo set has too few images");
+    picked
 }
 
 fn copy_into(dir: &Path, files: &[PathBuf]) {
@@ -62,7 +59,7 @@ fn unique_cells(g: &image_tsne_live::grid::GridAssignment) -> bool {
 fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
     let tmp = tempfile::tempdir().unwrap();
     let folder = tmp.path().join("map");
-    copy_into(&folder, &emoji(0, 19, 180));
+    copy_into(&folder, &emoji(0, 2, 180));
     let cache = Cache::at(tmp.path().join("cache"));
     let rep = SilentReporter::default();
     let opts = AnalyzeOptions {
@@ -117,11 +114,9 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
     for (t, &orig) in originals.iter().enumerate() {
         let i = n0 + t;
         let nn = nearest(&map.embedding[..n0], map.embedding[i], usize::MAX);
-        // (a byte-identical twin of the original, e.g. a flag shared by two territories, is
-        // the same image)
-        let twin = map.reduced.row(nn) == map.reduced.row(orig);
+        // (the demo set has no byte-identical twins, so the original itself)
         assert!(
-            nn == orig || twin,
+            nn == orig,
             "{} landed next to {} instead of {}",
             map.paths[i].display(),
             map.paths[nn].display(),
@@ -133,7 +128,7 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
     let g = map.grid.as_ref().unwrap();
     assert_eq!(g.cells.len(), map.len());
     assert!(unique_cells(g));
-    let more = emoji(7, 23, 60);
+    let more = emoji(1, 2, 60); // not on the map
     let set =
         pipeline::extract_features(&more, &model, &Preprocess::default(), &cache, &rep).unwrap();
     let cap = before.grid.as_ref().unwrap().shape.cells().unwrap();
@@ -192,7 +187,7 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
 fn the_sidecar_round_trips_and_a_stale_one_is_rejected() {
     let tmp = tempfile::tempdir().unwrap();
     let folder = tmp.path().join("map");
-    copy_into(&folder, &emoji(5, 97, 30));
+    copy_into(&folder, &emoji(5, 12, 30));
     let rep = SilentReporter::default();
     let opts = AnalyzeOptions {
         cache: Cache::at(tmp.path().join("cache")),
@@ -257,9 +252,9 @@ fn run(cmd: &mut Command) -> String {
 fn cli_add_grows_a_layout_with_and_without_its_sidecar() {
     let tmp = tempfile::tempdir().unwrap();
     let folder = tmp.path().join("map");
-    copy_into(&folder, &emoji(2, 61, 50));
+    copy_into(&folder, &emoji(0, 7, 50));
     let new = tmp.path().join("new");
-    copy_into(&new, &emoji(11, 173, 12));
+    copy_into(&new, &emoji(3, 7, 12)); // none of the 50
     std::fs::write(new.join("broken.png"), b"\x89PNG not really").unwrap();
     let cache = tmp.path().join("cache");
     let out = tmp.path().join("map.json");
@@ -315,7 +310,7 @@ fn cli_add_grows_a_layout_with_and_without_its_sidecar() {
     let outp = bin()
         .arg("add")
         .arg(&grown)
-        .arg(new.join(emoji(11, 173, 1)[0].file_name().unwrap()))
+        .arg(new.join(emoji(3, 7, 1)[0].file_name().unwrap()))
         .arg("-o")
         .arg(&again)
         .arg("--cache-dir")

@@ -1,8 +1,8 @@
-//! End-to-end quality of the t-SNE engine on the shared `digits` data set (PCA-50, n = 1797):
-//! leave-one-out 10-NN accuracy and exact KL divergence after the default 1000 iterations.
+//! End-to-end quality of the t-SNE engine on scikit-learn's `digits` data set (PCA-50,
+//! n = 1797): leave-one-out 10-NN accuracy and exact KL divergence after the default 1000
+//! iterations.
 //!
-//! Data: `$IMAGE_TSNE_LIVE_SHARED/datasets/tsne`, else `<crate>/../shared/datasets/tsne`.
-//! Missing data is a test failure, not a skip.
+//! Data: `tests/fixtures/tsne` (see its README). Missing data is a test failure, not a skip.
 
 use image_tsne_live::metrics::{kl_divergence, knn_accuracy};
 use image_tsne_live::tsne::{tsne, Phase, TsneParams};
@@ -15,9 +15,7 @@ use std::path::PathBuf;
 const KL_P50_MAX: f64 = 0.70;
 
 fn data_dir() -> PathBuf {
-    let root = std::env::var("IMAGE_TSNE_LIVE_SHARED")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").to_string());
-    PathBuf::from(root).join("datasets/tsne")
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tsne"))
 }
 
 fn load_digits() -> (Array2<f32>, Vec<u32>) {
@@ -25,7 +23,7 @@ fn load_digits() -> (Array2<f32>, Vec<u32>) {
     let path = dir.join("digits_pca50.f32");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "missing t-SNE test data {} ({e}); set IMAGE_TSNE_LIVE_SHARED to the shared folder",
+            "missing t-SNE test fixture {} ({e}); see tests/fixtures/README.md",
             path.display()
         )
     });

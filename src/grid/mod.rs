@@ -81,7 +81,57 @@ pub enum GridError {
 }
 
 pub(crate) fn is_cancelled(cancel: Option<&AtomicBool>) -> bool {
-    cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    cancel.is_some_and(|c| {
+        poll_hook::polled(c);
+        c.load(Ordering::Relaxed)
+    })
+}
+
+/// Test hook: count the solvers' polls of a cancel flag and set the flag at a chosen poll, so
+/// a test cancels a solve in its middle without racing a thread against it. Off (one relaxed
+/// load per poll) unless a test arms it.
+#[doc(hidden)]
+pub mod poll_hook {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    /// `(flag address, polls so far, poll at which to set the flag)`.
+    static ARMED: Mutex<Vec<(usize, u64, u64)>> = Mutex::new(Vec::new());
+    static ANY: AtomicBool = AtomicBool::new(false);
+
+    /// Count the polls of `flag` from now on, and set it at poll number `cancel_at` (1-based;
+    /// `u64::MAX`: only count). The flag must outlive the arming ([`disarm`] it after).
+    pub fn arm(flag: &AtomicBool, cancel_at: u64) {
+        let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
+        let key = flag as *const AtomicBool as usize;
+        armed.retain(|a| a.0 != key);
+        armed.push((key, 0, cancel_at));
+        ANY.store(true, Ordering::SeqCst);
+    }
+
+    /// Stop counting `flag`; returns how often it was polled.
+    pub fn disarm(flag: &AtomicBool) -> u64 {
+        let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
+        let key = flag as *const AtomicBool as usize;
+        let polls = armed.iter().find(|a| a.0 == key).map_or(0, |a| a.1);
+        armed.retain(|a| a.0 != key);
+        ANY.store(!armed.is_empty(), Ordering::SeqCst);
+        polls
+    }
+
+    pub(super) fn polled(flag: &AtomicBool) {
+        if !ANY.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
+        let key = flag as *const AtomicBool as usize;
+        if let Some(a) = armed.iter_mut().find(|a| a.0 == key) {
+            a.1 += 1;
+            if a.1 == a.2 {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// Internal result of a solver: cell index (row-major) per point, plus certificate data.

@@ -1,4 +1,8 @@
-//! Helpers shared by the integration tests: where the shared datasets are, label files.
+//! Helpers shared by the integration tests: the fixtures in the repository (`tests/fixtures`,
+//! the bundled demo emoji in `assets/demo`), label files, displays and child processes.
+//!
+//! Tests read only what the repository holds, so `cargo test` passes on a fresh clone. The big
+//! shared sets ([`shared_dir`]) are for the benchmarks and examples.
 #![allow(dead_code)]
 
 pub mod soak;
@@ -10,7 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The read-only shared resources: `$IMAGE_TSNE_LIVE_SHARED`, else `../shared` beside the
-/// checkout. Panics with a clear message when they are missing: these tests need real data.
+/// checkout. Panics with a clear message when they are missing. For benchmarks and examples
+/// (which include this file): the tests themselves use [`fixture`] and [`demo_dir`], so that a
+/// fresh clone without `../shared` passes `cargo test`.
 pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("IMAGE_TSNE_LIVE_SHARED")
         .map(PathBuf::from)
@@ -24,16 +30,99 @@ pub fn shared_dir() -> PathBuf {
     dir.canonicalize().unwrap_or(dir)
 }
 
-/// `relpath -> category` from a dataset's `labels.csv`.
+/// A file or folder of the repository's test fixtures (`tests/fixtures/<rel>`), canonical.
+/// Panics when it is missing: a test never passes by skipping its data.
+pub fn fixture(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
+    path.canonicalize().unwrap_or_else(|e| {
+        panic!(
+            "test fixture {} is missing ({e}); see tests/fixtures/README.md",
+            path.display()
+        )
+    })
+}
+
+/// The bundled demo set (`assets/demo`: 360 Noto emoji, 40 in each of 9 categories, with a
+/// `labels.csv`), canonical like the paths the scan reports.
+pub fn demo_dir() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    assert!(
+        path.join("labels.csv").is_file(),
+        "the demo set is missing at {}",
+        path.display()
+    );
+    path.canonicalize().unwrap_or(path)
+}
+
+/// The demo set's images in one category folder (e.g. `smileys-and-emotion`), sorted.
+pub fn demo_images(category: &str) -> Vec<PathBuf> {
+    let dir = demo_dir().join(category);
+    let mut all: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    all.sort();
+    assert!(!all.is_empty(), "no images in {}", dir.display());
+    all
+}
+
+/// `relpath -> category` from a dataset's `labels.csv` (header `relpath,category[,...]`;
+/// quoted fields may hold commas, as the demo set's `name` column does).
 pub fn labels(dataset: &Path) -> HashMap<PathBuf, String> {
     let text = std::fs::read_to_string(dataset.join("labels.csv")).expect("labels.csv");
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let (rel, cat) = line.rsplit_once(',')?;
-            Some((dataset.join(rel), cat.trim_matches('"').to_string()))
+    let mut lines = text.lines();
+    let header = csv_fields(lines.next().expect("a header line"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("labels.csv has no {name} column: {header:?}"))
+    };
+    let (rel, cat) = (col("relpath"), col("category"));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let f = csv_fields(line);
+            (dataset.join(&f[rel]), f[cat].clone())
         })
         .collect()
+}
+
+/// Fill `dir` with `n` distinct images made from the demo emoji: the 360 originals, then
+/// mirrored, flipped and rotated copies (each a different picture for the CNN), in a fixed
+/// order. For runs that need more images than the demo set has (a long analysis, the soak).
+pub fn demo_variants(dir: &Path, n: usize) -> Vec<PathBuf> {
+    use image::imageops;
+    let mut sources: Vec<PathBuf> = labels(&demo_dir()).into_keys().collect();
+    sources.sort();
+    let variants = 6;
+    assert!(
+        n <= sources.len() * variants,
+        "at most {} variants",
+        sources.len() * variants
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (v, src) = (i / sources.len(), &sources[i % sources.len()]);
+        let img = image::open(src).unwrap().to_rgba8();
+        let img = match v {
+            0 => img,
+            1 => imageops::flip_horizontal(&img),
+            2 => imageops::flip_vertical(&img),
+            3 => imageops::rotate180(&img),
+            4 => imageops::rotate90(&img),
+            _ => imageops::rotate270(&img),
+        };
+        let stem = src.file_stem().unwrap().to_string_lossy();
+        let path = dir.join(format!("v{v}-{stem}.png"));
+        img.save(&path).unwrap();
+        out.push(path);
+    }
+    out
 }
 
 /// Parse a simple CSV line with optional double-quoted fields.
