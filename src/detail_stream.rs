@@ -334,10 +334,12 @@ impl DetailStream {
     }
 
     /// One frame of streaming for `renderer` drawn with `camera` and `layout`; uploads go
-    /// through `queue`. Never blocks on decoding; never panics on bad files.
+    /// through `queue` (`device`: the tier allocates its levels as they fill). Never blocks on
+    /// decoding; never panics on bad files.
     pub fn update(
         &mut self,
         renderer: &mut QuadRenderer,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         camera: &Camera,
         layout: &LayoutParams,
@@ -356,7 +358,7 @@ impl DetailStream {
             self.last_plan = self.frame;
             self.replan(renderer, camera, layout);
         }
-        let (uploads, uploaded_bytes) = self.upload(renderer, queue);
+        let (uploads, uploaded_bytes) = self.upload(renderer, device, queue);
         let mut satisfied = 0;
         for &i in &self.order {
             let want = self.wanted[&i];
@@ -395,7 +397,12 @@ impl DetailStream {
         self.loader.set_jobs(jobs);
     }
 
-    fn upload(&mut self, r: &mut QuadRenderer, queue: &wgpu::Queue) -> (usize, u64) {
+    fn upload(
+        &mut self,
+        r: &mut QuadRenderer,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> (usize, u64) {
         let (mut n, mut bytes) = (0usize, 0u64);
         // most urgent first
         let rank: HashMap<usize, usize> = self
@@ -449,7 +456,9 @@ impl DetailStream {
                 break;
             }
             let wanted = &self.wanted;
-            match r.set_detail(queue, index, &cell, self.frame, |i| wanted.contains_key(&i)) {
+            match r.set_detail(device, queue, index, &cell, self.frame, |i| {
+                wanted.contains_key(&i)
+            }) {
                 Ok(evicted) => {
                     n += 1;
                     bytes += cell.bytes();

@@ -100,6 +100,7 @@ impl Gpu {
     /// decodes, upload what is ready within the frame's budget. Warnings go to the panel.
     pub fn stream_details(
         &mut self,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         state: &mut AppState,
         cache: &crate::cache::Cache,
@@ -120,7 +121,7 @@ impl Gpu {
             .entry(id)
             .or_insert_with(|| DetailStream::new(scene.paths.clone(), cache.clone(), threads));
         let layout = state.layout_params();
-        stream.update(renderer, queue, &state.camera, &layout);
+        stream.update(renderer, device, queue, &state.camera, &layout);
         for text in stream.take_warnings() {
             state.warn(text);
         }

@@ -303,7 +303,7 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     }
     model
         .gpu
-        .stream_details(queue, &mut model.state, &model.workers.cache);
+        .stream_details(device, queue, &mut model.state, &model.workers.cache);
     for text in std::mem::take(&mut model.gpu.notices) {
         model.state.error(text.clone());
         model.state.warn(text);
