@@ -262,7 +262,10 @@ const REPLAN_EVERY: u64 = 15;
 /// The per-renderer streaming state (see the module docs).
 pub struct DetailStream {
     loader: DetailLoader,
+    /// Image `i` is `paths[i]`; grows with the scene (see [`DetailStream::sync_paths`]).
     paths: Vec<PathBuf>,
+    /// Images joined since the last plan: plan again at the next frame.
+    grown: bool,
     frame: u64,
     last_key: Option<ViewKey>,
     last_plan: u64,
@@ -291,6 +294,7 @@ impl DetailStream {
         Self {
             loader: DetailLoader::new(cache, threads),
             paths,
+            grown: false,
             frame: 0,
             last_key: None,
             last_plan: 0,
@@ -304,6 +308,29 @@ impl DetailStream {
             upload_budget: DEFAULT_UPLOAD_BYTES_PER_FRAME,
             totals: StreamTotals::default(),
         }
+    }
+
+    /// Keeps the stream's paths in step with its scene's, which only ever grow (images that
+    /// join a watched map are appended; removed ones stay, hidden): the paths past the ones
+    /// known are taken and planned for at the next frame. Without this, images that joined
+    /// after the stream was made would never be asked for (a plan skips indices it has no
+    /// path for) and stay at base-atlas resolution. O(1) when nothing joined, so it can be
+    /// called every frame.
+    pub fn sync_paths(&mut self, paths: &[PathBuf]) {
+        if paths.len() > self.paths.len() {
+            self.paths.extend_from_slice(&paths[self.paths.len()..]);
+            self.grown = true;
+        }
+    }
+
+    /// Images the stream has paths for.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether the stream has no images.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
     }
 
     /// Warnings since the last call (one per image whose larger version failed).
@@ -350,7 +377,12 @@ impl DetailStream {
         }
         let key = view_key(camera, layout);
         let enabled = renderer.detail_tier().plan().enabled();
-        if enabled && (self.last_key != Some(key) || self.frame - self.last_plan >= REPLAN_EVERY) {
+        if enabled
+            && (self.last_key != Some(key)
+                || self.grown
+                || self.frame - self.last_plan >= REPLAN_EVERY)
+        {
+            self.grown = false;
             if self.last_key != Some(key) {
                 self.no_slot.clear();
             }

@@ -1,9 +1,12 @@
-//! The detail tier as it fills, on a real wgpu device (lavapipe on CI; without any GPU adapter
-//! these tests FAIL, they do not skip): a tier with a big budget that streams a few small
-//! images allocates a layer, not its budget; an instance naming a slot the tier has not
+//! The detail tier as a map grows and as it fills, on a real wgpu device (lavapipe on CI;
+//! without any GPU adapter these tests FAIL, they do not skip): an image that joins a shown
+//! scene gets its larger version like the others; a tier with a big budget that streams a few
+//! small images allocates a layer, not its budget; an instance naming a slot the tier has not
 //! allocated is drawn from the base atlas (no out-of-range read on a software rasterizer).
 
 use image::{Rgba, RgbaImage};
+use image_tsne_live::app::gpu::Gpu;
+use image_tsne_live::app::state::{AppState, Scene, Source};
 use image_tsne_live::cache::Cache;
 use image_tsne_live::detail_stream::DetailStream;
 use image_tsne_live::render::detail::pack_detail;
@@ -53,6 +56,66 @@ fn grid_view(r: &QuadRenderer, viewport: [f32; 2]) -> (Camera, LayoutParams) {
     let mut camera = Camera::new(viewport);
     camera.fit(&r.geometry().grid_rect(), 0.0);
     (camera, layout)
+}
+
+/// Issue 17: `Gpu::stream_details` made each scene's stream once, with the scene's paths at
+/// that time; an image that joined a watched map later was never asked for (the plan skipped
+/// indices past that snapshot) and stayed at base-atlas resolution. It must reach its level.
+#[test]
+fn an_image_that_joins_a_shown_scene_gets_its_detail_level() {
+    let ctx = gpu();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+    let (img_a, img_b) = (striped(600, &a), striped(600, &b));
+    // room for two images (a growing scene's atlas has headroom), one shown at first
+    let plan = AtlasPlan::new(2, &small_cells(), &ctx.device.limits()).unwrap();
+    let mut gpu = Gpu::new(&ctx.device, TargetDesc::OFFSCREEN).with_gpu_memory(160);
+    gpu.create_scene(&ctx.device, 1, plan).unwrap();
+    let mut state = AppState::new([800.0, 400.0]);
+    let mut scene = Scene::new(1, Source::Folder(dir.path().into()), vec![a.clone()]);
+    scene.capacity = 2;
+    state.current = Some(scene);
+    state.t = 1.0;
+    {
+        let r = gpu.renderers.get_mut(&1).unwrap();
+        r.set_image(&ctx.queue, 0, &thumb(&img_a)).unwrap();
+        r.set_grid(&ctx.queue, LayoutGeometry::new(2, 1), &[[0, 0], [1, 0]])
+            .unwrap();
+        r.set_hidden(&ctx.queue, 1, true).unwrap();
+        let (camera, _) = grid_view(r, [800.0, 400.0]);
+        state.camera = camera;
+    }
+    let cache = Cache::disabled();
+    let stream_until = |gpu: &mut Gpu, state: &mut AppState, index: usize| {
+        let start = Instant::now();
+        loop {
+            gpu.stream_details(&ctx.device, &ctx.queue, state, &cache);
+            let d = gpu.renderers[&1].instances()[index].detail;
+            if d != NO_DETAIL {
+                return d >> 28;
+            }
+            assert!(
+                start.elapsed() < STUCK,
+                "image {index} never got a detail slot"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let first = stream_until(&mut gpu, &mut state, 0);
+    // b joins the map (as `on_grown` does it: appended to the scene, cell loaded, shown)
+    {
+        let s = state.current.as_mut().unwrap();
+        s.paths.push(b.clone());
+        s.used.push(true);
+        s.points.push([0.7, 0.5]);
+        s.aspects.push(1.0);
+        let r = gpu.renderers.get_mut(&1).unwrap();
+        r.set_image(&ctx.queue, 1, &thumb(&img_b)).unwrap();
+        r.set_hidden(&ctx.queue, 1, false).unwrap();
+    }
+    let joined = stream_until(&mut gpu, &mut state, 1);
+    assert_eq!(joined, first, "the newcomer is drawn at the level of its twin");
+    assert!(ctx.take_errors().is_empty());
 }
 
 /// Issue 17: the tier allocated its whole budget up front (2.2 GB of RAM on lavapipe for 949

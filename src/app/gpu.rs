@@ -120,6 +120,8 @@ impl Gpu {
             .streams
             .entry(id)
             .or_insert_with(|| DetailStream::new(scene.paths.clone(), cache.clone(), threads));
+        // images that joined a watched map since the stream was made
+        stream.sync_paths(&scene.paths);
         let layout = state.layout_params();
         stream.update(renderer, device, queue, &state.camera, &layout);
         for text in stream.take_warnings() {
