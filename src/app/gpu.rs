@@ -59,6 +59,8 @@ pub struct Gpu {
     streams: HashMap<u64, DetailStream>,
     /// Times the device ran out of memory: each halves the detail tier (see [`detail_budget`]).
     oom_halvings: u32,
+    /// Decoding threads per detail stream: half the cores (asked once, not every frame).
+    detail_threads: usize,
 }
 
 impl Gpu {
@@ -79,6 +81,8 @@ impl Gpu {
             gpu_memory: DEFAULT_GPU_MEMORY_BYTES,
             streams: HashMap::new(),
             oom_halvings: 0,
+            detail_threads: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
         }
     }
 
@@ -115,7 +119,7 @@ impl Gpu {
         if !renderer.detail_tier().plan().enabled() {
             return;
         }
-        let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let threads = self.detail_threads;
         let stream = self
             .streams
             .entry(id)
