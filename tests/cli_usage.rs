@@ -40,7 +40,10 @@ fn bad_values_are_usage_errors_with_the_same_words_everywhere() {
     // --threads 0: refused by every command that takes it (render made it 1)
     refused(&["analyze", dir, "-o", out, "--threads", "0"], "at least 1");
     refused(&["grid", out, "-o", out, "--threads", "0"], "at least 1");
-    refused(&["render", out, "-o", "x.png", "--threads", "0"], "at least 1");
+    refused(
+        &["render", out, "-o", "x.png", "--threads", "0"],
+        "at least 1",
+    );
     // other values refused after clap parsed them: exit 2 too (they were 1)
     refused(
         &["render", out, "-o", "x.png", "--image-size", "3"],
@@ -48,7 +51,10 @@ fn bad_values_are_usage_errors_with_the_same_words_everywhere() {
     );
     refused(&["--size", "10x10"], "out of range");
     refused(&["--settle-seconds", "9999"], "--settle-seconds");
-    refused(&["render", out, "-o", "x.png", "--background", "red"], "#RRGGBB");
+    refused(
+        &["render", out, "-o", "x.png", "--background", "red"],
+        "#RRGGBB",
+    );
     refused(&["--background", "red"], "#RRGGBB");
 }
 
@@ -74,7 +80,10 @@ fn render_takes_the_aspect_forms_the_other_commands_take() {
 fn every_background_option_says_what_it_colours() {
     let help = |args: &[&str]| String::from_utf8_lossy(&run(args).stdout).into_owned();
     let analyze = help(&["analyze", "--help"]);
-    assert!(analyze.contains("transparent pixels") && analyze.contains("CNN"), "{analyze}");
+    assert!(
+        analyze.contains("transparent pixels") && analyze.contains("CNN"),
+        "{analyze}"
+    );
     let render = help(&["render", "--help"]);
     assert!(render.contains("behind the images"), "{render}");
     let app = help(&["--help"]);

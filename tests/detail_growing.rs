@@ -114,7 +114,10 @@ fn an_image_that_joins_a_shown_scene_gets_its_detail_level() {
         r.set_hidden(&ctx.queue, 1, false).unwrap();
     }
     let joined = stream_until(&mut gpu, &mut state, 1);
-    assert_eq!(joined, first, "the newcomer is drawn at the level of its twin");
+    assert_eq!(
+        joined, first,
+        "the newcomer is drawn at the level of its twin"
+    );
     assert!(ctx.take_errors().is_empty());
 }
 
@@ -143,8 +146,12 @@ fn a_big_tier_streaming_a_few_small_images_allocates_only_what_they_use() {
         r.set_image(&ctx.queue, i, &thumb(&img)).unwrap();
         paths.push(p);
     }
-    r.set_grid(&ctx.queue, LayoutGeometry::new(3, 1), &[[0, 0], [1, 0], [2, 0]])
-        .unwrap();
+    r.set_grid(
+        &ctx.queue,
+        LayoutGeometry::new(3, 1),
+        &[[0, 0], [1, 0], [2, 0]],
+    )
+    .unwrap();
     let (camera, layout) = grid_view(&r, [900.0, 300.0]);
     let mut s = DetailStream::new(paths, Cache::disabled(), 1);
     let start = Instant::now();
@@ -156,7 +163,10 @@ fn a_big_tier_streaming_a_few_small_images_allocates_only_what_they_use() {
         assert!(start.elapsed() < STUCK, "streaming never completed: {p:?}");
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(r.instances().iter().all(|i| i.detail >> 28 == 0 && i.detail != NO_DETAIL));
+    assert!(r
+        .instances()
+        .iter()
+        .all(|i| i.detail >> 28 == 0 && i.detail != NO_DETAIL));
     let tier = r.detail_tier();
     assert_eq!(tier.allocated_layers(), [1, 0, 0]);
     let one_layer = tier.plan().levels[0].bytes / tier.plan().levels[0].layers as u64;

@@ -3,6 +3,7 @@
 
 use crate::cache::{Cache, CacheArgs};
 use crate::cells::load_cell;
+use crate::cli::args::usage;
 use crate::layout_io::LayoutEntry;
 use crate::pipeline;
 use crate::progress::{CliReporter, Reporter, Stage, StageTimer};
@@ -11,7 +12,6 @@ use crate::render::{
     GpuContext, LayoutGeometry, LayoutParams, OffscreenOptions, QuadRenderer, ScreenshotOptions,
     ScreenshotSize, TargetDesc,
 };
-use crate::cli::args::usage;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use rayon::prelude::*;

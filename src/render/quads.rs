@@ -516,7 +516,12 @@ impl QuadRenderer {
     /// with no slot behind it, as corrupt instance data would: the shader must draw the image
     /// from the base atlas (and a software rasterizer must not read out of bounds).
     #[doc(hidden)]
-    pub fn inject_detail_word(&mut self, queue: &wgpu::Queue, index: usize, word: u32) -> Result<()> {
+    pub fn inject_detail_word(
+        &mut self,
+        queue: &wgpu::Queue,
+        index: usize,
+        word: u32,
+    ) -> Result<()> {
         self.check_index(index)?;
         if let Some(inst) = self.static_cpu.get_mut(index) {
             inst.detail = word;

@@ -168,7 +168,7 @@ mod tests {
         // the glue found /frames missing: nothing captured, the state asks a worker
         s.capture_folder_missing(first[0].clone());
         let e = s.drain_effects();
-        assert_eq!(makes(&e), [dir.clone()]);
+        assert_eq!(makes(&e), std::slice::from_ref(&dir));
         assert!(captures(&e).is_empty());
         assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
         assert!(s.warnings[0].contains("/frames"), "{:?}", s.warnings);
@@ -190,7 +190,7 @@ mod tests {
         // after the retry delay a worker tries again; again it fails: no new warning
         s.update(2.0 + super::RETRY_SECONDS + 0.5);
         let e = s.drain_effects();
-        assert_eq!(makes(&e), [dir.clone()]);
+        assert_eq!(makes(&e), std::slice::from_ref(&dir));
         assert!(captures(&e).is_empty());
         s.handle(Msg::CaptureFolder {
             dir: dir.clone(),
@@ -199,7 +199,7 @@ mod tests {
         assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
         // the next try succeeds: the capture that waited is taken, and the cadence goes on
         s.update(14.0);
-        assert_eq!(makes(&s.drain_effects()), [dir.clone()]);
+        assert_eq!(makes(&s.drain_effects()), std::slice::from_ref(&dir));
         s.handle(Msg::CaptureFolder {
             dir: dir.clone(),
             result: Ok(()),
@@ -208,10 +208,7 @@ mod tests {
         // (one capture number per due update: 0, 1, 2, 3, 4, 7.5 and 14 s)
         assert_eq!(captures(&e), [dir.join("frame-000007.png")]);
         s.update(15.0);
-        assert_eq!(
-            captures(&s.drain_effects()),
-            [dir.join("frame-000008.png")]
-        );
+        assert_eq!(captures(&s.drain_effects()), [dir.join("frame-000008.png")]);
         assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
     }
 }

@@ -428,7 +428,11 @@ mod tests {
         let n = 50_000;
         let path = |i: usize| PathBuf::from(format!("/imgs/{i:06}.png"));
         let mut s = AppState::new([800.0, 600.0]);
-        let mut scene = Scene::new(1, Source::Folder("/imgs".into()), (0..n).map(path).collect());
+        let mut scene = Scene::new(
+            1,
+            Source::Folder("/imgs".into()),
+            (0..n).map(path).collect(),
+        );
         // images 0, 7, 14, … are not on the map (skipped): their rows are not counted
         for i in (0..n).step_by(7) {
             scene.used[i] = false;
@@ -453,15 +457,18 @@ mod tests {
             .expect("a grow job starts");
         // new files, then those of the others that are not on the map (skipped), in order
         let mut want_add: Vec<PathBuf> = (0..900).map(|k| path(n + k)).collect();
-        want_add.extend((1..=99).map(|k| k * 50 + 1).filter(|i| i % 7 == 0).map(path));
+        want_add.extend(
+            (1..=99)
+                .map(|k| k * 50 + 1)
+                .filter(|i| i % 7 == 0)
+                .map(path),
+        );
         want_add.push(path(7));
         assert_eq!(add, want_add);
         let used: Vec<usize> = (0..n).filter(|i| i % 7 != 0).collect();
         // a file reported removed and then added again (e.g. 3301) stays
-        let removed: std::collections::HashSet<PathBuf> = removed
-            .into_iter()
-            .filter(|p| !added.contains(p))
-            .collect();
+        let removed: std::collections::HashSet<PathBuf> =
+            removed.into_iter().filter(|p| !added.contains(p)).collect();
         let want_remove: Vec<usize> = used
             .iter()
             .enumerate()
