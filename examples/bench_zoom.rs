@@ -197,7 +197,7 @@ fn measure(
     let frame = |r: &mut QuadRenderer, s: &mut DetailStream, cam: &Camera| {
         let t = Instant::now();
         let p = if tier {
-            s.update(r, &ctx.queue, cam, &layout)
+            s.update(r, &ctx.device, &ctx.queue, cam, &layout)
         } else {
             Default::default()
         };
@@ -305,7 +305,8 @@ fn measure(
         longest_at,
         median_ms: median.as_secs_f64() * 1e3,
         base_mib: plan.mebibytes(),
-        detail_mib: detail.bytes() as f64 / 1048576.0,
+        // what the tier allocated (its plan is only the ceiling)
+        detail_mib: r.detail_tier().allocated_bytes() as f64 / 1048576.0,
     })
 }
 

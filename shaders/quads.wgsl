@@ -181,10 +181,30 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
     let dldx = dpdx(in.local);
     let dldy = dpdy(in.local);
     var tex: vec4<f32>;
-    let level = in.detail_level;
+    // Every layer and mip index is checked against the texture actually bound: a software
+    // rasterizer (lavapipe) runs this on the CPU and may read out of bounds where a GPU
+    // clamps. A detail slot past its level's layers (not allocated yet, or bad instance
+    // data) is drawn from the base atlas instead.
+    var level = in.detail_level;
+    var detail_layers = 0u;
+    var detail_levels = 1u;
+    if (level == 0u) {
+        detail_layers = u32(textureNumLayers(detail0));
+        detail_levels = u32(textureNumLevels(detail0));
+    } else if (level == 1u) {
+        detail_layers = u32(textureNumLayers(detail1));
+        detail_levels = u32(textureNumLevels(detail1));
+    } else if (level == 2u) {
+        detail_layers = u32(textureNumLayers(detail2));
+        detail_levels = u32(textureNumLevels(detail2));
+    }
+    if (level < 3u && in.detail_layer >= detail_layers) {
+        level = 3u;
+    }
     if (level < 3u) {
         let texels = f32(max(u.detail_per_row[level] * u.detail_side[level], 1u));
-        let s = cell_sample(in.detail_rect, in.local, dldx, dldy, texels, u.detail_mips[level]);
+        let mips = min(max(u.detail_mips[level], 1u), max(detail_levels, 1u));
+        let s = cell_sample(in.detail_rect, in.local, dldx, dldy, texels, mips);
         let layer = i32(in.detail_layer);
         // Slightly sharper than plain trilinear: level 0 alone down to 1/sqrt(2) size.
         let lod = max(s.z - 0.5, 0.0);
@@ -197,8 +217,10 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
         }
     } else {
         let texels = f32(max(u.atlas.x * u.atlas.z, 1u));
-        let s = cell_sample(in.uv_rect, in.local, dldx, dldy, texels, u.atlas.w);
-        tex = textureSampleLevel(atlas_tex, atlas_samp, s.xy, i32(in.layer), s.z);
+        let mips = min(max(u.atlas.w, 1u), max(u32(textureNumLevels(atlas_tex)), 1u));
+        let s = cell_sample(in.uv_rect, in.local, dldx, dldy, texels, mips);
+        let last_layer = max(u32(textureNumLayers(atlas_tex)), 1u) - 1u;
+        tex = textureSampleLevel(atlas_tex, atlas_samp, s.xy, i32(min(in.layer, last_layer)), s.z);
     }
 
     let overlay = (in.flags & FLAG_OVERLAY) != 0u;

@@ -262,7 +262,10 @@ const REPLAN_EVERY: u64 = 15;
 /// The per-renderer streaming state (see the module docs).
 pub struct DetailStream {
     loader: DetailLoader,
+    /// Image `i` is `paths[i]`; grows with the scene (see [`DetailStream::sync_paths`]).
     paths: Vec<PathBuf>,
+    /// Images joined since the last plan: plan again at the next frame.
+    grown: bool,
     frame: u64,
     last_key: Option<ViewKey>,
     last_plan: u64,
@@ -291,6 +294,7 @@ impl DetailStream {
         Self {
             loader: DetailLoader::new(cache, threads),
             paths,
+            grown: false,
             frame: 0,
             last_key: None,
             last_plan: 0,
@@ -304,6 +308,29 @@ impl DetailStream {
             upload_budget: DEFAULT_UPLOAD_BYTES_PER_FRAME,
             totals: StreamTotals::default(),
         }
+    }
+
+    /// Keeps the stream's paths in step with its scene's, which only ever grow (images that
+    /// join a watched map are appended; removed ones stay, hidden): the paths past the ones
+    /// known are taken and planned for at the next frame. Without this, images that joined
+    /// after the stream was made would never be asked for (a plan skips indices it has no
+    /// path for) and stay at base-atlas resolution. O(1) when nothing joined, so it can be
+    /// called every frame.
+    pub fn sync_paths(&mut self, paths: &[PathBuf]) {
+        if paths.len() > self.paths.len() {
+            self.paths.extend_from_slice(&paths[self.paths.len()..]);
+            self.grown = true;
+        }
+    }
+
+    /// Images the stream has paths for.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether the stream has no images.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
     }
 
     /// Warnings since the last call (one per image whose larger version failed).
@@ -334,10 +361,12 @@ impl DetailStream {
     }
 
     /// One frame of streaming for `renderer` drawn with `camera` and `layout`; uploads go
-    /// through `queue`. Never blocks on decoding; never panics on bad files.
+    /// through `queue` (`device`: the tier allocates its levels as they fill). Never blocks on
+    /// decoding; never panics on bad files.
     pub fn update(
         &mut self,
         renderer: &mut QuadRenderer,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         camera: &Camera,
         layout: &LayoutParams,
@@ -348,7 +377,12 @@ impl DetailStream {
         }
         let key = view_key(camera, layout);
         let enabled = renderer.detail_tier().plan().enabled();
-        if enabled && (self.last_key != Some(key) || self.frame - self.last_plan >= REPLAN_EVERY) {
+        if enabled
+            && (self.last_key != Some(key)
+                || self.grown
+                || self.frame - self.last_plan >= REPLAN_EVERY)
+        {
+            self.grown = false;
             if self.last_key != Some(key) {
                 self.no_slot.clear();
             }
@@ -356,7 +390,7 @@ impl DetailStream {
             self.last_plan = self.frame;
             self.replan(renderer, camera, layout);
         }
-        let (uploads, uploaded_bytes) = self.upload(renderer, queue);
+        let (uploads, uploaded_bytes) = self.upload(renderer, device, queue);
         let mut satisfied = 0;
         for &i in &self.order {
             let want = self.wanted[&i];
@@ -395,7 +429,12 @@ impl DetailStream {
         self.loader.set_jobs(jobs);
     }
 
-    fn upload(&mut self, r: &mut QuadRenderer, queue: &wgpu::Queue) -> (usize, u64) {
+    fn upload(
+        &mut self,
+        r: &mut QuadRenderer,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+    ) -> (usize, u64) {
         let (mut n, mut bytes) = (0usize, 0u64);
         // most urgent first
         let rank: HashMap<usize, usize> = self
@@ -449,7 +488,9 @@ impl DetailStream {
                 break;
             }
             let wanted = &self.wanted;
-            match r.set_detail(queue, index, &cell, self.frame, |i| wanted.contains_key(&i)) {
+            match r.set_detail(device, queue, index, &cell, self.frame, |i| {
+                wanted.contains_key(&i)
+            }) {
                 Ok(evicted) => {
                     n += 1;
                     bytes += cell.bytes();

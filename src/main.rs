@@ -4,6 +4,10 @@
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use image_tsne_live::cache::CacheArgs;
+use image_tsne_live::cli::args::{
+    is_usage_error, parse_aspect, parse_color, parse_iterations, parse_perplexity, parse_theta,
+    parse_threads,
+};
 use image_tsne_live::grid::Solver;
 use image_tsne_live::grow;
 use image_tsne_live::layout_io;
@@ -42,8 +46,8 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct CommonArgs {
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads (default: all cores; at least 1).
+    #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
     /// No progress bars or summaries (warnings are still printed).
     #[arg(long, short)]
@@ -63,14 +67,14 @@ struct AnalyzeArgs {
     /// Use at most this many images (a seeded random subset when there are more).
     #[arg(long, default_value_t = 500)]
     max_images: usize,
-    /// t-SNE perplexity (clamped for small image counts).
-    #[arg(long, default_value_t = 50.0)]
+    /// t-SNE perplexity, a positive number (clamped for small image counts).
+    #[arg(long, default_value_t = 50.0, value_parser = parse_perplexity)]
     perplexity: f32,
-    /// Barnes-Hut accuracy/speed trade-off (0 = exact).
-    #[arg(long, default_value_t = 0.3)]
+    /// Barnes-Hut accuracy/speed trade-off, 0 (exact) to 1.
+    #[arg(long, default_value_t = 0.3, value_parser = parse_theta)]
     theta: f32,
     /// t-SNE iterations.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = parse_iterations)]
     iterations: usize,
     /// Seed for the image subset and the t-SNE.
     #[arg(long, default_value_t = 42)]
@@ -87,7 +91,9 @@ struct AnalyzeArgs {
     /// Grid solver.
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     solver: SolverArg,
-    /// Background that transparent pixels are composited onto for the CNN (#RRGGBB).
+    /// Colour that transparent pixels are composited onto before the CNN sees them (#RRGGBB):
+    /// it changes the features, not any picture. (The app's and `render`'s --background are
+    /// the colour behind the drawn images.)
     #[arg(long, default_value = "#ffffff", value_parser = parse_color)]
     background: [u8; 3],
     /// How the square CNN input is cut from each image.
@@ -178,37 +184,6 @@ enum CropArg {
     Squash,
 }
 
-/// `16:9`, `4/3` or `1.5`.
-pub fn parse_aspect(s: &str) -> Result<f64, String> {
-    let parts: Vec<&str> = s.split([':', '/', 'x']).collect();
-    let value = match parts.as_slice() {
-        [one] => one.trim().parse::<f64>().map_err(|e| e.to_string())?,
-        [w, h] => {
-            let w: f64 = w
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad width in {s:?}"))?;
-            let h: f64 = h
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad height in {s:?}"))?;
-            w / h
-        }
-        _ => return Err(format!("expected W:H, got {s:?}")),
-    };
-    if value.is_finite() && value > 0.0 && (1e-3..=1e3).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("aspect {s:?} is out of range"))
-    }
-}
-
-/// `#RRGGBB` or `RRGGBB`.
-pub fn parse_color(s: &str) -> Result<[u8; 3], String> {
-    image_tsne_live::render::parse_hex_color(s)
-        .ok_or_else(|| format!("expected a colour like #RRGGBB, got {s:?}"))
-}
-
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -225,7 +200,8 @@ fn main() {
             std::process::exit(image_tsne_live::signals::received().unwrap_or(130));
         }
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        // a bad command line found after parsing exits like clap's own usage errors
+        std::process::exit(if is_usage_error(&e) { 2 } else { 1 });
     }
     if let Some(status) = image_tsne_live::signals::received() {
         // the signal came after the last cancellable step: the output is complete
@@ -240,10 +216,8 @@ fn with_threads<T: Send>(
 ) -> Result<T> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
-        }
-        builder = builder.num_threads(n);
+        // (0 is refused by the value parser)
+        builder = builder.num_threads(n.max(1));
     }
     let pool = builder
         .build()
@@ -381,15 +355,17 @@ fn add(args: &AddArgs) -> Result<()> {
     Ok(())
 }
 
+/// The t-SNE settings once more (clap's value parsers check each on the command line).
 fn validate_tsne(p: &TsneParams) -> Result<()> {
-    if !(p.perplexity.is_finite() && p.perplexity > 0.0) {
-        bail!("--perplexity must be a positive number");
+    use image_tsne_live::cli::args::{check_perplexity, check_theta, usage};
+    if let Err(rule) = check_perplexity(p.perplexity) {
+        return usage(format!("--perplexity {rule}"));
     }
-    if !(p.theta.is_finite() && (0.0..=1.0).contains(&p.theta)) {
-        bail!("--theta must be between 0 and 1");
+    if let Err(rule) = check_theta(p.theta) {
+        return usage(format!("--theta {rule}"));
     }
     if p.iterations == 0 {
-        bail!("--iterations must be at least 1");
+        return usage("--iterations must be at least 1");
     }
     Ok(())
 }
@@ -427,16 +403,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aspect_forms() {
-        assert_eq!(parse_aspect("16:9").unwrap(), 16.0 / 9.0);
-        assert_eq!(parse_aspect("4/3").unwrap(), 4.0 / 3.0);
-        assert_eq!(parse_aspect("1.5").unwrap(), 1.5);
-        assert!(parse_aspect("0:1").is_err());
-        assert!(parse_aspect("a:b").is_err());
-        assert!(parse_aspect("1:2:3").is_err());
-    }
-
-    #[test]
     fn cli_parses() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
@@ -445,6 +411,22 @@ mod tests {
                 .unwrap();
         assert!(
             matches!(cli.command, Some(Command::Analyze(ref a)) if a.max_images == 10 && a.perplexity == 50.0 && a.theta == 0.3)
+        );
+        // the same rules for the app and every subcommand, at parsing
+        for bad in [
+            &["x", "--perplexity", "0"][..],
+            &["x", "--theta", "1.5"],
+            &["x", "analyze", "d", "-o", "o", "--perplexity", "-3"],
+            &["x", "analyze", "d", "-o", "o", "--threads", "0"],
+            &["x", "render", "l.json", "-o", "o.png", "--threads", "0"],
+            &["x", "render", "l.json", "-o", "o.png", "--aspect", "0:1"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+        let cli = Cli::try_parse_from(["x", "render", "l.json", "-o", "o.png", "--aspect", "16:9"])
+            .unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Render(ref r)) if (r.aspect - 16.0 / 9.0).abs() < 1e-12)
         );
     }
 }

@@ -111,7 +111,7 @@ fn stream_until_complete(
 ) -> Progress {
     let start = Instant::now();
     loop {
-        let p = s.update(r, &ctx.queue, &params.camera, &params.layout);
+        let p = s.update(r, &ctx.device, &ctx.queue, &params.camera, &params.layout);
         if p.complete() {
             return p;
         }
@@ -324,7 +324,13 @@ fn an_image_without_a_larger_version_keeps_its_thumbnail_and_warns_once() {
     for k in 0..40 {
         let mut moved = params;
         moved.camera.center[0] += k as f32 * 1e-4;
-        s.update(&mut r, &ctx.queue, &moved.camera, &moved.layout);
+        s.update(
+            &mut r,
+            &ctx.device,
+            &ctx.queue,
+            &moved.camera,
+            &moved.layout,
+        );
     }
     let warnings = s.take_warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");

@@ -1,6 +1,7 @@
-//! The fast plan (depthwise, stem and pointwise ops) gives the same features as tract's plain plan on real images: 200
-//! emoji (one in every ~19, all categories) and the large photos, within 1e-4 of the largest
-//! feature of each image, with an unchanged 10-NN category accuracy on the emoji.
+//! The fast plan (depthwise, stem and pointwise ops) gives the same features as tract's plain
+//! plan on real images: 200 of the bundled demo emoji (every category) and the photo fixtures
+//! (`tests/fixtures/photos`, `tests/fixtures/samples`), within 1e-4 of the largest feature of
+//! each image, with an unchanged 10-NN category accuracy on the emoji.
 
 mod common;
 
@@ -39,7 +40,6 @@ fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn fast_plan_features_equal_plain_plan_features() {
-    let shared = common::shared_dir();
     let plain = FeatureModel::bundled_with(Engine::Plain).unwrap();
     let fast = FeatureModel::bundled_with(Engine::Fast).unwrap();
     assert_eq!(plain.fast_conv_count(), 0);
@@ -48,16 +48,14 @@ fn fast_plan_features_equal_plain_plan_features() {
     // The default constructor takes the fast path.
     assert_eq!(FeatureModel::bundled().unwrap().engine(), Engine::Fast);
 
-    let emoji_dir = shared.join("datasets/emoji-google");
+    let emoji_dir = common::demo_dir();
     let all = images_under(&emoji_dir, &["png"]);
-    let step = (all.len() / 200).max(1);
-    let emoji: Vec<PathBuf> = all.iter().step_by(step).take(200).cloned().collect();
-    assert_eq!(emoji.len(), 200);
-    let photos = images_under(
-        &shared.join("datasets/large-images"),
-        &["jpg", "jpeg", "png", "webp"],
-    );
-    assert!(photos.len() >= 20, "{} photos", photos.len());
+    assert_eq!(all.len(), 360);
+    // 200 of 360, spread over every category (the files are sorted by category)
+    let emoji: Vec<PathBuf> = (0..200).map(|i| all[i * all.len() / 200].clone()).collect();
+    let mut photos = images_under(&common::fixture("photos"), &["jpg"]);
+    photos.extend(images_under(&common::fixture("samples"), &["png"]));
+    assert!(photos.len() >= 10, "{} photos", photos.len());
 
     let prep = Preprocess::default();
     let mut worst = (0f32, PathBuf::new());

@@ -7,6 +7,7 @@ use super::state::{self, Effect};
 use super::Model;
 use nannou::prelude::*;
 use nannou_egui::egui;
+use std::path::PathBuf;
 
 /// A screenshot's tiles are all in: hand the PNG to a saving thread.
 pub(super) fn screenshot_done(model: &mut Model, done: FinishedScreenshot) {
@@ -141,7 +142,12 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                         Err(e) => model.state.error(e),
                     }
                 }
-                Effect::CaptureFrame { path } => win.capture_frame(&path),
+                Effect::CaptureFrame { path } => {
+                    if let Err(path) = capture_frame(&win, path) {
+                        model.state.capture_folder_missing(path);
+                    }
+                }
+                Effect::MakeCaptureFolder { dir } => model.workers.make_capture_folder(dir),
                 Effect::SaveJson {
                     path,
                     entries,
@@ -188,6 +194,20 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
     if quit {
         app.quit();
     }
+}
+
+/// Capture the window's next frame into `path` if its folder is there. nannou would make a
+/// missing folder itself on the render thread and panic if it cannot: a missing folder is
+/// handed back instead (the state has a worker make it). One `stat` per capture.
+pub(super) fn capture_frame(win: &nannou::window::Window, path: PathBuf) -> Result<(), PathBuf> {
+    if !state::capture_folder(&path).is_dir() {
+        return Err(path);
+    }
+    // the folder could still vanish in between: a panic there must not end the app
+    let captured = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        win.capture_frame(&path);
+    }));
+    captured.map_err(|_| path)
 }
 
 /// Keep only the last of repeated position/grid uploads of a scene: they re-read the scene's

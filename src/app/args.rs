@@ -1,5 +1,6 @@
 //! The live viewer's command-line options and their checks.
 
+use crate::cli::args::{check_perplexity, check_theta, usage, UsageError};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -46,14 +47,16 @@ pub struct AppArgs {
     /// `max num images` for analyses.
     #[arg(long, default_value_t = 500)]
     pub max_images: usize,
-    /// t-SNE perplexity.
-    #[arg(long, default_value_t = 50.0)]
+    /// t-SNE perplexity, a positive number (clamped for small image counts).
+    #[arg(long, default_value_t = 50.0, value_parser = crate::cli::args::parse_perplexity)]
     pub perplexity: f32,
-    /// t-SNE theta.
-    #[arg(long, default_value_t = 0.3)]
+    /// t-SNE theta (Barnes-Hut accuracy/speed trade-off), 0 (exact) to 1.
+    #[arg(long, default_value_t = 0.3, value_parser = crate::cli::args::parse_theta)]
     pub theta: f32,
-    /// Background colour (#RRGGBB).
-    #[arg(long, default_value = "#101014")]
+    /// Window colour behind the images (#RRGGBB), also behind `S` screenshots; as `render
+    /// --background`. (Not `analyze --background`, which is what transparent pixels show to the
+    /// CNN; the app composites them onto white for the CNN.)
+    #[arg(long, default_value = "#101014", value_parser = crate::cli::args::parse_color_text)]
     pub background: String,
     /// Window size in points, WxH.
     #[arg(long, default_value = "1280x800")]
@@ -108,18 +111,31 @@ impl AppArgs {
                 );
             }
         }
+        // a bad value is a usage error (exit status 2), as clap's own
+        let bad = |e: anyhow::Error| UsageError(e.to_string());
         if crate::render::parse_hex_color(&self.background).is_none() {
-            bail!("--background: expected #RRGGBB, got {:?}", self.background);
+            return usage(format!(
+                "--background: expected #RRGGBB, got {:?}",
+                self.background
+            ));
         }
-        parse_size(&self.size)?;
+        // (clap checks these when parsing; the same rules, with the CLI's words, for arguments
+        // made in code, before an analysis could start with them)
+        if let Err(rule) = check_perplexity(self.perplexity) {
+            return usage(format!("--perplexity {rule}"));
+        }
+        if let Err(rule) = check_theta(self.theta) {
+            return usage(format!("--theta {rule}"));
+        }
+        parse_size(&self.size).map_err(bad)?;
         if !self.settle_seconds.is_finite() || !(0.0..=600.0).contains(&self.settle_seconds) {
-            bail!(
+            return usage(format!(
                 "--settle-seconds: expected 0 to 600, got {}",
                 self.settle_seconds
-            );
+            ));
         }
         if let Some(c) = &self.capture_every {
-            let (_, dir) = parse_capture_every(c)?;
+            let (_, dir) = parse_capture_every(c).map_err(bad)?;
             std::fs::create_dir_all(&dir).map_err(|e| {
                 anyhow::anyhow!("--capture-every: cannot create {}: {e}", dir.display())
             })?;
@@ -144,7 +160,7 @@ impl AppArgs {
             )
         })?;
         for f in &self.inject_gpu_fault {
-            parse_fault(f)?;
+            parse_fault(f).map_err(bad)?;
         }
         Ok(())
     }
@@ -220,5 +236,49 @@ mod tests {
         assert_eq!(parse_fault("oom@7").unwrap(), (Fault::OutOfMemory, 7));
         assert!(parse_fault("boom@1").is_err());
         assert!(parse_fault("upload").is_err());
+    }
+
+    /// The app refuses the t-SNE settings the CLI refuses, with the CLI's words, before any
+    /// analysis starts — as a usage error (exit status 2).
+    #[test]
+    fn tsne_settings_are_checked_before_the_app_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = AppArgs {
+            perplexity: 50.0,
+            theta: 0.3,
+            background: "#101014".into(),
+            size: "1280x800".into(),
+            settle_seconds: 4.0,
+            screenshot_dir: dir.path().join("shots"),
+            ..Default::default()
+        };
+        ok.check().unwrap();
+        for (args, words) in [
+            (
+                AppArgs {
+                    perplexity: 0.0,
+                    ..ok.clone()
+                },
+                "--perplexity must be a positive number",
+            ),
+            (
+                AppArgs {
+                    perplexity: f32::NAN,
+                    ..ok.clone()
+                },
+                "--perplexity must be a positive number",
+            ),
+            (
+                AppArgs {
+                    theta: 1.5,
+                    ..ok.clone()
+                },
+                "--theta must be between 0 and 1",
+            ),
+        ] {
+            let e = args.check().unwrap_err();
+            assert_eq!(e.to_string(), words);
+            assert!(crate::cli::args::is_usage_error(&e));
+        }
     }
 }

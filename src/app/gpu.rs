@@ -59,6 +59,8 @@ pub struct Gpu {
     streams: HashMap<u64, DetailStream>,
     /// Times the device ran out of memory: each halves the detail tier (see [`detail_budget`]).
     oom_halvings: u32,
+    /// Decoding threads per detail stream: half the cores (asked once, not every frame).
+    detail_threads: usize,
 }
 
 impl Gpu {
@@ -79,6 +81,8 @@ impl Gpu {
             gpu_memory: DEFAULT_GPU_MEMORY_BYTES,
             streams: HashMap::new(),
             oom_halvings: 0,
+            detail_threads: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
         }
     }
 
@@ -100,6 +104,7 @@ impl Gpu {
     /// decodes, upload what is ready within the frame's budget. Warnings go to the panel.
     pub fn stream_details(
         &mut self,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         state: &mut AppState,
         cache: &crate::cache::Cache,
@@ -114,13 +119,15 @@ impl Gpu {
         if !renderer.detail_tier().plan().enabled() {
             return;
         }
-        let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let threads = self.detail_threads;
         let stream = self
             .streams
             .entry(id)
             .or_insert_with(|| DetailStream::new(scene.paths.clone(), cache.clone(), threads));
+        // images that joined a watched map since the stream was made
+        stream.sync_paths(&scene.paths);
         let layout = state.layout_params();
-        stream.update(renderer, queue, &state.camera, &layout);
+        stream.update(renderer, device, queue, &state.camera, &layout);
         for text in stream.take_warnings() {
             state.warn(text);
         }

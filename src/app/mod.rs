@@ -303,7 +303,7 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     }
     model
         .gpu
-        .stream_details(queue, &mut model.state, &model.workers.cache);
+        .stream_details(device, queue, &mut model.state, &model.workers.cache);
     for text in std::mem::take(&mut model.gpu.notices) {
         model.state.error(text.clone());
         model.state.warn(text);
@@ -369,7 +369,13 @@ fn scripted(app: &App, model: &mut Model) {
         let due = done + k;
         if model.frames == due {
             if let (Some(path), Some(win)) = (&model.capture_on_quit, app.window(model.window)) {
-                win.capture_frame(path);
+                // never into a missing folder (nannou would make it or panic on this thread)
+                if let Err(path) = apply::capture_frame(&win, path.clone()) {
+                    eprintln!(
+                        "warning: frame not captured: the folder of {} is missing",
+                        path.display()
+                    );
+                }
             }
         }
         if model.frames >= due + 3 {

@@ -3,6 +3,7 @@
 
 use crate::cache::{Cache, CacheArgs};
 use crate::cells::load_cell;
+use crate::cli::args::usage;
 use crate::layout_io::LayoutEntry;
 use crate::pipeline;
 use crate::progress::{CliReporter, Reporter, Stage, StageTimer};
@@ -40,19 +41,20 @@ pub struct RenderArgs {
     /// Spread of the t-SNE layout (1–10), as the app's `scale`.
     #[arg(long, default_value_t = 4.0)]
     pub scale: f32,
-    /// Background colour (#RRGGBB).
-    #[arg(long, default_value = "#101014")]
+    /// Colour of the PNG behind the images (#RRGGBB), as the app's window background. (Not
+    /// `analyze --background`, which is what transparent pixels show to the CNN.)
+    #[arg(long, default_value = "#101014", value_parser = crate::cli::args::parse_color_text)]
     pub background: String,
-    /// Grid aspect ratio W:H when the layout has no grid yet.
-    #[arg(long, default_value_t = 1.0)]
+    /// Grid aspect ratio W:H (or a number) when the layout has no grid yet.
+    #[arg(long, default_value = "1:1", value_parser = crate::cli::args::parse_aspect)]
     pub aspect: f64,
     /// GPU memory budget for the thumbnail atlas, in MiB.
     #[arg(long, default_value_t = 512)]
     pub atlas_budget_mb: u64,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Worker threads for decoding.
-    #[arg(long)]
+    /// Worker threads for decoding (default: all cores; at least 1).
+    #[arg(long, value_parser = crate::cli::args::parse_threads)]
     pub threads: Option<usize>,
     /// No progress output.
     #[arg(long, short)]
@@ -61,17 +63,20 @@ pub struct RenderArgs {
 
 /// Run the `render` subcommand.
 pub fn run(args: &RenderArgs) -> Result<()> {
-    let background = crate::render::parse_hex_color(&args.background).ok_or_else(|| {
-        anyhow!(
-            "--background: expected a colour like #RRGGBB, got {:?}",
-            args.background
-        )
-    })?;
+    let background = match crate::render::parse_hex_color(&args.background) {
+        Some(c) => c,
+        None => {
+            return usage(format!(
+                "--background: expected a colour like #RRGGBB, got {:?}",
+                args.background
+            ))
+        }
+    };
     if !(0.0..=2.0).contains(&args.image_size) {
-        bail!("--image-size must be between 0 and 2");
+        return usage("--image-size must be between 0 and 2");
     }
     if !(0.1..=100.0).contains(&args.scale) {
-        bail!("--scale must be between 0.1 and 100");
+        return usage("--scale must be between 0.1 and 100");
     }
     let cache = args.cache.cache();
     let rep = Arc::new(CliReporter::new(args.quiet));
@@ -79,6 +84,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     rep.stop_on_signals();
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
+        // (0 is refused by the value parser, as for the other commands)
         pool = pool.num_threads(n.max(1));
     }
     let pool = pool

@@ -12,7 +12,8 @@
 //!
 //! Cells are prepared on worker threads ([`prepare_detail`]: letterboxed, linear-light
 //! premultiplied, mip chain) and uploaded by [`DetailTier::write`] under a per-frame byte
-//! budget that the caller enforces (see `crate::detail_stream`).
+//! budget that the caller enforces (see `crate::detail_stream`). The budget is a ceiling:
+//! a level's layers are allocated as its slots are first used ([`DetailTier`]).
 
 use std::fmt;
 
@@ -336,70 +337,111 @@ impl SlotCache {
 }
 
 /// The GPU side of the tier: one texture array per level plus the slot caches.
+///
+/// The plan is a ceiling, not an allocation: a level's texture array starts as a 1×1
+/// stand-in and grows (doubling, up to the plan's layers) when a slot past its layers is
+/// first written, so a few small images cost a few layers of one level, not the whole
+/// budget (949 stamps on lavapipe held 2.2 GB of RAM with the tier allocated up front, and
+/// on a GPU that is memory other programs cannot use). Slots are handed out lowest first
+/// (see [`SlotCache::acquire`]), so the layers in use stay at the bottom.
 #[derive(Debug)]
 pub struct DetailTier {
     plan: DetailPlan,
     textures: Vec<wgpu::Texture>,
     views: Vec<wgpu::TextureView>,
+    /// Layers allocated per level (0: the 1×1 stand-in).
+    allocated: [u32; DETAIL_LEVELS],
     /// Slot caches per level.
     pub slots: [SlotCache; DETAIL_LEVELS],
     /// Bytes uploaded since creation.
     pub uploaded_bytes: u64,
 }
 
+const LEVEL_LABELS: [&str; DETAIL_LEVELS] = [
+    "image-tsne detail 256",
+    "image-tsne detail 512",
+    "image-tsne detail 1024",
+];
+
+/// A level's texture array of `layers` layers (0: a 1×1 stand-in that keeps the bind group
+/// valid), and its view.
+fn level_texture(
+    device: &wgpu::Device,
+    level: usize,
+    plan: &LevelPlan,
+    layers: u32,
+) -> (wgpu::Texture, wgpu::TextureView) {
+    let (side, layers, mips) = if layers == 0 {
+        (1, 1, 1)
+    } else {
+        (plan.layer_side(), layers, plan.mips)
+    };
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(LEVEL_LABELS[level.min(DETAIL_LEVELS - 1)]),
+        size: wgpu::Extent3d {
+            width: side,
+            height: side,
+            depth_or_array_layers: layers,
+        },
+        mip_level_count: mips,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: ATLAS_FORMAT,
+        // COPY_SRC: a growing level copies its layers into the larger array
+        usage: wgpu::TextureUsages::TEXTURE_BINDING
+            | wgpu::TextureUsages::COPY_DST
+            | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor {
+        label: Some("image-tsne detail view"),
+        dimension: Some(wgpu::TextureViewDimension::D2Array),
+        ..Default::default()
+    });
+    (texture, view)
+}
+
 impl DetailTier {
-    /// Allocates the level textures of `plan` (a level without slots gets a 1×1 stand-in so
-    /// the bind group stays valid).
+    /// A tier for `plan` that holds no layers yet (each level a 1×1 stand-in, so the bind
+    /// group is valid): levels are allocated as they are used, see [`DetailTier::write`].
     pub fn new(device: &wgpu::Device, plan: DetailPlan) -> Result<Self> {
         with_error_scope(device, "creating the detail tier", || {
-            let mut textures = Vec::new();
-            let mut views = Vec::new();
-            for (i, l) in plan.levels.iter().enumerate() {
-                let (side, layers, mips) = if l.layers == 0 {
-                    (1, 1, 1)
-                } else {
-                    (l.layer_side(), l.layers, l.mips)
-                };
-                let texture = device.create_texture(&wgpu::TextureDescriptor {
-                    label: Some(
-                        [
-                            "image-tsne detail 256",
-                            "image-tsne detail 512",
-                            "image-tsne detail 1024",
-                        ][i],
-                    ),
-                    size: wgpu::Extent3d {
-                        width: side,
-                        height: side,
-                        depth_or_array_layers: layers,
-                    },
-                    mip_level_count: mips,
-                    sample_count: 1,
-                    dimension: wgpu::TextureDimension::D2,
-                    format: ATLAS_FORMAT,
-                    usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                    view_formats: &[],
-                });
-                views.push(texture.create_view(&wgpu::TextureViewDescriptor {
-                    label: Some("image-tsne detail view"),
-                    dimension: Some(wgpu::TextureViewDimension::D2Array),
-                    ..Default::default()
-                }));
-                textures.push(texture);
-            }
+            let (textures, views): (Vec<_>, Vec<_>) = plan
+                .levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| level_texture(device, i, l, 0))
+                .unzip();
             Ok(Self {
                 slots: std::array::from_fn(|i| SlotCache::new(plan.levels[i].slots())),
                 plan,
                 textures,
                 views,
+                allocated: [0; DETAIL_LEVELS],
                 uploaded_bytes: 0,
             })
         })
     }
 
-    /// The plan.
+    /// The plan (the most the tier may allocate).
     pub fn plan(&self) -> &DetailPlan {
         &self.plan
+    }
+
+    /// Layers allocated per level so far.
+    pub fn allocated_layers(&self) -> [u32; DETAIL_LEVELS] {
+        self.allocated
+    }
+
+    /// GPU bytes the tier holds now (all mips of the allocated layers; the 1×1 stand-ins
+    /// are not counted): at most the plan's bytes.
+    pub fn allocated_bytes(&self) -> u64 {
+        self.plan
+            .levels
+            .iter()
+            .zip(self.allocated)
+            .map(|(l, layers)| layer_bytes(l.layer_side(), l.mips) * layers as u64)
+            .sum()
     }
 
     /// The view of level `level`.
@@ -407,8 +449,77 @@ impl DetailTier {
         &self.views[level.min(DETAIL_LEVELS - 1)]
     }
 
-    /// Uploads a prepared cell into `slot` of its level.
-    pub fn write(&mut self, queue: &wgpu::Queue, slot: u32, cell: &PreparedDetail) -> Result<()> {
+    /// Makes `level` hold at least `layers` layers (doubling, at most the plan's): a larger
+    /// array, the layers so far copied over on the GPU. Returns whether the level's texture
+    /// changed (its view must be bound anew). Rare: at most log₂(layers) times per level.
+    fn grow(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        level: usize,
+        layers: u32,
+    ) -> Result<bool> {
+        let plan = self.plan.levels[level];
+        let have = self.allocated[level];
+        if layers <= have {
+            return Ok(false);
+        }
+        if layers > plan.layers {
+            return Err(RenderError::IndexOutOfRange {
+                index: layers as usize - 1,
+                count: plan.layers as usize,
+            });
+        }
+        let want = layers.max(have.saturating_mul(2)).min(plan.layers);
+        let (texture, view) = with_error_scope(device, "growing the detail tier", || {
+            let (texture, view) = level_texture(device, level, &plan, want);
+            if have > 0 {
+                let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("image-tsne detail grow"),
+                });
+                for mip in 0..plan.mips {
+                    let side = (plan.layer_side() >> mip).max(1);
+                    let at = |t| wgpu::ImageCopyTexture {
+                        texture: t,
+                        mip_level: mip,
+                        origin: wgpu::Origin3d::ZERO,
+                        aspect: wgpu::TextureAspect::All,
+                    };
+                    encoder.copy_texture_to_texture(
+                        at(&self.textures[level]),
+                        at(&texture),
+                        wgpu::Extent3d {
+                            width: side,
+                            height: side,
+                            depth_or_array_layers: have,
+                        },
+                    );
+                }
+                queue.submit(Some(encoder.finish()));
+            }
+            Ok((texture, view))
+        })?;
+        log::info!(
+            "detail tier: {} px level grows to {want} of {} layers",
+            plan.side,
+            plan.layers
+        );
+        self.textures[level] = texture;
+        self.views[level] = view;
+        self.allocated[level] = want;
+        Ok(true)
+    }
+
+    /// Uploads a prepared cell into `slot` of its level, allocating the level's layers up to
+    /// the slot's first. Returns whether a level's texture was replaced (the caller binds the
+    /// views anew before the next draw).
+    pub fn write(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        slot: u32,
+        cell: &PreparedDetail,
+    ) -> Result<bool> {
         let plan = *self
             .plan
             .levels
@@ -425,6 +536,7 @@ impl DetailTier {
                 plan.mips
             )));
         }
+        let grown = self.grow(device, queue, cell.level, layer + 1)?;
         let texture = &self.textures[cell.level];
         write_square_mips(
             queue,
@@ -435,7 +547,7 @@ impl DetailTier {
             "detail mip",
         )?;
         self.uploaded_bytes += cell.bytes();
-        Ok(())
+        Ok(grown)
     }
 }
 

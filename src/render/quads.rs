@@ -182,6 +182,8 @@ pub struct QuadRenderer {
     pub(super) uniform_layout: wgpu::BindGroupLayout,
     pub(super) uniform_bind_group: wgpu::BindGroup,
     pub(super) atlas_bind_group: wgpu::BindGroup,
+    /// Layout of `atlas_bind_group` (made anew when a detail level grows).
+    pub(super) atlas_layout: wgpu::BindGroupLayout,
     pub(super) pipeline_layout: wgpu::PipelineLayout,
     pub(super) shader: wgpu::ShaderModule,
     pub(super) target: TargetDesc,
@@ -306,32 +308,7 @@ impl QuadRenderer {
             });
             let uniform_bind_group =
                 make_uniform_bind_group(device, &uniform_layout, &uniform_buffer);
-            let atlas_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("image-tsne atlas bind group"),
-                layout: &atlas_layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: wgpu::BindingResource::TextureView(atlas.view()),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: wgpu::BindingResource::Sampler(atlas.sampler()),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: wgpu::BindingResource::TextureView(detail.view(0)),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: wgpu::BindingResource::TextureView(detail.view(1)),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 4,
-                        resource: wgpu::BindingResource::TextureView(detail.view(2)),
-                    },
-                ],
-            });
+            let atlas_bind_group = make_atlas_bind_group(device, &atlas_layout, &atlas, &detail);
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("image-tsne pipeline layout"),
                 bind_group_layouts: &[&uniform_layout, &atlas_layout],
@@ -354,6 +331,7 @@ impl QuadRenderer {
                 uniform_layout,
                 uniform_bind_group,
                 atlas_bind_group,
+                atlas_layout,
                 shader,
                 pipeline_layout,
                 target,
@@ -400,11 +378,12 @@ impl QuadRenderer {
         self.tsne_buffer.size() + self.static_buffer.size()
     }
 
-    /// GPU bytes this renderer holds: the atlas (all mip levels), the instance buffers and the
-    /// uniforms (not counting the pipeline and bind groups, which are small).
+    /// GPU bytes this renderer holds: the atlas (all mip levels), the detail layers allocated
+    /// so far, the instance buffers and the uniforms (not counting the pipeline and bind
+    /// groups, which are small).
     pub fn gpu_bytes(&self) -> u64 {
         self.atlas.plan().bytes
-            + self.detail.plan().bytes()
+            + self.detail.allocated_bytes()
             + self.instance_buffer_bytes()
             + self.uniform_buffer.size()
     }
@@ -424,9 +403,11 @@ impl QuadRenderer {
     /// recently used image not in `pinned` if the level is full, and points the instance at
     /// it. The image's previous slot (another level) is freed. Returns the evicted image (now
     /// drawn from the base atlas again), or `Ok(None)`; `Err` when no slot can be had (every
-    /// slot holds a pinned image) or the upload is invalid.
+    /// slot holds a pinned image) or the upload is invalid. `device`: a level is allocated
+    /// (or grown) when its first slot past its layers is used.
     pub fn set_detail(
         &mut self,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         index: usize,
         cell: &super::detail::PreparedDetail,
@@ -443,9 +424,16 @@ impl QuadRenderer {
                     super::detail::DETAIL_SIDES[level]
                 ))
             })?;
-        if let Err(e) = self.detail.write(queue, slot, cell) {
-            self.detail.slots[level].release(slot);
-            return Err(e);
+        match self.detail.write(device, queue, slot, cell) {
+            Ok(true) => {
+                self.atlas_bind_group =
+                    make_atlas_bind_group(device, &self.atlas_layout, &self.atlas, &self.detail);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.detail.slots[level].release(slot);
+                return Err(e);
+            }
         }
         if let Some(old) = evicted.filter(|&o| o != index) {
             if let Some(inst) = self.static_cpu.get_mut(old) {
@@ -522,6 +510,24 @@ impl QuadRenderer {
     /// check that a validation error is reported and drawing goes on.
     pub fn inject_invalid_upload(&self, queue: &wgpu::Queue) {
         super::gpu_errors::inject_invalid_upload(queue, &self.tsne_buffer);
+    }
+
+    /// Test hook: points image `index` at the raw detail word `word` (`level << 28 | slot`)
+    /// with no slot behind it, as corrupt instance data would: the shader must draw the image
+    /// from the base atlas (and a software rasterizer must not read out of bounds).
+    #[doc(hidden)]
+    pub fn inject_detail_word(
+        &mut self,
+        queue: &wgpu::Queue,
+        index: usize,
+        word: u32,
+    ) -> Result<()> {
+        self.check_index(index)?;
+        if let Some(inst) = self.static_cpu.get_mut(index) {
+            inst.detail = word;
+        }
+        self.write_static(queue, index);
+        Ok(())
     }
 
     /// The t-SNE positions last uploaded (normalised `[0,1]`²).
@@ -915,6 +921,33 @@ fn level_field(tier: &DetailTier, f: impl Fn(&super::detail::LevelPlan) -> u32) 
         *o = f(l);
     }
     out
+}
+
+/// The textures and sampler the fragment shader reads: the base atlas and the detail levels.
+fn make_atlas_bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    atlas: &Atlas,
+    detail: &DetailTier,
+) -> wgpu::BindGroup {
+    let view = |binding, view| wgpu::BindGroupEntry {
+        binding,
+        resource: wgpu::BindingResource::TextureView(view),
+    };
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("image-tsne atlas bind group"),
+        layout,
+        entries: &[
+            view(0, atlas.view()),
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: wgpu::BindingResource::Sampler(atlas.sampler()),
+            },
+            view(2, detail.view(0)),
+            view(3, detail.view(1)),
+            view(4, detail.view(2)),
+        ],
+    })
 }
 
 fn make_uniform_bind_group(

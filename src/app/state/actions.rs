@@ -94,7 +94,7 @@ impl AppState {
                 let path = self
                     .screenshot_dir
                     .join(timestamped("frame", self.capture_count));
-                self.effects.push(Effect::CaptureFrame { path });
+                self.capture(path);
             }
             Action::ToggleGui => {
                 self.gui_visible = !self.gui_visible;

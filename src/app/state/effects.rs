@@ -55,8 +55,14 @@ pub enum Effect {
     Screenshot {
         path: PathBuf,
     },
+    /// Capture the window's next frame into `path` (the glue checks its folder first, see
+    /// [`super::capture`]).
     CaptureFrame {
         path: PathBuf,
+    },
+    /// Make a capture folder on a worker (answered by `Msg::CaptureFolder`).
+    MakeCaptureFolder {
+        dir: PathBuf,
     },
     /// Write these entries as ml4a JSON (atomically, off the render thread).
     SaveJson {

@@ -5,6 +5,7 @@
 use super::{AppState, Effect, GridCells};
 use crate::app::playback::CellGlide;
 use crate::render::LayoutGeometry;
+use std::collections::HashSet;
 
 /// Distance (in cells, from the grid's centre) from which newcomers arrive and to which
 /// removed images leave, as a multiple of the grid's larger side.
@@ -51,6 +52,10 @@ impl AppState {
             };
             [centre[0] + u[0] * reach, centre[1] + u[1] * reach]
         };
+        // sets: a grown 50 000-image map with 1 000 newcomers would otherwise compare every
+        // image with every newcomer on the render thread
+        let new: HashSet<usize> = new.iter().copied().collect();
+        let leaving: HashSet<usize> = removed.iter().copied().collect();
         let n = scene.len();
         let mut from = Vec::with_capacity(n);
         let mut to = Vec::with_capacity(n);
@@ -61,7 +66,7 @@ impl AppState {
             if new.contains(&i) {
                 from.push(outside(now_f));
                 to.push(now_f);
-            } else if removed.contains(&i) {
+            } else if leaving.contains(&i) {
                 let b = before.unwrap_or(now_f);
                 from.push(b);
                 to.push(outside(b));

@@ -91,6 +91,7 @@ impl AppState {
             Msg::DialogResult { kind, result } => self.on_dialog_result(kind, result),
             Msg::Opened { path, is_dir } => self.on_opened(path, is_dir),
             Msg::Cell { scene, index, cell } => self.on_reloaded_cell(scene, index, cell),
+            Msg::CaptureFolder { dir, result } => self.on_capture_folder(dir, result),
         }
     }
 

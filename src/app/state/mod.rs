@@ -7,9 +7,11 @@
 //! Rooms: [`scene`] (what is shown), [`jobs`] (the background job and restore), [`actions`]
 //! (user intents), [`handlers`] (one function per background message), [`effects`] (work for
 //! the glue), [`growing`] (a watched map grows), [`settle`] and [`glide`] (changes shown at a
-//! watchable pace), [`replies`] (helper threads' answers).
+//! watchable pace), [`replies`] (helper threads' answers), [`capture`] (frame captures and
+//! their folder).
 
 mod actions;
+mod capture;
 mod effects;
 mod glide;
 mod growing;
@@ -20,6 +22,7 @@ mod scene;
 mod settle;
 
 pub use actions::{dialog_location, Action};
+pub use capture::{capture_folder, CaptureFolder};
 pub use effects::Effect;
 pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
@@ -74,6 +77,9 @@ pub struct AppState {
     pub capture_every: Option<(f64, PathBuf)>,
     next_capture: f64,
     capture_index: u32,
+    /// Capture folders found missing, being made or that could not be made (see
+    /// [`capture`]); a folder not in here is taken to be there.
+    capture_folders: std::collections::HashMap<PathBuf, CaptureFolder>,
     /// The user has not moved the camera since the last fit (so refits follow layout changes).
     pub camera_fitted: bool,
     /// The layout moved: refit (if fitted) once in the next update.
@@ -143,6 +149,7 @@ impl AppState {
             capture_every: None,
             next_capture: 0.0,
             capture_index: 0,
+            capture_folders: Default::default(),
             camera_fitted: true,
             refit: false,
             retsne_after_job: false,
@@ -338,7 +345,7 @@ impl AppState {
                 while self.next_capture <= now {
                     self.next_capture += every;
                 }
-                self.effects.push(Effect::CaptureFrame { path });
+                self.capture(path);
             }
         }
         self.notices.retain(|n| n.until > now);

@@ -213,6 +213,11 @@ pub enum Msg {
         path: PathBuf,
         result: Result<(), String>,
     },
+    /// A capture folder was made (or not: the error says why).
+    CaptureFolder {
+        dir: PathBuf,
+        result: Result<(), String>,
+    },
 }
 
 impl Msg {
@@ -241,7 +246,8 @@ impl Msg {
             | Msg::Cell { .. }
             | Msg::Opened { .. }
             | Msg::Watched { .. }
-            | Msg::Autosaved { .. } => None,
+            | Msg::Autosaved { .. }
+            | Msg::CaptureFolder { .. } => None,
         }
     }
 }

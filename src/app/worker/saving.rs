@@ -59,6 +59,31 @@ impl Workers {
         }
     }
 
+    /// Make a frame-capture folder (and its parents) on a thread, never on the render thread;
+    /// answers with `Msg::CaptureFolder`.
+    pub fn make_capture_folder(self: &Arc<Self>, dir: PathBuf) {
+        let this = self.clone();
+        let target = dir.clone();
+        let spawned = self.spawn("itl-capture-dir", move || {
+            let result = std::fs::create_dir_all(&dir)
+                .and_then(|_| {
+                    if dir.is_dir() {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::other("not a folder"))
+                    }
+                })
+                .map_err(|e| e.to_string());
+            this.send(Msg::CaptureFolder { dir, result });
+        });
+        if let Err(e) = spawned {
+            self.send(Msg::CaptureFolder {
+                dir: target,
+                result: Err(format!("cannot start a thread to make it: {e}")),
+            });
+        }
+    }
+
     /// Files being written right now.
     pub fn saves_in_flight(&self) -> usize {
         self.saving.load(Ordering::SeqCst)
