@@ -297,7 +297,8 @@ pub fn premultiply(img: &mut RgbaImage) {
 pub struct Prepared {
     pub cnn_input: RgbImage,
     pub thumb: RgbaImage,
-    /// Size of the upright decoded image.
+    /// Size of the upright decoded image: for a big JPEG the DCT-scaled size, for a big PNG/WebP
+    /// the box-reduced one ([`decode_covering`]).
     pub width: u32,
     pub height: u32,
 }

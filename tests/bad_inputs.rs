@@ -235,13 +235,12 @@ fn decoder_details_are_right() {
     // The decompression bomb is refused by size, naming the reason.
     let err = thumbs::decode_file(&dir.join("bomb-20000x20000.png")).unwrap_err();
     assert!(err.to_string().contains("20000x20000"), "{err}");
-    // The 48 Mpx JPEG decodes and its CNN input is small.
-    let prepared = thumbs::prepare_bytes(
-        &std::fs::read(dir.join("huge-8000x6000.jpg")).unwrap(),
-        &Preprocess::default(),
-    )
-    .unwrap();
-    assert_eq!((prepared.width, prepared.height), (8000, 6000));
+    // The 48 Mpx JPEG decodes, DCT-scaled to 1/8 (memory bounded), and its CNN input is small.
+    let huge = std::fs::read(dir.join("huge-8000x6000.jpg")).unwrap();
+    let full = thumbs::decode_bytes(&huge).unwrap();
+    assert_eq!((full.width(), full.height()), (8000, 6000));
+    let prepared = thumbs::prepare_bytes(&huge, &Preprocess::default()).unwrap();
+    assert_eq!((prepared.width, prepared.height), (1000, 750));
     assert_eq!(prepared.cnn_input.dimensions(), (224, 224));
     assert_eq!(prepared.thumb.width(), 256);
     // Transparent pixels of the RGBA photo take the background colour, not the hidden photo.
