@@ -23,6 +23,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/shared.rs"]
+mod shared;
 
 use image::RgbImage;
 use image_tsne_live::cache::Cache;
@@ -88,7 +90,7 @@ fn parse_args() -> anyhow::Result<Args> {
 
 /// The source images of the folder, sorted.
 fn sources() -> anyhow::Result<Vec<PathBuf>> {
-    let src = common::shared_dir().join("datasets/large-images");
+    let src = shared::shared_dir().join("datasets/large-images");
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&src)
         .into_iter()
         .filter_map(|e| e.ok())

@@ -25,6 +25,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/shared.rs"]
+mod shared;
 
 use image::{Rgba, RgbaImage};
 use image_tsne_live::cache::Cache;
@@ -478,7 +480,7 @@ fn camera(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn photos() -> Vec<PathBuf> {
-    let root = common::shared_dir().join("datasets/large-images");
+    let root = shared::shared_dir().join("datasets/large-images");
     let mut files: Vec<PathBuf> = walk(&root)
         .into_iter()
         .filter(|p| {

@@ -9,6 +9,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/shared.rs"]
+mod shared;
 
 use image::codecs::jpeg::JpegEncoder;
 use std::path::PathBuf;
@@ -33,7 +35,7 @@ fn main() -> anyhow::Result<()> {
             _ => anyhow::bail!("unknown argument {a}"),
         }
     }
-    let src = common::shared_dir().join("datasets/large-images");
+    let src = shared::shared_dir().join("datasets/large-images");
     let mut sources: Vec<PathBuf> = walkdir::WalkDir::new(&src)
         .into_iter()
         .filter_map(|e| e.ok())

@@ -10,6 +10,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/shared.rs"]
+mod shared;
 
 use common::soak::{run_soak, SoakConfig};
 use std::path::PathBuf;
@@ -43,7 +45,7 @@ fn main() {
             }
         }
     }
-    let dataset = dataset.unwrap_or_else(|| common::shared_dir().join("datasets/emoji-google"));
+    let dataset = dataset.unwrap_or_else(|| shared::shared_dir().join("datasets/emoji-google"));
     let app = std::env::current_exe()
         .ok()
         .and_then(|p| Some(p.parent()?.parent()?.join("image-tsne-live")))

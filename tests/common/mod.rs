@@ -2,7 +2,7 @@
 //! the bundled demo emoji in `assets/demo`), label files, displays and child processes.
 //!
 //! Tests read only what the repository holds, so `cargo test` passes on a fresh clone. The big
-//! shared sets ([`shared_dir`]) are for the benchmarks and examples.
+//! shared sets are for the benchmarks and examples (`examples/support/shared.rs`).
 #![allow(dead_code)]
 
 pub mod soak;
@@ -12,23 +12,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The read-only shared resources: `$IMAGE_TSNE_LIVE_SHARED`, else `../shared` beside the
-/// checkout. Panics with a clear message when they are missing. For benchmarks and examples
-/// (which include this file): the tests themselves use [`fixture`] and [`demo_dir`], so that a
-/// fresh clone without `../shared` passes `cargo test`.
-pub fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("IMAGE_TSNE_LIVE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        dir.join("datasets").is_dir(),
-        "shared datasets not found at {} (set IMAGE_TSNE_LIVE_SHARED)",
-        dir.display()
-    );
-    // canonical, like the paths the scan reports
-    dir.canonicalize().unwrap_or(dir)
-}
 
 /// A file or folder of the repository's test fixtures (`tests/fixtures/<rel>`), canonical.
 /// Panics when it is missing: a test never passes by skipping its data.
