@@ -32,9 +32,11 @@ fn main() {
             .expect("under root")
             .to_string_lossy()
             .replace('\\', "/");
+        // the path is made at the crate's own compile time from CARGO_MANIFEST_DIR: a build
+        // output shared by two checkouts (one target dir, as `.ci/run`'s fresh clone uses) never
+        // points into the other, possibly deleted, one
         code.push_str(&format!(
-            "    ({rel:?}, include_bytes!({:?})),\n",
-            f.to_string_lossy()
+            "    ({rel:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/assets/demo/\", {rel:?}))),\n"
         ));
     }
     code.push_str("];\n");

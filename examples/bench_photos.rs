@@ -88,24 +88,6 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
-/// The source images of the folder, sorted.
-fn sources() -> anyhow::Result<Vec<PathBuf>> {
-    let src = shared::shared_dir().join("datasets/large-images");
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&src)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                ["jpg", "jpeg", "png", "webp"].contains(&e.to_lowercase().as_str())
-            })
-        })
-        .collect();
-    files.sort();
-    anyhow::ensure!(!files.is_empty(), "no images in {}", src.display());
-    Ok(files)
-}
-
 /// An EXIF APP1 body with one IFD entry: orientation `o`.
 fn exif_orientation(o: u8) -> Vec<u8> {
     let mut v = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
@@ -147,7 +129,7 @@ fn make_folder(args: &Args, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(dir)?;
-    let srcs = sources()?;
+    let srcs = shared::large_images()?;
     eprintln!("making {} photos in {} ...", args.count, dir.display());
     let t = Instant::now();
     let decoded: Vec<RgbImage> = srcs
@@ -481,7 +463,7 @@ fn main() -> anyhow::Result<()> {
             "\nfast path vs full decode: median cosine {cos:.4}, top-1 agreement {:.1} % ({k} photos)",
             top1 * 100.0
         );
-        let originals = sources()?;
+        let originals = shared::large_images()?;
         let (cos, top1, k) = pool.install(|| agreement(&model, &originals))?;
         println!(
             "fast path vs full decode: median cosine {cos:.4}, top-1 agreement {:.1} % ({k} large-images sources)",

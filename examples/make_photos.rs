@@ -35,19 +35,7 @@ fn main() -> anyhow::Result<()> {
             _ => anyhow::bail!("unknown argument {a}"),
         }
     }
-    let src = shared::shared_dir().join("datasets/large-images");
-    let mut sources: Vec<PathBuf> = walkdir::WalkDir::new(&src)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                ["jpg", "jpeg", "png", "webp"].contains(&e.to_lowercase().as_str())
-            })
-        })
-        .collect();
-    sources.sort();
-    anyhow::ensure!(!sources.is_empty(), "no images in {}", src.display());
+    let sources = shared::large_images()?;
     std::fs::create_dir_all(&out)?;
     for i in 0..count {
         let path = &sources[i % sources.len()];

@@ -47,23 +47,7 @@ pub fn load_detail(path: &Path, cache: &Cache, side: u32) -> Result<RgbaImage, D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::codecs::jpeg::JpegEncoder;
-    use image::RgbImage;
-
-    fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([
-                (x * 255 / w) as u8,
-                (y * 255 / h) as u8,
-                ((x / 8 + y / 8) % 2 * 200) as u8,
-            ])
-        });
-        let mut out = Vec::new();
-        JpegEncoder::new_with_quality(&mut out, 90)
-            .encode_image(&img)
-            .unwrap();
-        out
-    }
+    use crate::jpeg_scaled::test_jpeg as jpeg;
 
     #[test]
     fn big_jpegs_decode_scaled_and_cover_the_side() {

@@ -104,29 +104,23 @@ fn decode_unwinding(bytes: &[u8], cover: Cover) -> Result<Option<DynamicImage>, 
         .and_then(image::metadata::Orientation::from_exif_chunk)
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     dec.scale(num);
-    let img = match dec.image() {
-        Ok(mozjpeg::Format::RGB(mut started)) => {
-            let (sw, sh) = (started.width() as u32, started.height() as u32);
-            let Ok(pixels) = started.read_scanlines::<u8>() else {
-                return Ok(None);
-            };
-            if started.finish().is_err() {
-                return Ok(None);
-            }
-            RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8)
-        }
-        Ok(mozjpeg::Format::Gray(mut started)) => {
-            let (sw, sh) = (started.width() as u32, started.height() as u32);
-            let Ok(pixels) = started.read_scanlines::<u8>() else {
-                return Ok(None);
-            };
-            if started.finish().is_err() {
-                return Ok(None);
-            }
-            GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
-        }
+    let (gray, mut started) = match dec.image() {
+        Ok(mozjpeg::Format::RGB(started)) => (false, started),
+        Ok(mozjpeg::Format::Gray(started)) => (true, started),
         // CMYK / YCCK: the full decoder converts them
         Ok(_) | Err(_) => return Ok(None),
+    };
+    let (sw, sh) = (started.width() as u32, started.height() as u32);
+    let Ok(pixels) = started.read_scanlines::<u8>() else {
+        return Ok(None);
+    };
+    if started.finish().is_err() {
+        return Ok(None);
+    }
+    let img = if gray {
+        GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
+    } else {
+        RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8)
     };
     let Some(mut img) = img else {
         return Ok(None); // fewer pixels than the size says: let the full decoder judge
@@ -135,24 +129,30 @@ fn decode_unwinding(bytes: &[u8], cover: Cover) -> Result<Option<DynamicImage>, 
     Ok(Some(img))
 }
 
+/// A 8-bit RGB test JPEG (quality 90): red rising left to right, green top to bottom, a blue
+/// 8 px checkerboard — colours that show where each part of the image went.
+#[cfg(test)]
+pub(crate) fn test_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x * 255 / w) as u8,
+            (y * 255 / h) as u8,
+            ((x / 8 + y / 8) % 2 * 200) as u8,
+        ])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .expect("encoding a test JPEG");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::codecs::jpeg::JpegEncoder;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([
-                (x * 255 / w) as u8,
-                (y * 255 / h) as u8,
-                ((x / 8 + y / 8) % 2 * 200) as u8,
-            ])
-        });
-        let mut out = Vec::new();
-        JpegEncoder::new_with_quality(&mut out, 90)
-            .encode_image(&img)
-            .unwrap();
-        out
+        test_jpeg(w, h)
     }
 
     #[test]
