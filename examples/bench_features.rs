@@ -11,7 +11,7 @@
 
 use image::RgbImage;
 use image_tsne_live::features::{Engine, FeatureModel, DEFAULT_MODEL};
-use image_tsne_live::thumbs::{self, Preprocess};
+use image_tsne_live::images::{self, Preprocess};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -67,7 +67,7 @@ fn inputs(n: usize) -> anyhow::Result<Vec<RgbImage>> {
     let prep = Preprocess::default();
     paths
         .iter()
-        .map(|p| Ok(thumbs::cnn_input(&thumbs::decode_file(p)?, &prep)))
+        .map(|p| Ok(images::cnn_input(&images::decode_file(p)?, &prep)))
         .collect()
 }
 

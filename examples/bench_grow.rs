@@ -12,18 +12,20 @@
 //! skips the CNN.
 
 use image_tsne_live::cache::Cache;
-use image_tsne_live::features::FeatureModel;
+use image_tsne_live::features::{self, FeatureModel};
 use image_tsne_live::grid::GrowParams;
 use image_tsne_live::grid::Solver;
-use image_tsne_live::grow::{AddParams, Frame, MapState};
-use image_tsne_live::metrics::knn_accuracy;
+use image_tsne_live::map::{AddParams, Frame, MapState};
+#[path = "../tests/common/metrics.rs"]
+mod metrics;
+use image_tsne_live::images::Preprocess;
+use image_tsne_live::input::scan;
 use image_tsne_live::pca::PcaBasis;
 use image_tsne_live::pipeline::{self, AnalyzeOptions};
 use image_tsne_live::progress::SilentReporter;
-use image_tsne_live::scan;
-use image_tsne_live::thumbs::Preprocess;
 use image_tsne_live::tsne::transform::TransformParams;
 use image_tsne_live::tsne::TsneParams;
+use metrics::knn_accuracy;
 use ndarray::{s, Array2};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -144,7 +146,7 @@ fn add(
     paths: &[PathBuf],
     features: ndarray::ArrayView2<f32>,
     grid: &GrowParams,
-) -> image_tsne_live::grow::AddReport {
+) -> image_tsne_live::map::AddReport {
     map.add(
         paths.to_vec(),
         features,
@@ -201,7 +203,7 @@ fn run(args: &Args) {
         .unwrap_or_else(Cache::default_location);
     let model = FeatureModel::bundled().expect("model");
     let t = Instant::now();
-    let set = pipeline::extract_features(&paths, &model, &Preprocess::default(), &cache, &rep)
+    let set = features::extract_features(&paths, &model, &Preprocess::default(), &cache, &rep)
         .expect("features");
     eprintln!(
         "features of {} images in {:.1} s ({} from cache)",
@@ -230,8 +232,8 @@ fn run(args: &Args) {
     let (full, full_tsne, full_grid) = build_map(&set.paths, &set.features, &opts, &rep);
     eprintln!(
         "own t-SNE median nearest-neighbour distance: {:.3} (base map), {:.3} (full)",
-        image_tsne_live::grow::median_nn_distance(&map0.embedding),
-        image_tsne_live::grow::median_nn_distance(&full.embedding)
+        image_tsne_live::map::median_nn_distance(&map0.embedding),
+        image_tsne_live::map::median_nn_distance(&full.embedding)
     );
 
     let acc = |m: &MapState| {
@@ -268,8 +270,8 @@ fn run(args: &Args) {
     // As if the layout had been made elsewhere: only its [0, 1] points are known (scaled the way
     // `MapState::from_layout` scales them), one at a time.
     let mut foreign = map0.clone();
-    let scale = image_tsne_live::grow::TYPICAL_NN_DISTANCE
-        / image_tsne_live::grow::median_nn_distance(&map0.points).max(1e-9);
+    let scale = image_tsne_live::map::TYPICAL_NN_DISTANCE
+        / image_tsne_live::map::median_nn_distance(&map0.points).max(1e-9);
     foreign.embedding = map0
         .points
         .iter()

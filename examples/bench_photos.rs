@@ -28,10 +28,9 @@ mod shared;
 
 use image::RgbImage;
 use image_tsne_live::cache::Cache;
-use image_tsne_live::features::{argmax, FeatureModel};
-use image_tsne_live::pipeline;
+use image_tsne_live::features::{self, argmax, FeatureModel};
+use image_tsne_live::images::{self, Preprocess};
 use image_tsne_live::progress::SilentReporter;
-use image_tsne_live::thumbs::{self, Preprocess};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -307,8 +306,8 @@ fn agreement(model: &FeatureModel, files: &[PathBuf]) -> anyhow::Result<(f64, f6
         .par_iter()
         .map(|f| -> anyhow::Result<(f64, bool)> {
             let bytes = std::fs::read(f)?;
-            let fast = thumbs::cnn_input(&thumbs::decode_covering(&bytes, prep.cover())?, &prep);
-            let full = thumbs::cnn_input(&thumbs::decode_bytes(&bytes)?, &prep);
+            let fast = images::cnn_input(&images::decode_covering(&bytes, prep.cover())?, &prep);
+            let full = images::cnn_input(&images::decode_bytes(&bytes)?, &prep);
             let cos = cosine(&model.features(&fast)?, &model.features(&full)?);
             let top = |img: &RgbImage| -> anyhow::Result<Option<usize>> {
                 Ok(model.logits(img)?.and_then(|l| argmax(&l)))
@@ -336,7 +335,7 @@ fn main() -> anyhow::Result<()> {
     });
     let (dir, files) = match &args.folder {
         Some(folder) => {
-            let found = image_tsne_live::scan::scan(folder, false)?;
+            let found = image_tsne_live::input::scan::scan(folder, false)?;
             (folder.clone(), found.images)
         }
         None => {
@@ -441,7 +440,7 @@ fn main() -> anyhow::Result<()> {
     let cache = Cache::at(work.path().join("cache"));
     let rep = SilentReporter::default();
     let set = pool.install(|| {
-        pipeline::extract_features(&files, &model, &Preprocess::default(), &cache, &rep)
+        features::extract_features(&files, &model, &Preprocess::default(), &cache, &rep)
     })?;
     let t = set.time;
     println!(

@@ -13,10 +13,13 @@
 use image_tsne_live::cache::Cache;
 use image_tsne_live::features::{Engine, FeatureModel};
 use image_tsne_live::grid::Solver;
-use image_tsne_live::metrics::{knn_accuracy, knn_accuracy_nd};
-use image_tsne_live::pipeline::{self, AnalyzeOptions, FeatureTimes};
+#[path = "../tests/common/metrics.rs"]
+mod metrics;
+use image_tsne_live::features::{self, FeatureTimes};
+use image_tsne_live::images::{Crop, Preprocess};
+use image_tsne_live::pipeline::{self, AnalyzeOptions};
 use image_tsne_live::progress::SilentReporter;
-use image_tsne_live::thumbs::{Crop, Preprocess};
+use metrics::{knn_accuracy, knn_accuracy_nd};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -145,7 +148,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     };
     let load = t.elapsed();
     let t = Instant::now();
-    let set = pipeline::extract_features(&paths, &model, &opts.preprocess, &cache, &rep)?;
+    let set = features::extract_features(&paths, &model, &opts.preprocess, &cache, &rep)?;
     let features = t.elapsed();
     let t = Instant::now();
     let reduced = pipeline::reduce(&set.features, opts.pca_dims, &rep);
@@ -234,7 +237,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
                     crop,
                     ..Preprocess::default()
                 };
-                let set = pipeline::extract_features(&paths, &model, &prep, &cache, &rep)?;
+                let set = features::extract_features(&paths, &model, &prep, &cache, &rep)?;
                 let reduced = pipeline::reduce(&set.features, opts.pca_dims, &rep);
                 let points = pipeline::embed(&reduced, &opts.tsne, &rep)?;
                 let grid = pipeline::snap_to_grid(&points, 1.0, Solver::Auto, &rep)?;

@@ -12,8 +12,10 @@
 //!
 //! Data: $IMAGE_TSNE_LIVE_SHARED/datasets/tsne, else <crate>/../shared/datasets/tsne.
 
-use image_tsne_live::metrics::{kl_divergence, knn_accuracy};
+#[path = "../tests/common/metrics.rs"]
+mod metrics;
 use image_tsne_live::tsne::{tsne, TsneParams};
+use metrics::{kl_divergence, knn_accuracy};
 use ndarray::Array2;
 use std::ops::ControlFlow;
 use std::path::PathBuf;

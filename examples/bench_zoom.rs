@@ -30,7 +30,7 @@ mod shared;
 
 use image::{Rgba, RgbaImage};
 use image_tsne_live::cache::Cache;
-use image_tsne_live::detail_stream::DetailStream;
+use image_tsne_live::detail::stream::DetailStream;
 use image_tsne_live::render::atlas::{linear_to_srgb_u8, srgb_u8_to_linear};
 use image_tsne_live::render::{
     AtlasConfig, AtlasPlan, Camera, DetailPlan, FrameParams, GpuContext, LayoutParams,
@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         };
         let sources: Vec<RgbaImage> = files
             .iter()
-            .map(|f| Ok(image_tsne_live::thumbs::decode_file(f)?.to_rgba8()))
+            .map(|f| Ok(image_tsne_live::images::decode_file(f)?.to_rgba8()))
             .collect::<anyhow::Result<_>>()?;
         for &n in &counts {
             let base_cache = Cache::at(out.join("cache-base"));
@@ -170,7 +170,8 @@ fn measure(
     let cells = files
         .iter()
         .map(|f| {
-            image_tsne_live::cells::load_cell(f, base_cache, &plan).map_err(anyhow::Error::msg)
+            image_tsne_live::cache::thumbnails::load_cell(f, base_cache, &plan)
+                .map_err(anyhow::Error::msg)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for i in 0..n {

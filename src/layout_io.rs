@@ -11,7 +11,7 @@
 //! The grid file written by `image-tsne-live grid` is the same array with two extra keys per
 //! entry, `"grid": [col, row]` and `"grid_size": [cols, rows]`, so it stays a valid ml4a layout.
 
-use crate::atomic::write_atomic;
+use crate::util::atomic::write_atomic;
 use serde_json::{json, Value};
 use std::path::{Component, Path, PathBuf};
 
@@ -104,43 +104,90 @@ pub fn read_layout(path: &Path) -> Result<LoadedLayout, LayoutError> {
     })
 }
 
-/// Parse layout JSON text; relative image paths are resolved against `base`.
+/// Parse layout JSON text; relative image paths are resolved against `base`. Parsing itself
+/// ([`parse_entries`]) touches no file; only resolving the image paths looks at the disk.
 pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError> {
+    let parsed = parse_entries(text)?;
+    let mut out = LoadedLayout {
+        warnings: parsed.warnings,
+        tsne: parsed.tsne,
+        ..LoadedLayout::default()
+    };
+    for entry in &parsed.entries {
+        let (path, relocated) = resolve_path(&entry.path, base);
+        if relocated {
+            out.relocated += 1;
+        }
+        if !path.exists() {
+            out.missing.push(path.clone());
+        }
+        out.entries.push(LayoutEntry {
+            path,
+            point: [0.0, 0.0],
+            grid: entry.grid,
+        });
+    }
+    let raw_points: Vec<[f64; 2]> = parsed.entries.iter().map(|e| e.point).collect();
+    let (points, normalized) = unit_points(&raw_points);
+    out.normalized = normalized;
+    for (e, p) in out.entries.iter_mut().zip(points) {
+        e.point = p;
+    }
+    keep_complete_grid(&mut out, parsed.grid_size);
+    Ok(out)
+}
+
+/// One entry as the file gives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawEntry {
+    /// The path as recorded (not resolved).
+    pub path: String,
+    /// The point as recorded (any range).
+    pub point: [f64; 2],
+    pub grid: Option<[u32; 2]>,
+}
+
+/// The entries of a layout file as recorded, with what was noticed while reading them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParsedLayout {
+    pub entries: Vec<RawEntry>,
+    /// The first `"grid_size"` recorded.
+    pub grid_size: Option<[u32; 2]>,
+    pub tsne: Option<TsneSettings>,
+    pub warnings: Vec<String>,
+}
+
+/// Parse layout JSON text into its entries as recorded (no file is looked at): our format,
+/// ml4a's, and the usual variants (`file`/`filename`/`image` for the path, `x`/`y` or `tsne`
+/// for the point, the array wrapped in an object). Unusable entries are skipped with a warning.
+pub fn parse_entries(text: &str) -> Result<ParsedLayout, LayoutError> {
     let value: Value = serde_json::from_str(text).map_err(|e| LayoutError::Syntax {
         path: PathBuf::new(),
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
-    let format_err = |message: String| LayoutError::Format {
+    let format_err = || LayoutError::Format {
         path: PathBuf::new(),
-        message,
+        message: "expected a JSON array of {\"path\", \"point\"} entries".into(),
     };
     let items = match &value {
         Value::Array(items) => items,
         Value::Object(obj) => ["layout", "entries", "images", "points", "data"]
             .iter()
             .find_map(|k| obj.get(*k).and_then(Value::as_array))
-            .ok_or_else(|| {
-                format_err("expected a JSON array of {\"path\", \"point\"} entries".into())
-            })?,
-        _ => {
-            return Err(format_err(
-                "expected a JSON array of {\"path\", \"point\"} entries".into(),
-            ))
-        }
+            .ok_or_else(format_err)?,
+        _ => return Err(format_err()),
     };
-    let mut out = LoadedLayout::default();
-    let mut raw_points = Vec::new();
+    let mut out = ParsedLayout::default();
     let mut third_coordinate = 0usize;
-    let mut grid_sizes = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Some(obj) = item.as_object() else {
             out.warnings
                 .push(format!("entry {i}: not an object, skipped"));
             continue;
         };
-        let Some(path_str) = ["path", "file", "filename", "image"]
+        let Some(path) = ["path", "file", "filename", "image"]
             .iter()
             .find_map(|k| obj.get(*k).and_then(Value::as_str))
         else {
@@ -148,40 +195,17 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
                 .push(format!("entry {i}: no \"path\", skipped"));
             continue;
         };
-        let point = match obj.get("point").or_else(|| obj.get("tsne")) {
-            Some(Value::Array(coords)) => {
-                if coords.len() > 2 {
-                    third_coordinate += 1;
-                }
-                match (
-                    coords.first().and_then(Value::as_f64),
-                    coords.get(1).and_then(Value::as_f64),
-                ) {
-                    (Some(x), Some(y)) => Some([x, y]),
-                    _ => None,
-                }
+        if let Some(Value::Array(coords)) = obj.get("point").or_else(|| obj.get("tsne")) {
+            if coords.len() > 2 {
+                third_coordinate += 1;
             }
-            _ => match (
-                obj.get("x").and_then(Value::as_f64),
-                obj.get("y").and_then(Value::as_f64),
-            ) {
-                (Some(x), Some(y)) => Some([x, y]),
-                _ => None,
-            },
-        };
-        let Some(point) = point.filter(|p| p[0].is_finite() && p[1].is_finite()) else {
+        }
+        let Some(point) = entry_point(obj) else {
             out.warnings.push(format!(
-                "entry {i} ({path_str}): no valid \"point\" [x, y], skipped"
+                "entry {i} ({path}): no valid \"point\" [x, y], skipped"
             ));
             continue;
         };
-        let (path, relocated) = resolve_path(path_str, base);
-        if relocated {
-            out.relocated += 1;
-        }
-        if !path.exists() {
-            out.missing.push(path.clone());
-        }
         if out.tsne.is_none() {
             let num = |k: &str| obj.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
             if let (Some(perplexity), Some(theta)) = (num("perplexity"), num("theta")) {
@@ -191,15 +215,13 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
                 });
             }
         }
-        let grid = obj.get("grid").and_then(cell_pair);
-        if let Some(size) = obj.get("grid_size").and_then(cell_pair) {
-            grid_sizes.push(size);
+        if out.grid_size.is_none() {
+            out.grid_size = obj.get("grid_size").and_then(cell_pair);
         }
-        raw_points.push(point);
-        out.entries.push(LayoutEntry {
-            path,
-            point: [0.0, 0.0],
-            grid,
+        out.entries.push(RawEntry {
+            path: path.to_string(),
+            point,
+            grid: obj.get("grid").and_then(cell_pair),
         });
     }
     if third_coordinate > 0 {
@@ -207,22 +229,49 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
             "{third_coordinate} points have more than 2 coordinates; only x and y are used"
         ));
     }
-    let in_unit = raw_points
+    Ok(out)
+}
+
+/// An entry's finite `[x, y]`: `"point"` (or `"tsne"`) as an array, else `"x"` and `"y"`.
+fn entry_point(obj: &serde_json::Map<String, Value>) -> Option<[f64; 2]> {
+    let point = match obj.get("point").or_else(|| obj.get("tsne")) {
+        Some(Value::Array(coords)) => match (
+            coords.first().and_then(Value::as_f64),
+            coords.get(1).and_then(Value::as_f64),
+        ) {
+            (Some(x), Some(y)) => Some([x, y]),
+            _ => None,
+        },
+        _ => match (
+            obj.get("x").and_then(Value::as_f64),
+            obj.get("y").and_then(Value::as_f64),
+        ) {
+            (Some(x), Some(y)) => Some([x, y]),
+            _ => None,
+        },
+    };
+    point.filter(|p| p[0].is_finite() && p[1].is_finite())
+}
+
+/// The points as they are when all lie in [0, 1]², else normalised into it (`true`).
+fn unit_points(raw: &[[f64; 2]]) -> (Vec<[f32; 2]>, bool) {
+    let in_unit = raw
         .iter()
         .all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1]));
-    let points: Vec<[f32; 2]> = if in_unit {
-        raw_points
-            .iter()
-            .map(|p| [p[0] as f32, p[1] as f32])
-            .collect()
+    if in_unit {
+        (
+            raw.iter().map(|p| [p[0] as f32, p[1] as f32]).collect(),
+            false,
+        )
     } else {
-        out.normalized = true;
-        normalize_points(&raw_points)
-    };
-    for (e, p) in out.entries.iter_mut().zip(points) {
-        e.point = p;
+        (normalize_points(raw), true)
     }
-    // Keep the stored grid only when it is complete and consistent.
+}
+
+/// Keep the stored grid only when it is complete and consistent (every entry a cell, distinct
+/// cells, a grid not absurdly larger than the image count); else drop every cell, with a
+/// warning when some were there.
+fn keep_complete_grid(out: &mut LoadedLayout, recorded_size: Option<[u32; 2]>) {
     let all_grid = !out.entries.is_empty() && out.entries.iter().all(|e| e.grid.is_some());
     if all_grid {
         // cell_pair() keeps values below MAX_GRID_SIDE, so these cannot overflow.
@@ -232,15 +281,12 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
             .filter_map(|e| e.grid)
             .fold([0, 0], |m, g| [m[0].max(g[0]), m[1].max(g[1])]);
         let (cols, rows) = (max_col + 1, max_row + 1);
-        let size = grid_sizes
-            .first()
-            .copied()
+        let size = recorded_size
             .filter(|s| s[0] >= cols && s[1] >= rows)
             .unwrap_or([cols, rows]);
         let mut cells: Vec<[u32; 2]> = out.entries.iter().filter_map(|e| e.grid).collect();
         cells.sort_unstable();
         cells.dedup();
-        // distinct cells, and a grid not absurdly larger than the image count
         let area = size[0] as u64 * size[1] as u64;
         if cells.len() == out.entries.len() && area <= 4 * out.entries.len() as u64 + 64 {
             out.grid_size = Some(size);
@@ -257,7 +303,6 @@ pub fn parse_layout(text: &str, base: &Path) -> Result<LoadedLayout, LayoutError
             e.grid = None;
         }
     }
-    Ok(out)
 }
 
 /// Largest grid side we accept from a file (larger values are treated as no grid).

@@ -1,34 +1,34 @@
 //! image-tsne-live: lay out a folder of images by visual similarity and show it live.
 //!
-//! The analysis pipeline, one module per stage:
-//! [`scan`] → [`thumbs`] (decode, crop, thumbnails) → [`features`] (CNN via tract, with [`cache`])
-//! → [`pca`] → [`tsne`] (our Barnes-Hut t-SNE) → [`grid`] (exact linear assignment) →
-//! [`layout_io`] (ml4a JSON). [`pipeline`] runs them with [`progress`] reporting; [`grow`] lets a
-//! finished map take new images without moving the old ones; [`render`] draws layouts on the GPU
-//! and [`app`] is the live nannou viewer; [`watch`] finds images copied into (or removed
-//! from) a watched folder.
+//! The modules follow the data's way through the program:
+//!
+//! 1. [`input`] — which images: scan a folder (seeded subset), watch it, the bundled demo set.
+//! 2. [`images`] — decode one file robustly at the size the stages need; the CNN input and the
+//!    display thumbnail from that one decode.
+//! 3. [`features`] — the CNN (tract, with our own depthwise / pointwise kernels) over every
+//!    image, through the [`cache`].
+//! 4. [`pca`] → [`tsne`] (our Barnes-Hut t-SNE) → [`grid`] (exact linear assignment).
+//! 5. [`layout_io`] — the ml4a layout JSON; [`map`] — a finished map that grows (its `.map`
+//!    sidecar and the one grow driver).
+//!
+//! [`pipeline`] is the one analyze driver over stages 1–4, reporting through [`progress`].
+//! [`render`] draws layouts on the GPU (instanced quads from a texture atlas); [`detail`] streams
+//! sharper copies of what is on screen; [`app`] is the live nannou viewer; [`cli`] the command
+//! line; [`util`] small helpers (atomic writes, signals).
 
 pub mod app;
-pub mod atomic;
 pub mod cache;
-pub mod cells;
 pub mod cli;
-pub mod demo;
-pub mod detail_decode;
-pub mod detail_stream;
+pub mod detail;
 pub mod features;
 pub mod grid;
-pub mod grow;
-pub mod jpeg_scaled;
+pub mod images;
+pub mod input;
 pub mod layout_io;
-pub mod metrics;
+pub mod map;
 pub mod pca;
 pub mod pipeline;
 pub mod progress;
 pub mod render;
-pub mod resample;
-pub mod scan;
-pub mod signals;
-pub mod thumbs;
 pub mod tsne;
-pub mod watch;
+pub mod util;

@@ -1,23 +1,38 @@
-//! Pipeline: the analysis from a folder to a layout — scan → thumbs/features (decode + CNN, in
-//! parallel, cached) → PCA → t-SNE → grid — with progress, warnings and cancellation through a
-//! [`Reporter`]. The CLI and the GUI both drive these functions; the GUI calls the stages one by
-//! one so it can re-run t-SNE on the kept PCA output.
+//! Pipeline: the analysis from a folder to a layout — scan ([`crate::input`]) → features
+//! (decode + CNN, in parallel, cached: [`crate::features`]) → PCA → t-SNE → grid — with
+//! progress, warnings and cancellation through a [`Reporter`]. [`analyze_with`] is the one
+//! analyze driver: the `analyze` command runs it plain, the app with [`AnalysisHooks`] that stream
+//! each step to the window. The stage functions ([`features_and_pca`], [`embed_raw`],
+//! [`snap_to_grid`]) also serve a re-run of t-SNE and the layout commands.
 
-use crate::cache::{content_key, Cache};
-use crate::features::FeatureModel;
+use crate::cache::Cache;
+use crate::features::{extract_features, feature_key, FeatureModel, FeatureSet, FeatureTimes};
 use crate::grid::{self, GridAssignment, GridShape, Solver};
+use crate::images::Preprocess;
+use crate::input::scan;
 use crate::layout_io::{self, normalize_points, LayoutEntry, LoadedLayout};
+use crate::pca::PcaBasis;
 use crate::progress::{Reporter, Stage, StageTimer};
-use crate::scan;
-use crate::thumbs::{self, Preprocess};
 use crate::tsne::{self, TsneParams};
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
-use rayon::prelude::*;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// The analysis settings' defaults (the original app's), defined once for the CLI, the app and
+/// the library.
+pub mod defaults {
+    /// Images used at most (a seeded random subset of a bigger folder).
+    pub const MAX_IMAGES: usize = 500;
+    pub const PERPLEXITY: f32 = 50.0;
+    pub const THETA: f32 = 0.3;
+    pub const ITERATIONS: usize = 1000;
+    /// Seed of the subset and the t-SNE.
+    pub const SEED: u64 = 42;
+    /// PCA output dimension (the t-SNE input).
+    pub const PCA_DIMS: usize = 50;
+}
 
 /// Everything `analyze` needs to know. Defaults are the original app's.
 #[derive(Clone, Debug)]
@@ -42,15 +57,15 @@ pub struct AnalyzeOptions {
 impl Default for AnalyzeOptions {
     fn default() -> Self {
         AnalyzeOptions {
-            max_images: 500,
-            seed: 42,
+            max_images: defaults::MAX_IMAGES,
+            seed: defaults::SEED,
             include_hidden: false,
-            pca_dims: 50,
+            pca_dims: defaults::PCA_DIMS,
             tsne: TsneParams {
-                perplexity: 50.0,
-                theta: 0.3,
-                iterations: 1000,
-                seed: 42,
+                perplexity: defaults::PERPLEXITY,
+                theta: defaults::THETA,
+                iterations: defaults::ITERATIONS,
+                seed: defaults::SEED,
                 ..TsneParams::default()
             },
             preprocess: Preprocess::default(),
@@ -59,53 +74,6 @@ impl Default for AnalyzeOptions {
             model: None,
             cache: Cache::default_location(),
         }
-    }
-}
-
-/// Feature vectors of the images that could be used.
-#[derive(Clone, Debug)]
-pub struct FeatureSet {
-    /// Images that were used, in order; row i of `features` belongs to `paths[i]`.
-    pub paths: Vec<PathBuf>,
-    /// For each row, its position in the list given to [`extract_features`] (the list may name
-    /// a file twice, so positions, not paths, identify images).
-    pub indices: Vec<usize>,
-    pub features: Array2<f32>,
-    /// Images that were skipped, with the reason.
-    pub skipped: Vec<(PathBuf, String)>,
-    /// How many came from the cache.
-    pub from_cache: usize,
-    /// Where the time went (summed over workers).
-    pub time: FeatureTimes,
-}
-
-/// Per-part time of feature extraction, summed over all worker threads.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FeatureTimes {
-    pub read: Duration,
-    /// Decoding (a big JPEG DCT-scaled), EXIF orientation included.
-    pub decode: Duration,
-    /// Cutting and resizing the CNN input.
-    pub resize: Duration,
-    /// Making the display thumbnail.
-    pub thumbnail: Duration,
-    pub inference: Duration,
-    pub cache: Duration,
-    pub wall: Duration,
-}
-
-impl FeatureTimes {
-    /// Each part's name and time summed over the worker threads, in pipeline order (the
-    /// benchmarks' tables).
-    pub fn parts(&self) -> [(&'static str, Duration); 6] {
-        [
-            ("read file", self.read),
-            ("decode", self.decode),
-            ("CNN input (crop + resize)", self.resize),
-            ("thumbnail", self.thumbnail),
-            ("CNN (tract)", self.inference),
-            ("hash + cache", self.cache),
-        ]
     }
 }
 
@@ -155,50 +123,124 @@ pub fn entries(
         .collect()
 }
 
-/// Run the whole analysis on a folder.
+/// What a front end hears from [`analyze_with`] between the stages. The CLI needs none of it
+/// ([`NoHooks`]); the app streams each step to the window and re-runs t-SNE when its sliders
+/// move.
+pub trait AnalysisHooks {
+    /// The images chosen (before any is decoded).
+    fn scanned(&self, _dir: &Path, _paths: &[PathBuf]) -> Result<()> {
+        Ok(())
+    }
+
+    /// The features are in and reduced: row i of `reduced` is image `rows[i]` of the scanned list.
+    fn reduced(&self, _reduced: &Array2<f32>, _rows: &[usize], _scanned: usize) {}
+
+    /// Run t-SNE and then the grid; the default runs each once with `opts` and records both
+    /// stages' times.
+    fn embed_and_grid(
+        &self,
+        reduced: &Array2<f32>,
+        opts: &AnalyzeOptions,
+        rep: &dyn Reporter,
+        timings: &mut Vec<(Stage, Duration)>,
+    ) -> Result<(Vec<[f32; 2]>, GridAssignment)> {
+        let t = Instant::now();
+        let raw = embed_raw(reduced, &opts.tsne, rep)?;
+        timings.push((Stage::Tsne, t.elapsed()));
+        let t = Instant::now();
+        let grid = snap_to_grid(&normalize_raw(&raw), opts.aspect, opts.solver, rep)?;
+        timings.push((Stage::Grid, t.elapsed()));
+        Ok((raw, grid))
+    }
+}
+
+/// No hooks: the plain analysis.
+pub struct NoHooks;
+impl AnalysisHooks for NoHooks {}
+
+/// Run the whole analysis on a folder (the bundled model or `opts.model`).
 pub fn analyze(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Result<Analysis> {
+    let model = FeatureModel::load(opts.model.as_deref())?;
+    analyze_with(dir, opts, &model, rep, &NoHooks)
+}
+
+/// The analysis — scan → features → PCA → t-SNE → grid — with a loaded model, telling `hooks`
+/// as it goes. The one analyze driver: the `analyze` command and the app both run it.
+pub fn analyze_with(
+    dir: &Path,
+    opts: &AnalyzeOptions,
+    model: &FeatureModel,
+    rep: &dyn Reporter,
+    hooks: &dyn AnalysisHooks,
+) -> Result<Analysis> {
     let mut timings = Vec::new();
     let t = Instant::now();
     let paths = scan_folder(dir, opts, rep)?;
     timings.push((Stage::Scan, t.elapsed()));
-
-    let model = FeatureModel::load(opts.model.as_deref())?;
-    let t = Instant::now();
-    let set = extract_features(&paths, &model, &opts.preprocess, &opts.cache, rep)?;
-    timings.push((Stage::Features, t.elapsed()));
-    if set.paths.is_empty() {
-        bail!(
-            "none of the {} images in {} could be used",
-            paths.len(),
-            dir.display()
-        );
-    }
+    hooks.scanned(dir, &paths)?;
 
     let t = Instant::now();
-    let reduced = reduce(&set.features, opts.pca_dims, rep);
-    let pca_basis = crate::pca::PcaBasis::from_scores(set.features.view(), reduced.view());
-    timings.push((Stage::Pca, t.elapsed()));
+    let features = features_and_pca(&paths, model, opts, rep)
+        .with_context(|| format!("analysing {}", dir.display()))?;
+    timings.push((
+        Stage::Features,
+        t.elapsed().saturating_sub(features.pca_time),
+    ));
+    timings.push((Stage::Pca, features.pca_time));
+    hooks.reduced(&features.reduced, &features.set.indices, paths.len());
 
-    let t = Instant::now();
-    let raw_points = embed_raw(&reduced, &opts.tsne, rep)?;
-    let points = normalize_raw(&raw_points);
-    timings.push((Stage::Tsne, t.elapsed()));
-
-    let t = Instant::now();
-    let grid = snap_to_grid(&points, opts.aspect, opts.solver, rep)?;
-    timings.push((Stage::Grid, t.elapsed()));
-
+    let (raw_points, grid) = hooks.embed_and_grid(&features.reduced, opts, rep, &mut timings)?;
+    let set = features.set;
     Ok(Analysis {
         paths: set.paths,
-        reduced,
-        points,
+        points: normalize_raw(&raw_points),
+        reduced: features.reduced,
         raw_points,
-        pca_basis,
-        feature_key: feature_key(&model, &opts.preprocess),
+        pca_basis: features.basis,
+        feature_key: features.feature_key,
         grid,
         skipped: set.skipped,
         timings,
         feature_times: set.time,
+    })
+}
+
+/// Features of a list of images, reduced by PCA: where t-SNE starts (the analysis, and a re-run
+/// of t-SNE on a loaded layout).
+pub struct ReducedFeatures {
+    /// The extraction's result (which images were used, skipped, timings).
+    pub set: FeatureSet,
+    /// PCA output, one row per used image.
+    pub reduced: Array2<f32>,
+    /// The fitted PCA, so new images can be projected like these.
+    pub basis: PcaBasis,
+    /// Model and preprocessing of the features ([`feature_key`]).
+    pub feature_key: String,
+    /// Time the PCA took (of the whole).
+    pub pca_time: Duration,
+}
+
+/// Extract the features of `paths` (cache first) and reduce them with a PCA fitted on them; an
+/// error when none of the images can be used.
+pub fn features_and_pca(
+    paths: &[PathBuf],
+    model: &FeatureModel,
+    opts: &AnalyzeOptions,
+    rep: &dyn Reporter,
+) -> Result<ReducedFeatures> {
+    let set = extract_features(paths, model, &opts.preprocess, &opts.cache, rep)?;
+    if set.paths.is_empty() {
+        bail!("none of the {} images could be used", paths.len());
+    }
+    let t = Instant::now();
+    let reduced = reduce(&set.features, opts.pca_dims, rep);
+    let basis = PcaBasis::from_scores(set.features.view(), reduced.view());
+    Ok(ReducedFeatures {
+        feature_key: feature_key(model, &opts.preprocess),
+        set,
+        reduced,
+        basis,
+        pca_time: t.elapsed(),
     })
 }
 
@@ -231,234 +273,6 @@ pub fn scan_folder(dir: &Path, opts: &AnalyzeOptions, rep: &dyn Reporter) -> Res
         );
     }
     Ok(paths)
-}
-
-enum Outcome {
-    Used(Vec<f32>, bool),
-    Skipped(String),
-}
-
-/// The key of the feature vectors a model makes with these preprocessing settings (the cache's
-/// folder name; a grown map refuses features made with another key).
-pub fn feature_key(model: &FeatureModel, prep: &Preprocess) -> String {
-    let prep = Preprocess {
-        input_size: model.input_size(),
-        ..*prep
-    };
-    format!("{}-{}", &model.hash()[..16], prep.cache_tag())
-}
-
-/// Decode every image and run the CNN, in parallel on the current rayon pool; cached results are
-/// reused and new ones stored. Unusable images are skipped with a warning naming the file.
-pub fn extract_features(
-    paths: &[PathBuf],
-    model: &FeatureModel,
-    prep: &Preprocess,
-    cache: &Cache,
-    rep: &dyn Reporter,
-) -> Result<FeatureSet> {
-    let model_key = feature_key(model, prep);
-    let prep = Preprocess {
-        input_size: model.input_size(),
-        ..*prep
-    };
-    let timer = StageTimer::start(rep, Stage::Features, paths.len() as u64);
-    let done = AtomicUsize::new(0);
-    let [read_ns, decode_ns, resize_ns, thumb_ns, infer_ns, cache_ns] =
-        std::array::from_fn(|_| AtomicU64::new(0));
-    let add = |acc: &AtomicU64, since: Instant| {
-        acc.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed)
-    };
-    let wants_thumbs = rep.wants_thumbnails();
-
-    let outcomes: Vec<Option<Outcome>> = paths
-        .par_iter()
-        .enumerate()
-        .map(|(index, path)| {
-            if rep.cancelled() {
-                return None;
-            }
-            let t = Instant::now();
-            // the header is checked (size, pixel count) before the file is read whole
-            let bytes = match thumbs::read_image_file(path) {
-                Ok(b) => b,
-                Err(e) => {
-                    rep.warn(&format!("skipped {}: {e}", path.display()));
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    rep.advance(Stage::Features, n as u64);
-                    return Some(Outcome::Skipped(e.to_string()));
-                }
-            };
-            add(&read_ns, t);
-            let t = Instant::now();
-            // the content hash only names cache entries: without a cache it is not needed
-            let key = match cache.root() {
-                Some(_) => content_key(&bytes),
-                None => String::new(),
-            };
-            let cached = cache.load_features(&model_key, &key);
-            let cached_thumb = match (&cached, wants_thumbs) {
-                (Some(_), true) => cache.load_thumb(prep.thumb_size, &key),
-                _ => None,
-            };
-            add(&cache_ns, t);
-            let outcome = match (cached, cached_thumb) {
-                (Some(f), Some(thumb)) => {
-                    rep.image_ready(index, path, &thumb);
-                    Outcome::Used(f, true)
-                }
-                (Some(f), None) if !wants_thumbs => Outcome::Used(f, true),
-                (cached, _) => {
-                    // a thumbnail is made only for someone: the cache or the reporter (the app)
-                    let thumb_size =
-                        (wants_thumbs || cache.root().is_some()).then_some(prep.thumb_size);
-                    match prepare_timed(
-                        &bytes,
-                        &prep,
-                        thumb_size,
-                        [&decode_ns, &resize_ns, &thumb_ns],
-                    ) {
-                        Err(e) => Outcome::Skipped(e.to_string()),
-                        Ok(prepared) => {
-                            if wants_thumbs {
-                                rep.image_ready(index, path, &prepared.thumb);
-                            }
-                            if thumb_size.is_some() {
-                                let t = Instant::now();
-                                let _ = cache.store_thumb(prep.thumb_size, &key, &prepared.thumb);
-                                add(&cache_ns, t);
-                            }
-                            match cached {
-                                Some(f) => Outcome::Used(f, true),
-                                None => {
-                                    let t = Instant::now();
-                                    let result = model.features(&prepared.cnn_input);
-                                    add(&infer_ns, t);
-                                    match result {
-                                        Ok(f) => {
-                                            let t = Instant::now();
-                                            if let Err(e) =
-                                                cache.store_features(&model_key, &key, &f)
-                                            {
-                                                log::debug!("cannot write the feature cache: {e}");
-                                            }
-                                            add(&cache_ns, t);
-                                            Outcome::Used(f, false)
-                                        }
-                                        Err(e) => {
-                                            Outcome::Skipped(format!("the CNN failed on it: {e}"))
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            };
-            if let Outcome::Skipped(why) = &outcome {
-                rep.warn(&format!("skipped {}: {why}", path.display()));
-            }
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            rep.advance(Stage::Features, n as u64);
-            Some(outcome)
-        })
-        .collect();
-    if rep.cancelled() {
-        bail!(Cancelled);
-    }
-
-    let dim = model.feature_len();
-    let mut used = Vec::new();
-    let mut indices = Vec::new();
-    let mut skipped = Vec::new();
-    let mut data = Vec::with_capacity(paths.len() * dim);
-    let mut from_cache = 0;
-    for (i, (path, outcome)) in paths.iter().zip(outcomes).enumerate() {
-        match outcome {
-            Some(Outcome::Used(f, hit)) if f.len() == dim && f.iter().all(|v| v.is_finite()) => {
-                data.extend_from_slice(&f);
-                used.push(path.clone());
-                indices.push(i);
-                from_cache += hit as usize;
-            }
-            Some(Outcome::Used(..)) => {
-                rep.warn(&format!(
-                    "skipped {}: the CNN gave an invalid feature vector",
-                    path.display()
-                ));
-                skipped.push((path.clone(), "invalid feature vector".into()));
-            }
-            Some(Outcome::Skipped(why)) => skipped.push((path.clone(), why)),
-            None => skipped.push((path.clone(), "cancelled".into())),
-        }
-    }
-    let features = Array2::from_shape_vec((used.len(), dim), data)?;
-    let ns = |a: &AtomicU64| Duration::from_nanos(a.load(Ordering::Relaxed));
-    let time = FeatureTimes {
-        read: ns(&read_ns),
-        decode: ns(&decode_ns),
-        resize: ns(&resize_ns),
-        thumbnail: ns(&thumb_ns),
-        inference: ns(&infer_ns),
-        cache: ns(&cache_ns),
-        wall: timer.elapsed(),
-    };
-    let computed = used.len() - from_cache;
-    let per_image = if computed > 0 {
-        format!(
-            ", CNN {:.1} ms/image/thread",
-            time.inference.as_secs_f64() * 1000.0 / computed as f64
-        )
-    } else {
-        String::new()
-    };
-    timer.finish(&format!(
-        "{} images used ({} from cache), {} skipped, {dim}-d {}{per_image}",
-        used.len(),
-        from_cache,
-        skipped.len(),
-        model.name()
-    ));
-    Ok(FeatureSet {
-        paths: used,
-        indices,
-        features,
-        skipped,
-        from_cache,
-        time,
-    })
-}
-
-/// [`thumbs::prepare_bytes`] with each step's time added to its counter (decode, CNN input,
-/// thumbnail): one decode, covering both products, feeds both. `thumb_size: None` skips the
-/// thumbnail (an empty one is returned): `analyze --no-cache` has no use for it.
-fn prepare_timed(
-    bytes: &[u8],
-    prep: &Preprocess,
-    thumb_size: Option<u32>,
-    [decode_ns, resize_ns, thumb_ns]: [&AtomicU64; 3],
-) -> Result<thumbs::Prepared, thumbs::DecodeError> {
-    let add = |acc: &AtomicU64, since: Instant| {
-        acc.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed)
-    };
-    let t = Instant::now();
-    let img = thumbs::decode_covering(bytes, prep.cover())?;
-    add(decode_ns, t);
-    let t = Instant::now();
-    let cnn_input = thumbs::cnn_input(&img, prep);
-    add(resize_ns, t);
-    let t = Instant::now();
-    let thumb = match thumb_size {
-        Some(size) => thumbs::thumbnail(&img, size),
-        None => image::RgbaImage::new(0, 0),
-    };
-    add(thumb_ns, t);
-    Ok(thumbs::Prepared {
-        cnn_input,
-        thumb,
-        width: img.width(),
-        height: img.height(),
-    })
 }
 
 /// PCA to at most `dims` dimensions.

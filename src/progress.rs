@@ -134,9 +134,9 @@ impl CliReporter {
         self.cancel.clone()
     }
 
-    /// Ctrl-C and SIGTERM cancel the run cleanly (see [`crate::signals`]).
+    /// Ctrl-C and SIGTERM cancel the run cleanly (see [`crate::util::signals`]).
     pub fn stop_on_signals(&self) {
-        if let Err(e) = crate::signals::install(Some(self.cancel.clone())) {
+        if let Err(e) = crate::util::signals::install(Some(self.cancel.clone())) {
             self.warn(&format!(
                 "cannot handle Ctrl-C ({e}); it will end the run at once"
             ));

@@ -4,8 +4,8 @@
 mod common;
 
 use image_tsne_live::app::playback::max_distance;
-use image_tsne_live::app::state::{Action, AppState, Effect, JobKind, Source};
-use image_tsne_live::app::worker::{atlas_plan, JobRequest, Msg};
+use image_tsne_live::app::protocol::{atlas_plan, AnalyzeJob, GrowJob, JobRequest, Msg, Source};
+use image_tsne_live::app::state::{Action, AppState, Effect, JobKind};
 use image_tsne_live::layout_io::normalize_points;
 use image_tsne_live::tsne::{self, Phase, TsneParams};
 use ndarray::Array2;
@@ -56,7 +56,7 @@ fn analysis_until_tsne(s: &mut AppState, n: usize) -> u64 {
         .drain_effects()
         .iter()
         .find_map(|e| match e {
-            Effect::StartJob(JobRequest::Analyze { job, .. }) => Some(*job),
+            Effect::StartJob(JobRequest::Analyze(AnalyzeJob { job, .. })) => Some(*job),
             _ => None,
         })
         .unwrap();
@@ -198,9 +198,9 @@ fn settle_seconds_zero_shows_frames_as_computed() {
 }
 
 /// A map of `n` images in clusters, as an analysis leaves it (synthetic features).
-fn small_map(n: usize) -> image_tsne_live::grow::MapState {
+fn small_map(n: usize) -> image_tsne_live::map::MapState {
     use image_tsne_live::grid::{GridAssignment, GridShape};
-    use image_tsne_live::grow::{Frame, MapState};
+    use image_tsne_live::map::{Frame, MapState};
     use image_tsne_live::pca::PcaBasis;
     let d = 8;
     let features = Array2::from_shape_fn((n, d), |(i, j)| {
@@ -251,7 +251,7 @@ fn new_images_fly_in_old_ones_stay_removed_ones_leave() {
     let n = 24;
     let mut s = AppState::new([800.0, 600.0]);
     s.settle_seconds = 2.0;
-    s.autosave = Some(PathBuf::from("/tmp/never-written.json"));
+    s.growing.autosave = Some(PathBuf::from("/tmp/never-written.json"));
     s.gallery.set_enabled(true, 0.0);
     let map = small_map(n);
     let job = analysis_until_tsne(&mut s, n);
@@ -300,13 +300,13 @@ fn new_images_fly_in_old_ones_stay_removed_ones_leave() {
         .drain_effects()
         .into_iter()
         .find_map(|e| match e {
-            Effect::StartJob(JobRequest::Grow {
+            Effect::StartJob(JobRequest::Grow(GrowJob {
                 job,
                 add,
                 remove,
                 map,
                 ..
-            }) => Some((job, add, remove, map)),
+            })) => Some((job, add, remove, map)),
             _ => None,
         })
         .expect("a grow job starts");

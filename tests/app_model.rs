@@ -4,8 +4,11 @@
 
 mod common;
 
-use image_tsne_live::app::state::{Action, AppState, Effect, GridCells, JobKind, Source};
-use image_tsne_live::app::worker::{atlas_plan, DialogKind, JobRequest, Msg, Workers};
+use image_tsne_live::app::protocol::{
+    atlas_plan, AnalyzeJob, DialogKind, GridCells, JobRequest, LoadJob, Msg, RetsneJob, Source,
+};
+use image_tsne_live::app::state::{Action, AppState, Effect, JobKind};
+use image_tsne_live::app::worker::Workers;
 use image_tsne_live::app::{action_for_char, action_for_key};
 use image_tsne_live::cache::Cache;
 use image_tsne_live::layout_io;
@@ -52,7 +55,7 @@ fn start_analysis(state: &mut AppState, dir: &str) -> u64 {
     let job = effects
         .iter()
         .find_map(|e| match e {
-            Effect::StartJob(JobRequest::Analyze { job, .. }) => Some(*job),
+            Effect::StartJob(JobRequest::Analyze(AnalyzeJob { job, .. })) => Some(*job),
             _ => None,
         })
         .expect("an analysis job is started");
@@ -232,13 +235,13 @@ fn changing_perplexity_reruns_tsne_live_and_cancel_restores() {
     let (re_job, settings) = fx
         .iter()
         .find_map(|e| match e {
-            Effect::StartJob(JobRequest::Retsne {
+            Effect::StartJob(JobRequest::Retsne(RetsneJob {
                 job,
                 features,
                 paths,
                 settings,
                 ..
-            }) => {
+            })) => {
                 assert!(
                     features.is_some(),
                     "re-run from the kept features, no re-extraction"
@@ -320,7 +323,7 @@ fn tsne_settings_changed_while_loading_apply_once_loaded() {
     s.handle(Msg::Done { job });
     assert!(s.drain_effects().iter().any(|e| matches!(
         e,
-        Effect::StartJob(JobRequest::Retsne { features: None, .. })
+        Effect::StartJob(JobRequest::Retsne(RetsneJob { features: None, .. }))
     )));
     assert_eq!(s.job.as_ref().map(|j| j.kind), Some(JobKind::Retsne));
 }
@@ -380,7 +383,7 @@ fn loading_a_json_with_a_stored_grid_offers_the_grid_at_once() {
     let mut s = AppState::new([800.0, 600.0]);
     s.act(Action::Load(PathBuf::from("/x/layout.json")));
     let job = match s.drain_effects().as_slice() {
-        [Effect::StartJob(JobRequest::Load { job, path, .. })] => {
+        [Effect::StartJob(JobRequest::Load(LoadJob { job, path, .. }))] => {
             assert_eq!(path, &PathBuf::from("/x/layout.json"));
             *job
         }
@@ -435,6 +438,7 @@ fn failed_job_reports_and_keeps_what_was_shown() {
     assert!(s.job.is_none());
     assert_eq!(s.shown().unwrap().id, id);
     assert!(s
+        .overlays
         .notices
         .iter()
         .any(|n| n.is_error && n.text.contains("no images found")));
@@ -452,14 +456,18 @@ fn without_a_dialog_program_the_panel_asks_for_a_path() {
         kind: DialogKind::AnalyzeFolder,
         result: Err("no file dialog available".into()),
     });
-    assert!(s.notices.iter().any(|n| n.is_error));
-    let (kind, text) = s.path_prompt.as_mut().expect("a path field instead");
+    assert!(s.overlays.notices.iter().any(|n| n.is_error));
+    let image_tsne_live::app::state::PathPrompt { kind, text } = s
+        .overlays
+        .path_prompt
+        .as_mut()
+        .expect("a path field instead");
     assert_eq!(*kind, DialogKind::AnalyzeFolder);
     text.push_str("/photos");
     s.submit_path_prompt();
-    assert!(s.path_prompt.is_none());
+    assert!(s.overlays.path_prompt.is_none());
     assert!(
-        matches!(s.drain_effects().as_slice(), [Effect::StartJob(JobRequest::Analyze { dir, .. })] if dir == &Some(PathBuf::from("/photos")))
+        matches!(s.drain_effects().as_slice(), [Effect::StartJob(JobRequest::Analyze(AnalyzeJob { dir, .. }))] if dir == &Some(PathBuf::from("/photos")))
     );
 }
 
@@ -473,11 +481,11 @@ fn hotkeys_drive_gui_help_gallery_screenshot_and_camera() {
     s.drain_effects();
     s.update(5.0);
     press(&mut s, Key::H);
-    assert!(!s.gui_visible);
+    assert!(!s.overlays.gui_visible);
     s.act(action_for_char('?').unwrap());
-    assert!(s.help_visible);
+    assert!(s.overlays.help_visible);
     press(&mut s, Key::Escape);
-    assert!(!s.help_visible, "Esc closes the help first");
+    assert!(!s.overlays.help_visible, "Esc closes the help first");
     press(&mut s, Key::S);
     assert!(
         matches!(s.drain_effects().as_slice(), [Effect::Screenshot { path }] if path.extension().unwrap() == "png")
@@ -490,7 +498,7 @@ fn hotkeys_drive_gui_help_gallery_screenshot_and_camera() {
     let zoom = s.camera.zoom;
     s.act(Action::Zoom(2.0, Some([100.0, 100.0])));
     assert!((s.camera.zoom / zoom - 2.0).abs() < 1e-4);
-    assert!(!s.camera_fitted);
+    assert!(!s.framing.fitted);
     press(&mut s, Key::F);
     for i in 0..20 {
         s.update(20.0 + i as f64 * 0.1);
@@ -552,9 +560,9 @@ fn real_workers_analyze_a_folder_into_the_state() {
     assert_eq!(scene.len(), 25);
     assert_eq!(scene.used_count(), 24, "the broken file is skipped");
     assert!(
-        s.warnings.iter().any(|w| w.contains("broken.png")),
+        s.overlays.warnings.iter().any(|w| w.contains("broken.png")),
         "{:?}",
-        s.warnings
+        s.overlays.warnings
     );
     assert_eq!(thumbs, 24);
     assert!(
@@ -572,7 +580,7 @@ fn real_workers_analyze_a_folder_into_the_state() {
 fn load_layout(s: &mut AppState, tsne: Option<[f32; 2]>) {
     s.act(Action::Load(PathBuf::from("/x/l.json")));
     let job = match s.drain_effects().as_slice() {
-        [Effect::StartJob(JobRequest::Load { job, .. })] => *job,
+        [Effect::StartJob(JobRequest::Load(LoadJob { job, .. }))] => *job,
         other => panic!("{other:?}"),
     };
     s.handle(scanned(job, 3, Source::Json("/x/l.json".into())));
@@ -616,15 +624,16 @@ fn a_loaded_layout_shows_its_own_tsne_settings_and_a_release_in_place_does_nothi
         s.drain_effects().as_slice(),
         [
             ..,
-            Effect::StartJob(JobRequest::Retsne { features: None, .. })
+            Effect::StartJob(JobRequest::Retsne(RetsneJob { features: None, .. }))
         ]
     ));
     assert!(
-        s.notices
+        s.overlays
+            .notices
             .iter()
             .any(|n| n.text.contains("re-extracting the features")),
         "{:?}",
-        s.notices
+        s.overlays.notices
     );
 }
 
@@ -642,6 +651,7 @@ fn unknown_tsne_settings_keep_the_sliders_disabled_until_unlocked() {
     s.act(Action::UnlockTsneSettings);
     assert!(!s.tsne_settings_unknown());
     assert!(s
+        .overlays
         .notices
         .iter()
         .any(|n| n.text.contains("re-extracts the features of 3 images")));
@@ -668,20 +678,20 @@ fn mismatched_background_results_are_reported_not_dropped() {
         points: vec![[0.5, 0.5]; 3],
     });
     assert!(
-        s.warnings.iter().any(|w| w.contains("t-SNE frame")
+        s.overlays.warnings.iter().any(|w| w.contains("t-SNE frame")
             && w.contains("3 entries")
             && w.contains("4 images")),
         "{:?}",
-        s.warnings
+        s.overlays.warnings
     );
-    assert!(s.notices.iter().any(|n| n.is_error));
+    assert!(s.overlays.notices.iter().any(|n| n.is_error));
     s.handle(Msg::Grid {
         job,
         cols: 1,
         rows: 1,
         cells: vec![[0, 0]],
     });
-    assert!(s.warnings.iter().any(|w| w.contains("a grid")));
+    assert!(s.overlays.warnings.iter().any(|w| w.contains("a grid")));
     assert!(s.shown().unwrap().grid.is_none());
     // a failed job ends, and saving works again afterwards
     s.handle(Msg::Failed {
@@ -690,6 +700,7 @@ fn mismatched_background_results_are_reported_not_dropped() {
     });
     assert!(s.job.is_none());
     assert!(s
+        .overlays
         .warnings
         .iter()
         .any(|w| w.contains("cannot start a worker thread")));
@@ -700,7 +711,10 @@ fn frame_captures_keep_their_cadence_with_slow_frames() {
     // --capture-every 5: with 130 ms frames for 60 s there is a capture at the start and one
     // per 5 s after, not one fewer per 5 s of drift.
     let mut s = AppState::new([800.0, 600.0]);
-    s.capture_every = Some((5.0, PathBuf::from("/frames")));
+    s.captures.every = Some(image_tsne_live::app::state::CaptureEvery {
+        seconds: 5.0,
+        dir: PathBuf::from("/frames"),
+    });
     let mut captures = vec![];
     let mut k = 0;
     loop {

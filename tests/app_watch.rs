@@ -6,8 +6,8 @@
 mod common;
 
 use common::{app_command, demo_images, display};
-use image_tsne_live::grow::{sidecar_path, MapState};
 use image_tsne_live::layout_io::read_layout;
+use image_tsne_live::map::{sidecar_path, MapState};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};

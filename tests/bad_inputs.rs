@@ -5,10 +5,10 @@
 mod common;
 
 use image_tsne_live::cache::Cache;
-use image_tsne_live::features::FeatureModel;
+use image_tsne_live::features::{self, FeatureModel};
+use image_tsne_live::images::{self, Preprocess};
 use image_tsne_live::pipeline::{self, AnalyzeOptions};
 use image_tsne_live::progress::SilentReporter;
-use image_tsne_live::thumbs::{self, Preprocess};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -105,7 +105,7 @@ fn bad_inputs_behave_as_expected_csv_says() {
     let unique: HashSet<_> = paths.iter().collect();
     assert_eq!(unique.len(), paths.len(), "an image is listed twice");
     let model = FeatureModel::bundled().unwrap();
-    let set = pipeline::extract_features(
+    let set = features::extract_features(
         &paths,
         &model,
         &Preprocess::default(),
@@ -198,20 +198,20 @@ fn bad_inputs_behave_as_expected_csv_says() {
 fn decoder_details_are_right() {
     let dir = common::fixture("bad-inputs");
     // EXIF orientation 6: stored 320x240, shown 240x320.
-    let img = thumbs::decode_file(&dir.join("exif-orientation-6.jpg")).unwrap();
+    let img = images::decode_file(&dir.join("exif-orientation-6.jpg")).unwrap();
     assert_eq!((img.width(), img.height()), (240, 320));
     // 16-bit gray is scaled, not clamped to white.
-    let gray = thumbs::decode_file(&dir.join("gray-16bit.png"))
+    let gray = images::decode_file(&dir.join("gray-16bit.png"))
         .unwrap()
         .to_rgb8();
     let mean =
         gray.pixels().map(|p| p[0] as f64).sum::<f64>() / (gray.width() * gray.height()) as f64;
     assert!(mean > 30.0 && mean < 225.0, "16-bit gray mean {mean}");
     // CMYK looks like the baseline cat, not inverted.
-    let base = thumbs::decode_file(&dir.join("valid-baseline.jpg"))
+    let base = images::decode_file(&dir.join("valid-baseline.jpg"))
         .unwrap()
         .to_rgb8();
-    let cmyk = thumbs::decode_file(&dir.join("cmyk.jpg"))
+    let cmyk = images::decode_file(&dir.join("cmyk.jpg"))
         .unwrap()
         .to_rgb8();
     let small = |i: &image::RgbImage| {
@@ -233,18 +233,18 @@ fn decoder_details_are_right() {
         "CMYK differs from the baseline by {diff} per channel"
     );
     // The decompression bomb is refused by size, naming the reason.
-    let err = thumbs::decode_file(&dir.join("bomb-20000x20000.png")).unwrap_err();
+    let err = images::decode_file(&dir.join("bomb-20000x20000.png")).unwrap_err();
     assert!(err.to_string().contains("20000x20000"), "{err}");
     // The 48 Mpx JPEG decodes, DCT-scaled to 1/8 (memory bounded), and its CNN input is small.
     let huge = std::fs::read(dir.join("huge-8000x6000.jpg")).unwrap();
-    let full = thumbs::decode_bytes(&huge).unwrap();
+    let full = images::decode_bytes(&huge).unwrap();
     assert_eq!((full.width(), full.height()), (8000, 6000));
-    let prepared = thumbs::prepare_bytes(&huge, &Preprocess::default()).unwrap();
+    let prepared = images::prepare_bytes(&huge, &Preprocess::default()).unwrap();
     assert_eq!((prepared.width, prepared.height), (1000, 750));
     assert_eq!(prepared.cnn_input.dimensions(), (224, 224));
     assert_eq!(prepared.thumb.width(), 256);
     // Transparent pixels of the RGBA photo take the background colour, not the hidden photo.
-    let rgba = thumbs::decode_file(&dir.join("rgba-transparent.png")).unwrap();
-    let white = thumbs::composite_on(&rgba, [255, 255, 255]);
+    let rgba = images::decode_file(&dir.join("rgba-transparent.png")).unwrap();
+    let white = images::composite_on(&rgba, [255, 255, 255]);
     assert_eq!(white.get_pixel(0, 0).0, [255, 255, 255]);
 }

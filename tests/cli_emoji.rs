@@ -5,8 +5,8 @@
 
 mod common;
 
+use common::metrics::knn_accuracy;
 use image_tsne_live::layout_io;
-use image_tsne_live::metrics::knn_accuracy;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -9,7 +9,7 @@
 
 use image::{DynamicImage, RgbImage};
 use image_tsne_live::features::{argmax, FeatureModel};
-use image_tsne_live::thumbs::{self, Cover, Preprocess};
+use image_tsne_live::images::{self, Cover, Preprocess};
 use std::path::{Path, PathBuf};
 
 fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -97,8 +97,8 @@ fn photos_give_the_same_features_and_classes_scaled_as_in_full() {
     let mut cos = Vec::new();
     let mut same_top1 = 0;
     for (name, bytes) in &cases {
-        let fast_img = thumbs::decode_covering(bytes, prep.cover()).unwrap();
-        let full_img = thumbs::decode_bytes(bytes).unwrap();
+        let fast_img = images::decode_covering(bytes, prep.cover()).unwrap();
+        let full_img = images::decode_bytes(bytes).unwrap();
         // the fast path really is scaled, and upright like the full decode
         assert!(
             fast_img.width() * 2 <= full_img.width(),
@@ -123,8 +123,8 @@ fn photos_give_the_same_features_and_classes_scaled_as_in_full() {
             "{name}"
         );
 
-        let fast = thumbs::cnn_input(&fast_img, &prep);
-        let full = thumbs::cnn_input(&full_img, &prep);
+        let fast = images::cnn_input(&fast_img, &prep);
+        let full = images::cnn_input(&full_img, &prep);
         let c = cosine(
             &model.features(&fast).unwrap(),
             &model.features(&full).unwrap(),
@@ -140,8 +140,8 @@ fn photos_give_the_same_features_and_classes_scaled_as_in_full() {
 
         // the thumbnail from the one scaled decode looks like the one from the full decode
         let (tf, tu) = (
-            thumbs::thumbnail(&fast_img, prep.thumb_size),
-            thumbs::thumbnail(&full_img, prep.thumb_size),
+            images::thumbnail(&fast_img, prep.thumb_size),
+            images::thumbnail(&full_img, prep.thumb_size),
         );
         assert_eq!(tf.dimensions(), tu.dimensions(), "{name}: thumbnail size");
         // (both are filtered down from a larger image, by DCT scaling or by a box filter, then
@@ -179,8 +179,8 @@ fn pngs_decode_exactly_as_before() {
     let prep = Preprocess::default();
     for p in &pngs {
         let bytes = std::fs::read(p).unwrap();
-        let fast = thumbs::decode_covering(&bytes, prep.cover()).unwrap();
-        let full = thumbs::decode_bytes(&bytes).unwrap();
+        let fast = images::decode_covering(&bytes, prep.cover()).unwrap();
+        let full = images::decode_bytes(&bytes).unwrap();
         assert_eq!(fast, full, "{}", p.display());
     }
 }
@@ -194,7 +194,7 @@ fn odd_jpegs_keep_their_outcomes() {
     };
     // progressive: scaled too (libjpeg scales progressive scans)
     let prog = encode_jpeg(&stored, true, None);
-    let img = thumbs::decode_covering(&prog, cover).unwrap();
+    let img = images::decode_covering(&prog, cover).unwrap();
     assert_eq!((img.width(), img.height()), (400, 267)); // 1/4
 
     // CMYK (Adobe): left to the full decoder, which converts it; the same colours as RGB
@@ -212,15 +212,15 @@ fn odd_jpegs_keep_their_outcomes() {
         .collect();
     c.write_scanlines(&cmyk).unwrap();
     let cmyk = c.finish().unwrap();
-    let full = thumbs::decode_bytes(&cmyk).unwrap();
+    let full = images::decode_bytes(&cmyk).unwrap();
     assert_eq!((full.width(), full.height()), stored.dimensions());
-    let img = thumbs::decode_covering(&cmyk, cover).unwrap();
+    let img = images::decode_covering(&cmyk, cover).unwrap();
     assert_eq!(
         img,
-        thumbs::reduce_to_cover(full, cover),
+        images::reduce_to_cover(full, cover),
         "full decode, then box-reduced"
     );
-    let img = thumbs::decode_bytes(&cmyk).unwrap();
+    let img = images::decode_bytes(&cmyk).unwrap();
     let reference = DynamicImage::ImageRgb8(stored.clone());
     let (a, b) = (img.to_rgb8(), reference.to_rgb8());
     let diff: f64 = a
@@ -235,13 +235,13 @@ fn odd_jpegs_keep_their_outcomes() {
     // cut short: an error naming the reason, as from the full decoder
     let mut cut = encode_jpeg(&stored, false, None);
     cut.truncate(cut.len() * 55 / 100);
-    let err = thumbs::decode_covering(&cut, cover).unwrap_err();
+    let err = images::decode_covering(&cut, cover).unwrap_err();
     assert!(err.to_string().contains("end-of-image"), "{err}");
-    let err = thumbs::decode_bytes(&cut).unwrap_err();
+    let err = images::decode_bytes(&cut).unwrap_err();
     assert!(err.to_string().contains("end-of-image"), "{err}");
 
     // a header claiming 48 Mpx is decoded scaled, with bounded memory
     let huge = image::imageops::resize(&stored, 8000, 6000, image::imageops::FilterType::Nearest);
-    let img = thumbs::decode_covering(&encode_jpeg(&huge, false, None), cover).unwrap();
+    let img = images::decode_covering(&encode_jpeg(&huge, false, None), cover).unwrap();
     assert_eq!((img.width(), img.height()), (1000, 750));
 }

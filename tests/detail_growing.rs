@@ -6,9 +6,10 @@
 
 use image::{Rgba, RgbaImage};
 use image_tsne_live::app::gpu::Gpu;
-use image_tsne_live::app::state::{AppState, Scene, Source};
+use image_tsne_live::app::protocol::Source;
+use image_tsne_live::app::state::{AppState, Scene};
 use image_tsne_live::cache::Cache;
-use image_tsne_live::detail_stream::DetailStream;
+use image_tsne_live::detail::stream::DetailStream;
 use image_tsne_live::render::detail::pack_detail;
 use image_tsne_live::render::{
     AtlasConfig, AtlasPlan, Camera, DetailPlan, FrameParams, GpuContext, LayoutGeometry,
@@ -36,7 +37,7 @@ fn striped(side: u32, path: &Path) -> RgbaImage {
 }
 
 fn thumb(img: &RgbaImage) -> RgbaImage {
-    image_tsne_live::thumbs::thumbnail(&image::DynamicImage::ImageRgba8(img.clone()), 256)
+    image_tsne_live::images::thumbnail(&image::DynamicImage::ImageRgba8(img.clone()), 256)
 }
 
 fn small_cells() -> AtlasConfig {

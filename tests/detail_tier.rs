@@ -9,7 +9,7 @@ mod common;
 
 use image::{Rgba, RgbaImage};
 use image_tsne_live::cache::Cache;
-use image_tsne_live::detail_stream::{DetailStream, Progress};
+use image_tsne_live::detail::stream::{DetailStream, Progress};
 use image_tsne_live::render::{
     prepare_cell, AtlasConfig, AtlasPlan, Camera, DetailPlan, FrameParams, GpuContext,
     LayoutGeometry, LayoutParams, OffscreenOptions, QuadRenderer, Style, TargetDesc, NO_DETAIL,
@@ -130,7 +130,7 @@ fn drawn_psnr(detail: DetailPlan, file: &Path, src: &RgbaImage) -> (f64, Progres
     let mut r = QuadRenderer::with_detail(&ctx.device, TargetDesc::OFFSCREEN, plan, detail)
         .expect("renderer");
     let thumb =
-        image_tsne_live::thumbs::thumbnail(&image::DynamicImage::ImageRgba8(src.clone()), 256);
+        image_tsne_live::images::thumbnail(&image::DynamicImage::ImageRgba8(src.clone()), 256);
     r.set_image(&ctx.queue, 0, &thumb).unwrap();
     let params = fill_params(&r, 800.0);
     let mut s = DetailStream::new(vec![file.to_path_buf()], Cache::disabled(), 1);
@@ -221,7 +221,7 @@ fn sweeping_across_ten_thousand_images_stays_within_the_tier() {
     let cells: Vec<_> = files
         .iter()
         .map(|f| {
-            let thumb = image_tsne_live::detail_decode::load_detail(f, &cache, 256).unwrap();
+            let thumb = image_tsne_live::detail::decode::load_detail(f, &cache, 256).unwrap();
             prepare_cell(&plan, &thumb).unwrap()
         })
         .collect();
@@ -300,7 +300,7 @@ fn an_image_without_a_larger_version_keeps_its_thumbnail_and_warns_once() {
     let orange = [255u8, 128, 0, 255];
     r.set_image(&ctx.queue, 0, &RgbaImage::from_pixel(64, 64, Rgba(orange)))
         .unwrap();
-    let thumb = image_tsne_live::thumbs::thumbnail(&image::DynamicImage::ImageRgba8(src), 256);
+    let thumb = image_tsne_live::images::thumbnail(&image::DynamicImage::ImageRgba8(src), 256);
     r.set_image(&ctx.queue, 1, &thumb).unwrap();
     r.set_grid(&ctx.queue, LayoutGeometry::new(2, 1), &[[0, 0], [1, 0]])
         .unwrap();
@@ -372,7 +372,7 @@ fn zooming_further_in_upgrades_an_image_to_a_larger_level() {
     let mut r = QuadRenderer::with_detail(&ctx.device, TargetDesc::OFFSCREEN, plan, detail)
         .expect("renderer");
     let thumb =
-        image_tsne_live::thumbs::thumbnail(&image::DynamicImage::ImageRgba8(src.clone()), 256);
+        image_tsne_live::images::thumbnail(&image::DynamicImage::ImageRgba8(src.clone()), 256);
     r.set_image(&ctx.queue, 0, &thumb).unwrap();
     let mut s = DetailStream::new(vec![file], Cache::disabled(), 1);
     let mut levels = Vec::new();

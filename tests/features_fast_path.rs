@@ -5,9 +5,9 @@
 
 mod common;
 
+use common::metrics::knn_accuracy_nd;
 use image_tsne_live::features::{Engine, FeatureModel};
-use image_tsne_live::metrics::knn_accuracy_nd;
-use image_tsne_live::thumbs::{self, Preprocess};
+use image_tsne_live::images::{self, Preprocess};
 use ndarray::Array2;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -62,7 +62,7 @@ fn fast_plan_features_equal_plain_plan_features() {
     let mut rows_plain = vec![];
     let mut rows_fast = vec![];
     for (i, p) in emoji.iter().chain(&photos).enumerate() {
-        let img = thumbs::cnn_input(&thumbs::decode_file(p).unwrap(), &prep);
+        let img = images::cnn_input(&images::decode_file(p).unwrap(), &prep);
         let a = plain.features(&img).unwrap();
         let b = fast.features(&img).unwrap();
         let d = rel_diff(&b, &a);

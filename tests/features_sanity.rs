@@ -4,7 +4,7 @@
 mod common;
 
 use image_tsne_live::features::{argmax, softmax, FeatureModel};
-use image_tsne_live::thumbs::{self, Preprocess};
+use image_tsne_live::images::{self, Preprocess};
 
 #[test]
 fn sample_photos_top1_is_in_the_accept_set() {
@@ -18,7 +18,7 @@ fn sample_photos_top1_is_in_the_accept_set() {
     let model = FeatureModel::bundled().unwrap();
     for (name, ok) in accept {
         let bytes = std::fs::read(samples.join(name)).unwrap();
-        let prepared = thumbs::prepare_bytes(&bytes, &Preprocess::default()).unwrap();
+        let prepared = images::prepare_bytes(&bytes, &Preprocess::default()).unwrap();
         let logits = model
             .logits(&prepared.cnn_input)
             .unwrap()

@@ -6,12 +6,12 @@
 mod common;
 
 use image_tsne_live::cache::Cache;
-use image_tsne_live::features::FeatureModel;
-use image_tsne_live::grow::{self, AddParams, MapState, SidecarError};
+use image_tsne_live::features::{self, FeatureModel};
+use image_tsne_live::images::Preprocess;
 use image_tsne_live::layout_io;
+use image_tsne_live::map::{self, AddParams, MapState, SidecarError};
 use image_tsne_live::pipeline::{self, AnalyzeOptions};
 use image_tsne_live::progress::SilentReporter;
-use image_tsne_live::thumbs::Preprocess;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,7 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
         dup_paths.push(out);
     }
     let model = FeatureModel::bundled().unwrap();
-    let set = pipeline::extract_features(&dup_paths, &model, &Preprocess::default(), &cache, &rep)
+    let set = features::extract_features(&dup_paths, &model, &Preprocess::default(), &cache, &rep)
         .unwrap();
     assert_eq!(set.paths.len(), originals.len());
     let report = map
@@ -130,7 +130,7 @@ fn a_map_grows_without_moving_and_duplicates_land_by_their_originals() {
     assert!(unique_cells(g));
     let more = emoji(1, 2, 60); // not on the map
     let set =
-        pipeline::extract_features(&more, &model, &Preprocess::default(), &cache, &rep).unwrap();
+        features::extract_features(&more, &model, &Preprocess::default(), &cache, &rep).unwrap();
     let cap = before.grid.as_ref().unwrap().shape.cells().unwrap();
     assert!(
         map.len() + set.paths.len() > cap,
@@ -197,7 +197,7 @@ fn the_sidecar_round_trips_and_a_stale_one_is_rejected() {
     let state = MapState::from_analysis(&analysis, opts.preprocess, opts.aspect);
     let layout = tmp.path().join("layout.json");
     layout_io::write_layout(&layout, &analysis.entries(), None).unwrap();
-    let sidecar = grow::sidecar_path(&layout);
+    let sidecar = map::sidecar_path(&layout);
     assert_eq!(sidecar, tmp.path().join("layout.json.map"));
     state.save(&sidecar).unwrap();
 
@@ -267,7 +267,7 @@ fn cli_add_grows_a_layout_with_and_without_its_sidecar() {
         .arg(&cache)
         .arg("--quiet"));
     assert!(
-        grow::sidecar_path(&out).is_file(),
+        map::sidecar_path(&out).is_file(),
         "analyze writes the sidecar"
     );
 
@@ -300,7 +300,7 @@ fn cli_add_grows_a_layout_with_and_without_its_sidecar() {
     {
         assert_eq!(a.trim_end_matches(','), b.trim_end_matches(','));
     }
-    assert!(grow::sidecar_path(&grown).is_file());
+    assert!(map::sidecar_path(&grown).is_file());
     let g = layout_io::read_layout(&grid).unwrap();
     assert_eq!(g.entries.len(), 62);
     let cells: HashSet<[u32; 2]> = g.entries.iter().map(|e| e.grid.unwrap()).collect();
@@ -343,7 +343,7 @@ fn cli_add_grows_a_layout_with_and_without_its_sidecar() {
     assert_eq!(lines.len(), old_lines.len() + 12);
     assert_eq!(lines[1], old_lines[1]);
     // A stale sidecar is reported and not trusted.
-    std::fs::copy(grow::sidecar_path(&grown), grow::sidecar_path(&foreign)).unwrap();
+    std::fs::copy(map::sidecar_path(&grown), map::sidecar_path(&foreign)).unwrap();
     let stderr = run(bin()
         .arg("add")
         .arg(&foreign)

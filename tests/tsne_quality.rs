@@ -4,7 +4,9 @@
 //!
 //! Data: `tests/fixtures/tsne` (see its README). Missing data is a test failure, not a skip.
 
-use image_tsne_live::metrics::{kl_divergence, knn_accuracy};
+mod common;
+
+use common::metrics::{kl_divergence, knn_accuracy};
 use image_tsne_live::tsne::{tsne, Phase, TsneParams};
 use ndarray::Array2;
 use std::ops::ControlFlow;

@@ -42,147 +42,59 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
     let (device, queue) = (win.device(), win.queue());
     let mut quit = false;
     for effect in effects {
-        let result: crate::render::Result<()> = (|| {
-            match effect {
-                Effect::CreateScene { scene, plan } => {
-                    // (a grown scene's renderer is replaced by a larger one)
-                    model.gpu.create_scene(device, scene, plan)?;
-                    let len = gpu::find_scene(&model.state, scene).map_or(0, |s| s.len());
-                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
-                        gpu::hide_free_slots(r, queue, len)?;
-                    }
+        let result = match effect {
+            Effect::Quit => {
+                model.quitting = true;
+                // A screenshot the user asked for is finished and written, not dropped.
+                if let Some(done) = model.gpu.step_screenshot(device, queue, true) {
+                    screenshot_done(model, done);
                 }
-                Effect::DropScene { scene } => model.gpu.drop_scene(scene),
-                Effect::Thumb { scene, index, cell } => {
-                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
-                        r.set_prepared_image(queue, index, &cell)?;
-                    }
-                }
-                Effect::Placeholder { scene, index } => {
-                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
-                        r.set_placeholder(queue, index, None)?;
-                    }
-                }
-                Effect::Visibility {
-                    scene,
-                    index,
-                    visible,
-                } => {
-                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
-                        r.set_hidden(queue, index, !visible)?;
-                    }
-                }
-                Effect::Opacity {
-                    scene,
-                    index,
-                    opacity,
-                } => {
-                    if let Some(r) = model.gpu.renderers.get_mut(&scene) {
-                        r.set_opacity(queue, index, opacity)?;
-                    }
-                }
-                Effect::Positions { scene } => {
-                    let points = model.state.displayed_points(scene);
-                    model.position_uploads += 1;
-                    if let (Some(r), Some(mut points)) =
-                        (model.gpu.renderers.get_mut(&scene), points)
-                    {
-                        // slots for images still to come sit hidden at the centre
-                        points.resize(r.len(), [0.5, 0.5]);
-                        r.update_tsne_positions(queue, &points)?;
-                    }
-                }
-                Effect::Grid { scene } => {
-                    let data = gpu::find_scene(&model.state, scene).map(|s| {
-                        let cells = s
-                            .grid
-                            .as_ref()
-                            .map(|g| g.cells.clone())
-                            .unwrap_or_else(|| vec![[0, 0]; s.len()]);
-                        (s.geometry(), cells)
-                    });
-                    let gliding = model.state.displayed_cells(scene);
-                    model.position_uploads += 1;
-                    if let (Some(r), Some((geometry, mut cells))) =
-                        (model.gpu.renderers.get_mut(&scene), data)
-                    {
-                        match gliding {
-                            // cells gliding after the map grew
-                            Some(mut f) => {
-                                f.resize(r.len(), [0.0, 0.0]);
-                                r.set_grid_positions(queue, geometry, &f)?;
-                            }
-                            None => {
-                                cells.resize(r.len(), [0, 0]);
-                                r.set_grid(queue, geometry, &cells)?;
-                            }
-                        }
-                    }
-                }
-                Effect::StartJob(request) => model.workers.start(request),
-                Effect::Open(path) => model.workers.open(path),
-                Effect::Dialog(kind) => {
-                    let location = state::dialog_location(
-                        model
-                            .state
-                            .shown()
-                            .and_then(|s| s.paths.first())
-                            .map(|p| p.as_path()),
-                    );
-                    model.workers.dialog(kind, location);
-                }
-                Effect::Screenshot { path } => {
-                    match model
-                        .gpu
-                        .start_screenshot(device, &model.state, model.background, path)
-                    {
-                        Ok([w, h]) => model
-                            .state
-                            .notify(format!("rendering a {w}×{h} screenshot …")),
-                        Err(e) => model.state.error(e),
-                    }
-                }
-                Effect::CaptureFrame { path } => {
-                    if let Err(path) = capture_frame(&win, path) {
-                        model.state.capture_folder_missing(path);
-                    }
-                }
-                Effect::MakeCaptureFolder { dir } => model.workers.make_capture_folder(dir),
-                Effect::SaveJson {
-                    path,
-                    entries,
-                    tsne,
-                } => model.workers.save_json(path, entries, tsne),
-                Effect::LoadLightbox { index, path } => {
-                    model.lightbox = None;
-                    model.workers.load_lightbox(index, path);
-                }
-                Effect::SetFullscreen(on) => win.set_fullscreen(on),
-                Effect::LoadCells { scene, cells } => {
-                    if let Some(r) = model.gpu.renderers.get(&scene) {
-                        model.workers.load_cells(scene, cells, *r.atlas_plan());
-                    }
-                }
-                Effect::StartWatch { dir, known, stop } => {
-                    // from now on atlases get room for images that join
-                    model
-                        .workers
-                        .headroom
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    model.workers.watch(dir, known, stop)
-                }
-                Effect::Autosave(request) => model.workers.autosave(request),
-                Effect::Quit => {
-                    model.quitting = true;
-                    // A screenshot the user asked for is finished and written, not dropped.
-                    if let Some(done) = model.gpu.step_screenshot(device, queue, true) {
-                        screenshot_done(model, done);
-                    }
-                    quit = true;
-                }
+                quit = true;
+                Ok(())
             }
-            Ok(())
-        })();
+            Effect::CaptureFrame { path } => {
+                if let Err(path) = capture_frame(&win, path) {
+                    model.state.capture_folder_missing(path);
+                }
+                Ok(())
+            }
+            Effect::SetFullscreen(on) => {
+                win.set_fullscreen(on);
+                Ok(())
+            }
+            Effect::Screenshot { path } => {
+                match model
+                    .gpu
+                    .start_screenshot(device, &model.state, model.background, path)
+                {
+                    Ok([w, h]) => model
+                        .state
+                        .notify(format!("rendering a {w}×{h} screenshot …")),
+                    Err(e) => model.state.error(e),
+                }
+                Ok(())
+            }
+            effect @ (Effect::CreateScene { .. }
+            | Effect::DropScene { .. }
+            | Effect::Thumb { .. }
+            | Effect::Placeholder { .. }
+            | Effect::Visibility { .. }
+            | Effect::Opacity { .. }
+            | Effect::Positions { .. }
+            | Effect::Grid { .. }) => apply_gpu_effect(model, device, queue, effect),
+            effect @ (Effect::StartJob(_)
+            | Effect::Open(_)
+            | Effect::Dialog(_)
+            | Effect::MakeCaptureFolder { .. }
+            | Effect::SaveJson { .. }
+            | Effect::LoadLightbox { .. }
+            | Effect::LoadCells { .. }
+            | Effect::StartWatch { .. }
+            | Effect::Autosave(_)) => {
+                apply_worker_effect(model, effect);
+                Ok(())
+            }
+        };
         if let Err(e) = result {
             // counted and shown once per kind with the uncaptured GPU errors (a failing upload
             // can repeat for every image; it must not flood the screen)
@@ -193,6 +105,139 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
     drop(win);
     if quit {
         app.quit();
+    }
+}
+
+/// An effect on a scene's renderer: create or drop it, upload a cell, a flag, positions or
+/// grid cells.
+fn apply_gpu_effect(
+    model: &mut Model,
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    effect: Effect,
+) -> crate::render::Result<()> {
+    match effect {
+        Effect::CreateScene { scene, plan } => {
+            // (a grown scene's renderer is replaced by a larger one)
+            model.gpu.create_scene(device, scene, plan)?;
+            let len = gpu::find_scene(&model.state, scene).map_or(0, |s| s.len());
+            if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                gpu::hide_free_slots(r, queue, len)?;
+            }
+        }
+        Effect::DropScene { scene } => model.gpu.drop_scene(scene),
+        Effect::Thumb { scene, index, cell } => {
+            if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                r.set_prepared_image(queue, index, &cell)?;
+            }
+        }
+        Effect::Placeholder { scene, index } => {
+            if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                r.set_placeholder(queue, index, None)?;
+            }
+        }
+        Effect::Visibility {
+            scene,
+            index,
+            visible,
+        } => {
+            if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                r.set_hidden(queue, index, !visible)?;
+            }
+        }
+        Effect::Opacity {
+            scene,
+            index,
+            opacity,
+        } => {
+            if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                r.set_opacity(queue, index, opacity)?;
+            }
+        }
+        Effect::Positions { scene } => {
+            let points = model.state.displayed_points(scene);
+            model.position_uploads += 1;
+            if let (Some(r), Some(mut points)) = (model.gpu.renderers.get_mut(&scene), points) {
+                // slots for images still to come sit hidden at the centre
+                points.resize(r.len(), [0.5, 0.5]);
+                r.update_tsne_positions(queue, &points)?;
+            }
+        }
+        Effect::Grid { scene } => upload_grid(model, queue, scene)?,
+        _ => {} // (the other effects are dispatched elsewhere by `apply_effects`)
+    }
+    Ok(())
+}
+
+/// A scene's grid cells to its renderer: the gliding fractional cells while they glide after
+/// the map grew, else the cells.
+fn upload_grid(model: &mut Model, queue: &wgpu::Queue, scene: u64) -> crate::render::Result<()> {
+    let data = gpu::find_scene(&model.state, scene).map(|s| {
+        let cells = s
+            .grid
+            .as_ref()
+            .map(|g| g.cells.clone())
+            .unwrap_or_else(|| vec![[0, 0]; s.len()]);
+        (s.geometry(), cells)
+    });
+    let gliding = model.state.displayed_cells(scene);
+    model.position_uploads += 1;
+    if let (Some(r), Some((geometry, mut cells))) = (model.gpu.renderers.get_mut(&scene), data) {
+        match gliding {
+            Some(mut f) => {
+                f.resize(r.len(), [0.0, 0.0]);
+                r.set_grid_positions(queue, geometry, &f)?;
+            }
+            None => {
+                cells.resize(r.len(), [0, 0]);
+                r.set_grid(queue, geometry, &cells)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An effect for the background workers: a job, a dialog, a save, cells or a lightbox image
+/// to load, the folder watch, an autosave.
+fn apply_worker_effect(model: &mut Model, effect: Effect) {
+    match effect {
+        Effect::StartJob(request) => model.workers.start(request),
+        Effect::Open(path) => model.workers.open(path),
+        Effect::Dialog(kind) => {
+            let location = state::dialog_location(
+                model
+                    .state
+                    .shown()
+                    .and_then(|s| s.paths.first())
+                    .map(|p| p.as_path()),
+            );
+            model.workers.dialog(kind, location);
+        }
+        Effect::MakeCaptureFolder { dir } => model.workers.make_capture_folder(dir),
+        Effect::SaveJson {
+            path,
+            entries,
+            tsne,
+        } => model.workers.save_json(path, entries, tsne),
+        Effect::LoadLightbox { index, path } => {
+            model.lightbox = None;
+            model.workers.load_lightbox(index, path);
+        }
+        Effect::LoadCells { scene, cells } => {
+            if let Some(r) = model.gpu.renderers.get(&scene) {
+                model.workers.load_cells(scene, cells, *r.atlas_plan());
+            }
+        }
+        Effect::StartWatch { dir, known, stop } => {
+            // from now on atlases get room for images that join
+            model
+                .workers
+                .headroom
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            model.workers.watch(dir, known, stop)
+        }
+        Effect::Autosave(request) => model.workers.autosave(request),
+        _ => {} // (the other effects are dispatched elsewhere by `apply_effects`)
     }
 }
 
@@ -233,7 +278,7 @@ pub(super) fn lightbox_ready(
     index: usize,
     image: std::result::Result<image::RgbaImage, String>,
 ) {
-    if model.state.lightbox != Some(index) {
+    if model.state.overlays.lightbox != Some(index) {
         return;
     }
     match image {
@@ -248,7 +293,7 @@ pub(super) fn lightbox_ready(
             model.lightbox = Some((index, tex));
         }
         Err(e) => {
-            model.state.lightbox = None;
+            model.state.overlays.lightbox = None;
             model.state.error(e);
         }
     }

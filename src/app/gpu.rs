@@ -8,7 +8,7 @@
 
 use super::state::{AppState, Scene};
 use super::worker::Workers;
-use crate::detail_stream::DetailStream;
+use crate::detail::stream::DetailStream;
 use crate::render::{
     detail_budget, DetailPlan, GpuErrorKind, GpuErrorLog, OffscreenJob, QuadRenderer,
     ScreenshotOptions, TargetDesc, DEFAULT_GPU_MEMORY_BYTES, MAX_OOM_HALVINGS,
@@ -276,10 +276,15 @@ impl Gpu {
         now: f64,
     ) -> bool {
         let fresh = self.errors.take_new();
-        state.gpu_errors = self.errors.total();
+        state.overlays.gpu_errors = self.errors.total();
         for (kind, message) in &fresh {
             // each distinct error once in the panel (the count is in the status line)
-            if !state.warnings.iter().any(|w| w.ends_with(message.as_str())) {
+            if !state
+                .overlays
+                .warnings
+                .iter()
+                .any(|w| w.ends_with(message.as_str()))
+            {
                 state.warn(format!("GPU error ({kind:?}); the app goes on: {message}"));
             }
         }

@@ -35,7 +35,7 @@ pub(super) struct HoverKey {
 pub(super) fn update_hover(model: &mut Model) {
     let blocked = model.egui.ctx().is_pointer_over_area()
         || model.mouse.down.is_some()
-        || model.state.lightbox.is_some();
+        || model.state.overlays.lightbox.is_some();
     let s = &model.state;
     let key = HoverKey {
         mouse: model.mouse.px,
@@ -61,7 +61,7 @@ pub(super) fn update_hover(model: &mut Model) {
             r.hit_test(world, &s.layout_params())
         })
     };
-    model.state.hovered = hovered;
+    model.state.overlays.hovered = hovered;
 }
 
 pub(super) fn raw_window_event(
@@ -113,8 +113,8 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             model.mouse.points = points;
         }
         WindowEvent::MousePressed(MouseButton::Left)
-            if (!egui_wants_pointer || model.state.lightbox.is_some())
-                && model.state.lightbox.is_none() =>
+            if (!egui_wants_pointer || model.state.overlays.lightbox.is_some())
+                && model.state.overlays.lightbox.is_none() =>
         {
             model.mouse.down = Some((model.mouse.px, now));
             model.mouse.dragged = false;
@@ -137,7 +137,7 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
                 model.state.act(Action::Fit);
             } else {
                 model.mouse.last_click = Some((down, now));
-                model.pending_click = model.state.hovered.map(|i| (i, now));
+                model.pending_click = model.state.overlays.hovered.map(|i| (i, now));
             }
         }
         WindowEvent::MouseWheel(delta, _) if !egui_wants_pointer => {

@@ -1,7 +1,7 @@
 //! App: the live nannou viewer — model / update / view. [`state`] holds and decides everything
-//! (testable without a window), [`worker`] runs analysis and I/O off the render thread,
-//! [`ui`] is the egui panel, [`gallery`] the unattended tour, [`playback`] paces how the
-//! optimizer's frames are shown. The glue that feeds the window
+//! (testable without a window; the unattended tour is [`state::gallery`]), [`worker`] runs
+//! analysis and I/O off the render thread, [`protocol`] is what the two say to each other,
+//! [`ui`] is the egui panel, [`playback`] paces how the optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
 //! [`hotkeys`], [`input`] (window events, hover), [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
 //! [`stats`] (health figures for soak tests), [`view`] (drawing a frame); this module is the
@@ -12,11 +12,11 @@
 
 mod apply;
 pub mod args;
-pub mod gallery;
 pub mod gpu;
 pub mod hotkeys;
 mod input;
 pub mod playback;
+pub mod protocol;
 pub mod state;
 pub mod stats;
 pub mod ui;
@@ -35,13 +35,14 @@ use gpu::Gpu;
 use input::Mouse;
 use nannou::prelude::*;
 use nannou_egui::{egui, Egui};
+use protocol::Msg;
 use state::{Action, AppState};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
-use worker::{Msg, Workers};
+use worker::Workers;
 
 static ARGS: OnceLock<AppArgs> = OnceLock::new();
 
@@ -62,7 +63,7 @@ pub fn run(args: AppArgs) -> Result<()> {
     }
     crate::progress::init_stderr_logger(log::LevelFilter::Warn);
     // Ctrl-C / SIGTERM: finish the files being written, then exit with 130 / 143.
-    if let Err(e) = crate::signals::install(None) {
+    if let Err(e) = crate::util::signals::install(None) {
         log::warn!("cannot handle Ctrl-C ({e}); it will end the app at once");
     }
     let _ = ARGS.set(args);
@@ -159,22 +160,23 @@ fn model(app: &App) -> Model {
     state.analysis.perplexity = args.perplexity;
     state.analysis.theta = args.theta;
     state.view.view_as_grid = args.grid;
-    state.gui_visible = !args.hide_gui;
-    state.fullscreen = args.fullscreen;
-    state.screenshot_dir = args.screenshot_dir.clone();
+    state.overlays.gui_visible = !args.hide_gui;
+    state.overlays.fullscreen = args.fullscreen;
+    state.captures.screenshot_dir = args.screenshot_dir.clone();
     state.settle_seconds = args.settle_seconds;
-    state.autosave = args.autosave.clone();
-    state.watch_wanted = args.watch;
-    state.watch_dir = args.path.clone().filter(|p| p.is_dir());
+    state.growing.autosave = args.autosave.clone();
+    state.growing.watch_wanted = args.watch;
+    state.growing.watch_dir = args.path.clone().filter(|p| p.is_dir());
     state.gallery.toggle_every = args.toggle_every.max(0.0);
     state.gallery.resume_after = args.gallery_resume.max(0.0);
     if args.gallery {
         state.gallery.set_enabled(true, 0.0);
     }
-    state.capture_every = args
+    state.captures.every = args
         .capture_every
         .as_deref()
-        .and_then(|c| parse_capture_every(c).ok());
+        .and_then(|c| parse_capture_every(c).ok())
+        .map(|(seconds, dir)| state::CaptureEvery { seconds, dir });
     // The first job looks at the disk on a worker (folder or layout; the demo set is unpacked
     // there too), never on the render thread.
     // An existing autosave is the map to continue.
@@ -237,7 +239,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
             model.state.act(Action::OpenLightbox(index));
         }
     }
-    if !model.quitting && crate::signals::received().is_some() {
+    if !model.quitting && crate::util::signals::received().is_some() {
         model.state.act(Action::Quit);
     }
     model.state.update(now);
@@ -247,6 +249,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
     model.egui.set_elapsed_time(update.since_start);
     let hover_label = model
         .state
+        .overlays
         .hovered
         .and_then(|i| model.state.shown()?.paths.get(i))
         .map(|p| {
@@ -262,14 +265,14 @@ fn update(app: &App, model: &mut Model, update: Update) {
         let tex = model
             .lightbox
             .as_ref()
-            .filter(|(i, _)| Some(*i) == model.state.lightbox)
+            .filter(|(i, _)| Some(*i) == model.state.overlays.lightbox)
             .map(|(_, t)| t);
         ui::draw(&ctx, &mut model.state, fps, tex, hover_label)
     };
     let inset = panel_right * model.egui.ctx().pixels_per_point();
-    if (inset - model.state.left_inset_px).abs() > 1.0 {
-        model.state.left_inset_px = inset;
-        if model.state.camera_fitted {
+    if (inset - model.state.framing.left_inset_px).abs() > 1.0 {
+        model.state.framing.left_inset_px = inset;
+        if model.state.framing.fitted {
             model.state.fit_camera(false);
         }
     }
@@ -287,7 +290,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
         gpu_bytes: model.gpu.bytes(),
         gpu_errors: model.gpu.errors.total(),
         rebuilds: model.gpu.rebuilds,
-        warnings: model.state.warnings.len(),
+        warnings: model.state.overlays.warnings.len(),
     };
     model.stats.maybe_report(now, figures);
 }
@@ -308,7 +311,7 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
         model.state.error(text.clone());
         model.state.warn(text);
     }
-    model.state.glue_status = model
+    model.state.overlays.glue_status = model
         .gpu
         .screenshot_progress()
         .map(|(done, total)| format!("screenshot {done}/{total} tiles"));
@@ -409,7 +412,7 @@ fn exit(_app: &App, model: Model) {
     {
         eprintln!("warning: a file was still being written when the app quit");
     }
-    if let Some(status) = crate::signals::received() {
+    if let Some(status) = crate::util::signals::received() {
         eprintln!("stopped by a signal; files written");
         std::process::exit(status);
     }

@@ -50,15 +50,15 @@ pub fn draw(
 ) -> (Vec<Action>, f32) {
     let mut actions = Vec::new();
     let mut panel_right = 0.0;
-    if state.gui_visible {
+    if state.overlays.gui_visible {
         panel_right = panel(ctx, state, fps, &mut actions);
     }
     notices(ctx, state);
-    if state.help_visible {
+    if state.overlays.help_visible {
         help(ctx, state);
     }
     if let Some((text, pos)) = hover_label {
-        if state.lightbox.is_none() {
+        if state.overlays.lightbox.is_none() {
             egui::Area::new("hover-label")
                 .fixed_pos(egui::pos2(pos[0] + 14.0, pos[1] + 14.0))
                 .order(egui::Order::Tooltip)
@@ -70,7 +70,7 @@ pub fn draw(
                 });
         }
     }
-    if state.lightbox.is_some() {
+    if state.overlays.lightbox.is_some() {
         lightbox_view(ctx, state, lightbox, &mut actions);
     }
     (actions, panel_right)
@@ -149,7 +149,7 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
                 actions.push(Action::TsneParamsChanged);
             }
 
-            let mut watching = state.watch_wanted;
+            let mut watching = state.growing.watch_wanted;
             if ui
                 .checkbox(&mut watching, "watch folder for new images")
                 .on_hover_text(
@@ -174,7 +174,9 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             if ui.button("save screenshot").clicked() {
                 actions.push(Action::ScreenshotDialog);
             }
-            if let Some((kind, text)) = state.path_prompt.as_mut() {
+            if let Some(crate::app::state::PathPrompt { kind, text }) =
+                state.overlays.path_prompt.as_mut()
+            {
                 ui.separator();
                 ui.label(format!("no file dialog here: type the {}", kind.label()));
                 let r = ui.text_edit_singleline(text);
@@ -186,7 +188,7 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
                     cancel = ui.button("cancel").clicked();
                 });
                 if cancel {
-                    state.path_prompt = None;
+                    state.overlays.path_prompt = None;
                 } else if submit {
                     state.submit_path_prompt();
                 }
@@ -221,19 +223,20 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
 
             ui.separator();
             ui.small(state.status_line(fps));
-            if !state.warnings.is_empty() {
-                egui::CollapsingHeader::new(format!("warnings ({})", state.warnings.len())).show(
-                    ui,
-                    |ui| {
-                        egui::ScrollArea::vertical()
-                            .max_height(160.0)
-                            .show(ui, |ui| {
-                                for w in &state.warnings {
-                                    ui.small(w);
-                                }
-                            });
-                    },
-                );
+            if !state.overlays.warnings.is_empty() {
+                egui::CollapsingHeader::new(format!(
+                    "warnings ({})",
+                    state.overlays.warnings.len()
+                ))
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(160.0)
+                        .show(ui, |ui| {
+                            for w in &state.overlays.warnings {
+                                ui.small(w);
+                            }
+                        });
+                });
             }
             ui.small("press ? for hotkeys");
         });
@@ -241,14 +244,14 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
 }
 
 fn notices(ctx: &egui::Context, state: &AppState) {
-    if state.notices.is_empty() {
+    if state.overlays.notices.is_empty() {
         return;
     }
     egui::Area::new("notices")
         .anchor(egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -24.0))
         .interactable(false)
         .show(ctx, |ui| {
-            for n in &state.notices {
+            for n in &state.overlays.notices {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
                     let color = if n.is_error {
                         egui::Color32::from_rgb(255, 120, 100)
@@ -280,7 +283,7 @@ fn help(ctx: &egui::Context, state: &mut AppState) {
                 });
         });
     if !open {
-        state.help_visible = false;
+        state.overlays.help_visible = false;
     }
 }
 
@@ -290,7 +293,9 @@ fn lightbox_view(
     texture: Option<&egui::TextureHandle>,
     actions: &mut Vec<Action>,
 ) {
-    let Some(index) = state.lightbox else { return };
+    let Some(index) = state.overlays.lightbox else {
+        return;
+    };
     let name = state
         .shown()
         .and_then(|s| s.paths.get(index))

@@ -21,7 +21,7 @@ pub(super) fn view(_app: &App, model: &Model, frame: Frame) {
             // a newly joined image is outlined (pulsing) when nothing is hovered, or while the
             // gallery tour runs (a pointer resting on the screen does not hide it)
             let mut style = Style::default();
-            let mut hovered = model.state.hovered;
+            let mut hovered = model.state.overlays.hovered;
             let touring =
                 model.state.gallery.enabled && !model.state.gallery.paused(model.state.now);
             if hovered.is_none() || touring {

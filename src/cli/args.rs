@@ -1,8 +1,19 @@
-//! Argument checks shared by the subcommands and the live app, so that one value means the
+//! Arguments shared by the subcommands and the live app (the options, solver and crop types,
+//! the thread pool and the reporter), and the argument checks, so that one value means the
 //! same and is refused with the same words everywhere. Each `parse_*` is a clap value parser:
 //! a bad value is a usage error (clap's message, exit status 2) before anything starts.
 //! Checks that need more than one value return a [`UsageError`], which `main` also turns into
 //! exit status 2.
+
+use crate::grid::Solver;
+use crate::images::Crop;
+use crate::layout_io::{self, LayoutEntry};
+use crate::pipeline::Cancelled;
+use crate::progress::{CliReporter, Reporter};
+use crate::tsne::TsneParams;
+use anyhow::{anyhow, bail, Result};
+use clap::{Args, ValueEnum};
+use std::sync::Arc;
 
 /// A bad command line found after clap parsed it (exit status 2, like clap's own errors).
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +28,112 @@ pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
 /// Whether `e` is a bad command line (exit status 2) rather than a failure (1).
 pub fn is_usage_error(e: &anyhow::Error) -> bool {
     e.downcast_ref::<UsageError>().is_some()
+}
+
+/// Options every computing subcommand takes.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Worker threads (default: all cores; at least 1).
+    #[arg(long, value_parser = parse_threads)]
+    pub threads: Option<usize>,
+    /// No progress bars or summaries (warnings are still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--solver`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SolverArg {
+    /// Exact up to 20 000 images, the fast mode above.
+    Auto,
+    /// Always exact (slow above 20 000).
+    Exact,
+    /// Near-optimal, for very large sets.
+    Fast,
+    /// pathfinding's Hungarian (reference; slow, dense).
+    Hungarian,
+}
+
+impl From<SolverArg> for Solver {
+    fn from(s: SolverArg) -> Self {
+        match s {
+            SolverArg::Auto => Solver::Auto,
+            SolverArg::Exact => Solver::Exact,
+            SolverArg::Fast => Solver::Fast,
+            SolverArg::Hungarian => Solver::Hungarian,
+        }
+    }
+}
+
+/// `--crop`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CropArg {
+    Center,
+    Squash,
+}
+
+impl From<CropArg> for Crop {
+    fn from(c: CropArg) -> Self {
+        match c {
+            CropArg::Center => Crop::Center,
+            CropArg::Squash => Crop::Squash,
+        }
+    }
+}
+
+/// Run `f` on a rayon pool of `threads` workers (default: all cores).
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        // (0 is refused by the value parser)
+        builder = builder.num_threads(n.max(1));
+    }
+    let pool = builder
+        .build()
+        .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
+    pool.install(f)
+}
+
+/// The terminal reporter of a subcommand: progress bars unless `quiet`, warnings always, and
+/// Ctrl-C / SIGTERM turned into a cancellation.
+pub fn reporter(quiet: bool) -> Arc<CliReporter> {
+    let rep = Arc::new(CliReporter::new(quiet));
+    rep.install_logger(log::LevelFilter::Warn);
+    rep.stop_on_signals();
+    rep
+}
+
+/// Stop before writing when Ctrl-C / SIGTERM came in during the last step.
+pub fn check_cancelled(rep: &CliReporter) -> Result<()> {
+    if rep.cancelled() {
+        bail!(Cancelled);
+    }
+    Ok(())
+}
+
+/// Warn about paths that JSON cannot hold exactly.
+pub fn warn_non_utf8(rep: &CliReporter, entries: &[LayoutEntry]) {
+    if let Some(w) = layout_io::non_utf8_warning(entries) {
+        rep.warn(&w);
+    }
+}
+
+/// The t-SNE settings once more (clap's value parsers check each on the command line; the
+/// app's settings and a library caller's come through here too).
+pub fn validate_tsne(p: &TsneParams) -> Result<()> {
+    if let Err(rule) = check_perplexity(p.perplexity) {
+        return usage(format!("--perplexity {rule}"));
+    }
+    if let Err(rule) = check_theta(p.theta) {
+        return usage(format!("--theta {rule}"));
+    }
+    if p.iterations == 0 {
+        return usage("--iterations must be at least 1");
+    }
+    Ok(())
 }
 
 /// Grid aspect: `16:9`, `4/3`, `16x9` or `1.5`.

@@ -1,8 +1,8 @@
 //! `image-tsne-live render`: load a layout JSON, build the atlas from the images (thumbnail
 //! cache first), render the whole layout offscreen and write a PNG — no window needed.
 
+use crate::cache::thumbnails::load_cell;
 use crate::cache::{Cache, CacheArgs};
-use crate::cells::load_cell;
 use crate::cli::args::usage;
 use crate::layout_io::LayoutEntry;
 use crate::pipeline;
@@ -156,7 +156,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     if rep.cancelled() {
         bail!(pipeline::Cancelled);
     }
-    crate::atomic::write_png(&args.output, &image)?;
+    crate::util::atomic::write_png(&args.output, &image)?;
     let summary = format!(
         "{} layout of {} images ({} missing, drawn as placeholders) → {} ({}×{}, {} tile{})",
         if args.grid { "grid" } else { "t-SNE" },

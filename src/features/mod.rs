@@ -21,8 +21,11 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 pub mod depthwise;
+pub mod extract;
 pub mod pointwise;
 pub mod rewrite;
+
+pub use extract::{extract_features, feature_key, FeatureSet, FeatureTimes};
 
 /// How the plan is built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

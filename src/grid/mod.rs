@@ -6,15 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 mod auction;
 mod exact;
+pub mod extend;
 mod fast;
-pub mod grow;
 mod hungarian;
 mod multiscale;
 pub(crate) mod problem;
 mod pyramid;
 mod shape;
 
-pub use grow::{grow, grow_with, GridGrowth, GrowParams};
+pub use extend::{grow, grow_with, GridGrowth, GrowParams};
 
 /// Largest `n` for which [`Solver::Auto`] uses the exact solver.
 pub const AUTO_EXACT_MAX_N: usize = 20_000;

@@ -12,7 +12,7 @@
 //!
 //! Cells are prepared on worker threads ([`prepare_detail`]: letterboxed, linear-light
 //! premultiplied, mip chain) and uploaded by [`DetailTier::write`] under a per-frame byte
-//! budget that the caller enforces (see `crate::detail_stream`). The budget is a ceiling:
+//! budget that the caller enforces (see `crate::detail::stream`). The budget is a ceiling:
 //! a level's layers are allocated as its slots are first used ([`DetailTier`]).
 
 use std::fmt;

@@ -10,8 +10,8 @@
 
 use super::camera::Camera;
 use super::detail::{detail_gutter, level_for_side, DETAIL_SIDES};
+use super::instance::{StaticInstance, FLAG_HIDDEN, FLAG_PLACEHOLDER};
 use super::layout::{LayoutGeometry, LayoutParams};
-use super::quads::{StaticInstance, FLAG_HIDDEN, FLAG_PLACEHOLDER};
 
 /// Thumbnail side the base cells are made from (a smaller thumbnail is the whole source).
 pub const THUMB_SIDE: u32 = 256;

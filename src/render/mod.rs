@@ -13,7 +13,8 @@
 //! render pass); while t-SNE runs it calls [`QuadRenderer::update_tsne_positions`]; when a
 //! thumbnail arrives, [`QuadRenderer::set_image`]. Larger versions of the images on screen
 //! live in the [`detail`] tier ([`QuadRenderer::set_detail`]); [`lod`] plans which are needed
-//! for a camera. Headless use goes through [`GpuContext`],
+//! for a camera. [`instance`] is the per-image data the shader reads; [`colour`] turns the
+//! user's colours into the GPU's. Headless use goes through [`GpuContext`],
 //! [`QuadRenderer::render_offscreen`] and [`QuadRenderer::screenshot`].
 //!
 //! Hooking it into a nannou 0.19 app (the renderer takes nannou's `wgpu` 0.17 types as is):
@@ -43,9 +44,11 @@
 
 pub mod atlas;
 pub mod camera;
+pub mod colour;
 pub mod detail;
 pub mod error;
 pub mod gpu_errors;
+pub mod instance;
 pub mod layout;
 pub mod lod;
 pub mod offscreen;
@@ -56,18 +59,17 @@ pub use atlas::{
     prepare_cell, Atlas, AtlasConfig, AtlasPlan, CellRect, PreparedCell, DEFAULT_ATLAS_BUDGET_BYTES,
 };
 pub use camera::Camera;
+pub use colour::{parse_hex_color, srgb_u8_to_clear_color};
 pub use detail::{
     detail_budget, DetailPlan, DetailTier, PreparedDetail, DEFAULT_GPU_MEMORY_BYTES, DETAIL_SIDES,
     MAX_OOM_HALVINGS, NO_DETAIL,
 };
 pub use error::{RenderError, Result};
 pub use gpu_errors::{GpuErrorKind, GpuErrorLog};
+pub use instance::{StaticInstance, FLAG_HIDDEN, FLAG_PLACEHOLDER};
 pub use layout::{ease, LayoutGeometry, LayoutParams, WorldRect};
 pub use offscreen::{read_texture_bytes, read_texture_rgba8, GpuContext, OffscreenTarget};
-pub use quads::{
-    parse_hex_color, srgb_u8_to_clear_color, FrameParams, QuadRenderer, StaticInstance, Style,
-    TargetDesc, FLAG_HIDDEN, FLAG_PLACEHOLDER,
-};
+pub use quads::{FrameParams, QuadRenderer, Style, TargetDesc};
 pub use screenshot::{
     tile_for_window, OffscreenJob, OffscreenOptions, ScreenshotOptions, ScreenshotPlan,
     ScreenshotSize,

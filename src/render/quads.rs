@@ -8,20 +8,15 @@ use super::atlas::{Atlas, AtlasConfig, AtlasPlan, PreparedCell};
 use super::camera::Camera;
 use super::detail::{pack_detail, DetailPlan, DetailTier, DETAIL_LEVELS, NO_DETAIL};
 use super::error::{with_error_scope, RenderError, Result};
+use super::instance::{
+    StaticInstance, DYNAMIC_INSTANCE_BYTES, FADE_MASK, FADE_SHIFT, FLAG_HIDDEN, FLAG_PLACEHOLDER,
+    STATIC_INSTANCE_BYTES,
+};
 use super::layout::{sanitize_aspect, LayoutGeometry, LayoutParams, WorldRect};
 
 /// The WGSL source of the quad pipeline.
 pub const QUADS_WGSL: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/quads.wgsl"));
-
-/// Instance flag: draw the neutral placeholder instead of the atlas cell (no image yet, or the
-/// file is missing).
-pub const FLAG_PLACEHOLDER: u32 = 1;
-/// Instance flag: do not draw this instance.
-pub const FLAG_HIDDEN: u32 = 2;
-/// Instance flags bits 8..16: how far the image has faded out (0 = opaque, 255 = transparent).
-pub const FADE_SHIFT: u32 = 8;
-const FADE_MASK: u32 = 0xff << FADE_SHIFT;
 
 /// The colour target a pipeline renders into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,30 +41,6 @@ impl TargetDesc {
         sample_count: 1,
     };
 }
-
-/// Per-instance data that changes rarely (vertex buffer 1, 36 bytes).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
-pub struct StaticInstance {
-    /// Grid cell `[col, row]` (as floats for the shader).
-    pub grid_cell: [f32; 2],
-    /// Image rectangle inside its atlas cell, unorm16 `[x0, y0, x1, y1]`.
-    pub rect: [u16; 4],
-    /// Image aspect ratio, width / height.
-    pub aspect: f32,
-    /// `FLAG_*` bits.
-    pub flags: u32,
-    /// Detail-tier slot holding a larger version (`level << 28 | slot`), or
-    /// [`NO_DETAIL`]: draw from the base atlas.
-    pub detail: u32,
-    /// The image's rectangle inside its detail cell, unorm16 `[x0, y0, x1, y1]`.
-    pub detail_rect: [u16; 4],
-}
-
-/// Bytes per instance in the dynamic (t-SNE position) buffer.
-pub const DYNAMIC_INSTANCE_BYTES: u64 = std::mem::size_of::<[f32; 2]>() as u64;
-/// Bytes per instance in the static buffer.
-pub const STATIC_INSTANCE_BYTES: u64 = std::mem::size_of::<StaticInstance>() as u64;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -141,29 +112,6 @@ impl FrameParams {
             hovered: None,
             style: Style::default(),
         }
-    }
-}
-
-/// `#RRGGBB` / `RRGGBB` → bytes.
-pub fn parse_hex_color(s: &str) -> Option<[u8; 3]> {
-    let hex = s.trim().trim_start_matches('#');
-    if hex.len() != 6 || !hex.is_ascii() {
-        return None;
-    }
-    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
-    Some([byte(0)?, byte(2)?, byte(4)?])
-}
-
-/// Converts an sRGB colour (bytes, straight alpha) to a premultiplied linear `wgpu::Color`,
-/// e.g. for the clear colour.
-pub fn srgb_u8_to_clear_color(rgba: [u8; 4]) -> wgpu::Color {
-    let a = rgba[3] as f64 / 255.0;
-    let l = |v: u8| super::atlas::srgb_u8_to_linear(v) as f64 * a;
-    wgpu::Color {
-        r: l(rgba[0]),
-        g: l(rgba[1]),
-        b: l(rgba[2]),
-        a,
     }
 }
 
@@ -1021,18 +969,4 @@ fn make_pipeline(
         }),
         multiview: None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_colours() {
-        assert_eq!(parse_hex_color("#ff8000"), Some([255, 128, 0]));
-        assert_eq!(parse_hex_color("0A0b0C"), Some([10, 11, 12]));
-        assert_eq!(parse_hex_color("#fff"), None);
-        assert_eq!(parse_hex_color("#gg0000"), None);
-        assert_eq!(parse_hex_color("#ééé"), None);
-    }
 }

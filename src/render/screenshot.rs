@@ -5,10 +5,11 @@ use image::RgbaImage;
 
 use super::atlas::{linear_to_srgb_u8, srgb_u8_to_linear};
 use super::camera::Camera;
+use super::colour::srgb_u8_to_clear_color;
 use super::error::{with_error_scope, RenderError, Result};
 use super::layout::{LayoutParams, WorldRect};
 use super::offscreen::OffscreenTarget;
-use super::quads::{srgb_u8_to_clear_color, FrameParams, QuadRenderer, Style, TargetDesc};
+use super::quads::{FrameParams, QuadRenderer, Style, TargetDesc};
 
 /// Largest image (in pixels) an offscreen render may produce: 2³⁰ px = 4 GiB of RGBA8.
 pub const MAX_OFFSCREEN_PIXELS: u64 = 1 << 30;

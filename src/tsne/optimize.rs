@@ -34,6 +34,30 @@ pub struct OptimizeConfig {
     pub kl_every: usize,
 }
 
+/// One point's update with momentum and per-coordinate gains (openTSNE's rule): a gain grows
+/// by 0.2 where the gradient's sign differs from the last update's (sign(0) = 0, as in numpy) and
+/// shrinks to `0.8 · gain + MIN_GAIN` where it agrees; then `update = momentum · update −
+/// lr · gain · grad`. The caller adds the update (after clipping it, or not). The optimizer and
+/// the placement of new points into a fixed map ([`super::transform`]) both step with it.
+#[inline]
+pub(crate) fn gain_step(
+    update: &mut [f32; 2],
+    gains: &mut [f32; 2],
+    grad: [f32; 2],
+    momentum: f32,
+    lr: f32,
+) {
+    for c in 0..2 {
+        let flipped = (update[c] > 0.0) != (grad[c] > 0.0) || (update[c] < 0.0) != (grad[c] < 0.0);
+        gains[c] = if flipped {
+            gains[c] + 0.2
+        } else {
+            gains[c] * 0.8 + MIN_GAIN
+        };
+        update[c] = momentum * update[c] - lr * gains[c] * grad[c];
+    }
+}
+
 /// Optimises `y` (the initial embedding) against `p`. Calls `on_progress` once per iteration with
 /// the current embedding (borrowed; no allocation per iteration).
 pub fn optimize(
@@ -98,18 +122,11 @@ pub fn optimize(
             .for_each(|(((((yc, uc), gc), ac), rc), mp)| {
                 let mut sum = [0f64; 2];
                 for ((((yi, ui), gi), ai), ri) in yc.iter_mut().zip(uc).zip(gc).zip(ac).zip(rc) {
-                    for c in 0..2 {
-                        let grad = exaggeration * ai[c] - ri[c] * inv_z;
-                        // sign(update) != sign(grad), with sign(0) = 0 as in numpy.
-                        let flipped =
-                            (ui[c] > 0.0) != (grad > 0.0) || (ui[c] < 0.0) != (grad < 0.0);
-                        gi[c] = if flipped {
-                            gi[c] + 0.2
-                        } else {
-                            gi[c] * 0.8 + MIN_GAIN
-                        };
-                        ui[c] = momentum * ui[c] - lr * gi[c] * grad;
-                    }
+                    let grad = [
+                        exaggeration * ai[0] - ri[0] * inv_z,
+                        exaggeration * ai[1] - ri[1] * inv_z,
+                    ];
+                    gain_step(ui, gi, grad, momentum, lr);
                     let norm = (ui[0] * ui[0] + ui[1] * ui[1]).sqrt();
                     if norm > MAX_STEP_NORM {
                         let s = MAX_STEP_NORM / norm;

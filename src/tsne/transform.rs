@@ -8,6 +8,7 @@
 
 use super::affinity::calibrate_row;
 use super::knn::sqdist;
+use super::optimize::gain_step;
 use super::quadtree::QuadTree;
 use super::TsneError;
 use ndarray::{ArrayView2, CowArray, Ix2};
@@ -166,6 +167,59 @@ pub fn transform(
     params: &TransformParams,
     on_iteration: &mut OnIteration,
 ) -> Result<Vec<[f32; 2]>, TsneError> {
+    validate(map, new_data, params)?;
+    let m = new_data.nrows();
+    if m == 0 {
+        return Ok(Vec::new());
+    }
+    let k = params.k.clamp(1, map.usable.len());
+    let perplexity = params.perplexity.min(k as f32).max(1.0);
+    let target = f64::from(perplexity).ln();
+
+    let prepare = |i: usize| prepare_point(map, new_data, params, k, target, i);
+    let prepared: Vec<Prepared> = if m >= 8 {
+        (0..m).into_par_iter().map(prepare).collect()
+    } else {
+        (0..m).map(prepare).collect()
+    };
+
+    let mut y: Vec<[f32; 2]> = prepared.iter().map(|p| p.init).collect();
+    let mut grad = vec![[0f32; 2]; m];
+    let mut update = vec![[0f32; 2]; m];
+    let mut gains = vec![[1f32; 2]; m];
+    for it in 0..params.iterations {
+        let gradient = |i: usize| gradient_at(map, &prepared, &y, params, i);
+        if m >= 8 {
+            grad.par_iter_mut()
+                .enumerate()
+                .for_each(|(i, g)| *g = gradient(i));
+        } else {
+            for (i, g) in grad.iter_mut().enumerate() {
+                *g = gradient(i);
+            }
+        }
+        for ((yi, ui), (gi, gr)) in y
+            .iter_mut()
+            .zip(update.iter_mut())
+            .zip(gains.iter_mut().zip(&grad))
+        {
+            gain_step(ui, gi, *gr, params.momentum, params.learning_rate);
+            yi[0] += ui[0];
+            yi[1] += ui[1];
+        }
+        if let ControlFlow::Break(()) = on_iteration(it, &y) {
+            return Err(TsneError::Cancelled);
+        }
+    }
+    Ok(y)
+}
+
+/// Check the new rows and the settings; `Err` says what is wrong.
+fn validate(
+    map: &FixedMap,
+    new_data: ArrayView2<f32>,
+    params: &TransformParams,
+) -> Result<(), TsneError> {
     let m = new_data.nrows();
     if m > 0 && new_data.ncols() != map.data.ncols() {
         return Err(TsneError::InvalidInput(format!(
@@ -192,135 +246,110 @@ pub fn transform(
         }
     }
     if m == 0 {
-        return Ok(Vec::new());
+        return Ok(());
     }
     if map.usable.is_empty() {
         return Err(TsneError::InvalidInput(
             "the map has no points to place new ones against".into(),
         ));
     }
-    let k = params.k.clamp(1, map.usable.len());
-    let perplexity = params.perplexity.min(k as f32).max(1.0);
-    let target = f64::from(perplexity).ln();
+    Ok(())
+}
 
-    let prepare = |i: usize| -> Prepared {
-        let owned;
-        let row = match new_data.row(i).to_slice() {
-            Some(r) => r,
-            None => {
-                owned = new_data.row(i).to_vec();
-                &owned[..]
-            }
-        };
-        let (neighbors, d2) = map.neighbors(row, k);
-        let mut cond = vec![0f64; neighbors.len()];
-        calibrate_row(&d2, target, &mut cond);
-        let p = cond.iter().map(|&v| v as f32).collect();
-        let median = |axis: usize| {
-            let mut v: Vec<f32> = neighbors
-                .iter()
-                .map(|&j| map.embedding[j as usize][axis])
-                .collect();
-            v.sort_by(f32::total_cmp);
-            let h = v.len() / 2;
-            if v.len() % 2 == 1 {
-                v[h]
-            } else {
-                0.5 * (v[h - 1] + v[h])
-            }
-        };
-        let jitter = |axis: u64| {
-            // splitmix64 of (seed, i, axis) → [-1, 1) · 1e-4: separates coincident starts.
-            let mut z = params
-                .seed
-                .wrapping_add((i as u64) << 1 | axis)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32 * 1e-4
-        };
-        Prepared {
-            init: [median(0) + jitter(0), median(1) + jitter(1)],
-            neighbors,
-            p,
+/// Neighbours in the map, calibrated affinities and a start position (the neighbours' median,
+/// jittered by a seeded hash so coincident starts separate) of new row `i`.
+fn prepare_point(
+    map: &FixedMap,
+    new_data: ArrayView2<f32>,
+    params: &TransformParams,
+    k: usize,
+    target: f64,
+    i: usize,
+) -> Prepared {
+    let owned;
+    let row = match new_data.row(i).to_slice() {
+        Some(r) => r,
+        None => {
+            owned = new_data.row(i).to_vec();
+            &owned[..]
         }
     };
-    let prepared: Vec<Prepared> = if m >= 8 {
-        (0..m).into_par_iter().map(prepare).collect()
-    } else {
-        (0..m).map(prepare).collect()
-    };
-
-    let mut y: Vec<[f32; 2]> = prepared.iter().map(|p| p.init).collect();
-    let mut grad = vec![[0f32; 2]; m];
-    let mut update = vec![[0f32; 2]; m];
-    let mut gains = vec![[1f32; 2]; m];
-    for it in 0..params.iterations {
-        let gradient = |i: usize| -> [f32; 2] {
-            let yi = y[i];
-            let (mut f, mut z) = map.tree.repulsion_at(yi);
-            for (t, yt) in y.iter().enumerate() {
-                if t != i {
-                    let (dx, dy) = (yi[0] - yt[0], yi[1] - yt[1]);
-                    let w = 1.0 / (1.0 + dx * dx + dy * dy);
-                    z += w;
-                    f[0] += w * w * dx;
-                    f[1] += w * w * dy;
-                }
-            }
-            let pr = &prepared[i];
-            let (mut ax, mut ay) = (0f32, 0f32);
-            for (&j, &pij) in pr.neighbors.iter().zip(&pr.p) {
-                let yj = map.embedding[j as usize];
-                let (dx, dy) = (yi[0] - yj[0], yi[1] - yj[1]);
-                let w = 1.0 / (1.0 + dx * dx + dy * dy);
-                ax += pij * w * dx;
-                ay += pij * w * dy;
-            }
-            let inv_z = if z > 0.0 { 1.0 / z } else { 0.0 };
-            let mut g = [
-                params.exaggeration * ax - f[0] * inv_z,
-                params.exaggeration * ay - f[1] * inv_z,
-            ];
-            let norm = (g[0] * g[0] + g[1] * g[1]).sqrt();
-            if norm > params.max_grad_norm {
-                let s = params.max_grad_norm / norm;
-                g[0] *= s;
-                g[1] *= s;
-            }
-            g
-        };
-        if m >= 8 {
-            grad.par_iter_mut()
-                .enumerate()
-                .for_each(|(i, g)| *g = gradient(i));
+    let (neighbors, d2) = map.neighbors(row, k);
+    let mut cond = vec![0f64; neighbors.len()];
+    calibrate_row(&d2, target, &mut cond);
+    let p = cond.iter().map(|&v| v as f32).collect();
+    let median = |axis: usize| {
+        let mut v: Vec<f32> = neighbors
+            .iter()
+            .map(|&j| map.embedding[j as usize][axis])
+            .collect();
+        v.sort_by(f32::total_cmp);
+        let h = v.len() / 2;
+        if v.len() % 2 == 1 {
+            v[h]
         } else {
-            for (i, g) in grad.iter_mut().enumerate() {
-                *g = gradient(i);
-            }
+            0.5 * (v[h - 1] + v[h])
         }
-        for ((yi, ui), (gi, gr)) in y
-            .iter_mut()
-            .zip(update.iter_mut())
-            .zip(gains.iter_mut().zip(&grad))
-        {
-            for c in 0..2 {
-                let flipped = (ui[c] > 0.0) != (gr[c] > 0.0) || (ui[c] < 0.0) != (gr[c] < 0.0);
-                gi[c] = if flipped {
-                    gi[c] + 0.2
-                } else {
-                    gi[c] * 0.8 + super::optimize::MIN_GAIN
-                };
-                ui[c] = params.momentum * ui[c] - params.learning_rate * gi[c] * gr[c];
-                yi[c] += ui[c];
-            }
-        }
-        if let ControlFlow::Break(()) = on_iteration(it, &y) {
-            return Err(TsneError::Cancelled);
+    };
+    let jitter = |axis: u64| {
+        // splitmix64 of (seed, i, axis) → [-1, 1) · 1e-4: separates coincident starts.
+        let mut z = params
+            .seed
+            .wrapping_add((i as u64) << 1 | axis)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32 * 1e-4
+    };
+    Prepared {
+        init: [median(0) + jitter(0), median(1) + jitter(1)],
+        neighbors,
+        p,
+    }
+}
+
+/// The gradient at new point `i`: repulsion from the map (its quadtree) and from the other new
+/// points, attraction to its map neighbours (exaggerated), clipped to `max_grad_norm`.
+fn gradient_at(
+    map: &FixedMap,
+    prepared: &[Prepared],
+    y: &[[f32; 2]],
+    params: &TransformParams,
+    i: usize,
+) -> [f32; 2] {
+    let yi = y[i];
+    let (mut f, mut z) = map.tree.repulsion_at(yi);
+    for (t, yt) in y.iter().enumerate() {
+        if t != i {
+            let (dx, dy) = (yi[0] - yt[0], yi[1] - yt[1]);
+            let w = 1.0 / (1.0 + dx * dx + dy * dy);
+            z += w;
+            f[0] += w * w * dx;
+            f[1] += w * w * dy;
         }
     }
-    Ok(y)
+    let pr = &prepared[i];
+    let (mut ax, mut ay) = (0f32, 0f32);
+    for (&j, &pij) in pr.neighbors.iter().zip(&pr.p) {
+        let yj = map.embedding[j as usize];
+        let (dx, dy) = (yi[0] - yj[0], yi[1] - yj[1]);
+        let w = 1.0 / (1.0 + dx * dx + dy * dy);
+        ax += pij * w * dx;
+        ay += pij * w * dy;
+    }
+    let inv_z = if z > 0.0 { 1.0 / z } else { 0.0 };
+    let mut g = [
+        params.exaggeration * ax - f[0] * inv_z,
+        params.exaggeration * ay - f[1] * inv_z,
+    ];
+    let norm = (g[0] * g[0] + g[1] * g[1]).sqrt();
+    if norm > params.max_grad_norm {
+        let s = params.max_grad_norm / norm;
+        g[0] *= s;
+        g[1] *= s;
+    }
+    g
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! shared sets are for the benchmarks and examples (`examples/support/shared.rs`).
 #![allow(dead_code)]
 
+pub mod metrics;
 pub mod soak;
 pub mod tract_models;
 

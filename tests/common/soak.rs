@@ -1,5 +1,5 @@
-//! A soak run of the real app, shared by `examples/soak.rs` (30 minutes, the table in the
-//! README) and `tests/soak.rs` (2 minutes in CI): the app tours `images` images in gallery
+//! A soak run of the real app, shared by `examples/soak.rs` (30 minutes, the table in
+//! docs/benchmarks.md) and `tests/soak.rs` (2 minutes in CI): the app tours `images` images in gallery
 //! mode (`--gallery --toggle-every 2 --capture-every 5 DIR`) under Xvfb, writing a stats line
 //! every 10 s (`--stats`); at the end it gets SIGTERM. The run is judged on what an unattended
 //! installation needs: no panic, memory that does not creep, frames that do not stall, and

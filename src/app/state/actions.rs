@@ -1,7 +1,7 @@
 //! Actions: what the user asks for (keys, mouse, the GUI panel) and how the state carries it out.
 
-use super::{AppState, Effect, STILL_COMPUTING};
-use crate::app::worker::{DialogKind, Msg};
+use super::{AppState, Effect, PathPrompt, STILL_COMPUTING};
+use crate::app::protocol::{DialogKind, Msg};
 use std::path::{Path, PathBuf};
 
 /// A user intent, from a key, the mouse or the GUI panel.
@@ -60,7 +60,7 @@ impl AppState {
             Action::ToggleGrid => {
                 if self.grid_available() {
                     self.view.view_as_grid = !self.view.view_as_grid;
-                    if self.camera_fitted {
+                    if self.framing.fitted {
                         self.fit_camera(true);
                     }
                 } else if self.job.is_some() {
@@ -83,26 +83,28 @@ impl AppState {
                     self.effects.push(Effect::Positions { scene: id });
                 }
                 let path = path.unwrap_or_else(|| {
-                    self.screenshot_count += 1;
-                    self.screenshot_dir
-                        .join(timestamped("layout", self.screenshot_count))
+                    self.captures.screenshot_count += 1;
+                    self.captures
+                        .screenshot_dir
+                        .join(timestamped("layout", self.captures.screenshot_count))
                 });
                 self.effects.push(Effect::Screenshot { path });
             }
             Action::CaptureFrame => {
-                self.capture_count += 1;
+                self.captures.capture_count += 1;
                 let path = self
+                    .captures
                     .screenshot_dir
-                    .join(timestamped("frame", self.capture_count));
+                    .join(timestamped("frame", self.captures.capture_count));
                 self.capture(path);
             }
             Action::ToggleGui => {
-                self.gui_visible = !self.gui_visible;
-                if self.camera_fitted {
+                self.overlays.gui_visible = !self.overlays.gui_visible;
+                if self.framing.fitted {
                     self.fit_camera(true);
                 }
             }
-            Action::ToggleHelp => self.help_visible = !self.help_visible,
+            Action::ToggleHelp => self.overlays.help_visible = !self.overlays.help_visible,
             Action::ToggleGallery => {
                 let on = !self.gallery.enabled;
                 self.gallery.set_enabled(on, self.now);
@@ -113,14 +115,15 @@ impl AppState {
                 });
             }
             Action::ToggleFullscreen => {
-                self.fullscreen = !self.fullscreen;
-                self.effects.push(Effect::SetFullscreen(self.fullscreen));
+                self.overlays.fullscreen = !self.overlays.fullscreen;
+                self.effects
+                    .push(Effect::SetFullscreen(self.overlays.fullscreen));
             }
             Action::Escape => {
-                if self.lightbox.is_some() {
-                    self.lightbox = None;
-                } else if self.help_visible {
-                    self.help_visible = false;
+                if self.overlays.lightbox.is_some() {
+                    self.overlays.lightbox = None;
+                } else if self.overlays.help_visible {
+                    self.overlays.help_visible = false;
                 } else if self.job.is_some() {
                     self.act(Action::Cancel);
                 }
@@ -146,8 +149,8 @@ impl AppState {
             }
             Action::Analyze(dir) => {
                 // `--watch DIR` names the folder of the map it started with, not of others
-                if self.watch_dir.as_ref().is_some_and(|d| d != &dir) {
-                    self.watch_dir = None;
+                if self.growing.watch_dir.as_ref().is_some_and(|d| d != &dir) {
+                    self.growing.watch_dir = None;
                 }
                 self.start_analyze(Some(dir))
             }
@@ -155,8 +158,8 @@ impl AppState {
             Action::Open(path) => self.effects.push(Effect::Open(path)),
             Action::UnlockTsneSettings => self.unlock_tsne_settings(),
             Action::Load(path) => {
-                if self.autosave.as_ref() != Some(&path) {
-                    self.watch_dir = None;
+                if self.growing.autosave.as_ref() != Some(&path) {
+                    self.growing.watch_dir = None;
                 }
                 self.start_load(path)
             }
@@ -165,23 +168,23 @@ impl AppState {
             Action::Zoom(factor, at) => {
                 let at =
                     at.unwrap_or([self.camera.viewport[0] / 2.0, self.camera.viewport[1] / 2.0]);
-                self.camera_anim = None;
+                self.framing.glide = None;
                 self.camera.zoom_around(factor, at);
-                self.camera_fitted = false;
+                self.framing.fitted = false;
             }
             Action::Pan(delta) => {
-                self.camera_anim = None;
+                self.framing.glide = None;
                 self.camera.pan_pixels(delta);
-                self.camera_fitted = false;
+                self.framing.fitted = false;
             }
             Action::OpenLightbox(i) => {
                 if let Some(path) = self.shown().and_then(|s| s.paths.get(i).cloned()) {
-                    self.lightbox = Some(i);
+                    self.overlays.lightbox = Some(i);
                     self.effects.push(Effect::LoadLightbox { index: i, path });
                 }
             }
             Action::ToggleWatch => {
-                let on = !self.watch_wanted;
+                let on = !self.growing.watch_wanted;
                 self.set_watch(on);
             }
             Action::Quit => {
@@ -193,7 +196,7 @@ impl AppState {
 
     /// The path typed into the fallback field was confirmed.
     pub fn submit_path_prompt(&mut self) {
-        let Some((kind, text)) = self.path_prompt.take() else {
+        let Some(PathPrompt { kind, text }) = self.overlays.path_prompt.take() else {
             return;
         };
         let text = text.trim();

@@ -43,11 +43,11 @@ impl AppState {
     pub(super) fn capture(&mut self, path: PathBuf) {
         let dir = capture_folder(&path);
         let now = self.now;
-        match self.capture_folders.get_mut(&dir) {
+        match self.captures.folders.get_mut(&dir) {
             None => self.effects.push(Effect::CaptureFrame { path }),
             Some(CaptureFolder::Making { waiting, .. }) => *waiting = Some(path),
             Some(CaptureFolder::Failed { retry_at }) if now >= *retry_at => {
-                self.capture_folders.insert(
+                self.captures.folders.insert(
                     dir.clone(),
                     CaptureFolder::Making {
                         waiting: Some(path),
@@ -64,7 +64,7 @@ impl AppState {
     /// make the folder on a worker; the capture is taken once it is there.
     pub fn capture_folder_missing(&mut self, path: PathBuf) {
         let dir = capture_folder(&path);
-        match self.capture_folders.get_mut(&dir) {
+        match self.captures.folders.get_mut(&dir) {
             Some(CaptureFolder::Making { waiting, .. }) => {
                 *waiting = Some(path);
                 return;
@@ -78,7 +78,7 @@ impl AppState {
         );
         log::warn!("{text}");
         self.warn(text);
-        self.capture_folders.insert(
+        self.captures.folders.insert(
             dir.clone(),
             CaptureFolder::Making {
                 waiting: Some(path),
@@ -93,7 +93,7 @@ impl AppState {
         let Some(CaptureFolder::Making {
             waiting,
             failed_before,
-        }) = self.capture_folders.remove(&dir)
+        }) = self.captures.folders.remove(&dir)
         else {
             return;
         };
@@ -117,7 +117,7 @@ impl AppState {
                     self.error(text.clone());
                     self.warn(text);
                 }
-                self.capture_folders.insert(
+                self.captures.folders.insert(
                     dir,
                     CaptureFolder::Failed {
                         retry_at: self.now + RETRY_SECONDS,
@@ -131,7 +131,7 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::super::{AppState, Effect};
-    use crate::app::worker::Msg;
+    use crate::app::protocol::Msg;
     use std::path::PathBuf;
 
     fn captures(effects: &[Effect]) -> Vec<PathBuf> {
@@ -161,7 +161,10 @@ mod tests {
     fn a_capture_folder_that_disappears_is_warned_about_and_made_again_off_the_render_thread() {
         let dir = PathBuf::from("/frames");
         let mut s = AppState::new([800.0, 600.0]);
-        s.capture_every = Some((1.0, dir.clone()));
+        s.captures.every = Some(super::super::CaptureEvery {
+            seconds: 1.0,
+            dir: dir.clone(),
+        });
         s.update(0.0);
         let first = captures(&s.drain_effects());
         assert_eq!(first, [dir.join("frame-000001.png")]);
@@ -170,8 +173,12 @@ mod tests {
         let e = s.drain_effects();
         assert_eq!(makes(&e), std::slice::from_ref(&dir));
         assert!(captures(&e).is_empty());
-        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
-        assert!(s.warnings[0].contains("/frames"), "{:?}", s.warnings);
+        assert_eq!(s.overlays.warnings.len(), 1, "{:?}", s.overlays.warnings);
+        assert!(
+            s.overlays.warnings[0].contains("/frames"),
+            "{:?}",
+            s.overlays.warnings
+        );
         // while the worker works, captures wait (no capture_frame into a missing folder)
         s.update(1.0);
         s.update(2.0);
@@ -181,8 +188,8 @@ mod tests {
             dir: dir.clone(),
             result: Err("Not a directory".into()),
         });
-        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
-        assert!(s.warnings[1].contains("Not a directory"));
+        assert_eq!(s.overlays.warnings.len(), 2, "{:?}", s.overlays.warnings);
+        assert!(s.overlays.warnings[1].contains("Not a directory"));
         s.update(3.0);
         s.update(4.0);
         let e = s.drain_effects();
@@ -196,7 +203,7 @@ mod tests {
             dir: dir.clone(),
             result: Err("Not a directory".into()),
         });
-        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert_eq!(s.overlays.warnings.len(), 2, "{:?}", s.overlays.warnings);
         // the next try succeeds: the capture that waited is taken, and the cadence goes on
         s.update(14.0);
         assert_eq!(makes(&s.drain_effects()), std::slice::from_ref(&dir));
@@ -209,6 +216,6 @@ mod tests {
         assert_eq!(captures(&e), [dir.join("frame-000007.png")]);
         s.update(15.0);
         assert_eq!(captures(&s.drain_effects()), [dir.join("frame-000008.png")]);
-        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert_eq!(s.overlays.warnings.len(), 2, "{:?}", s.overlays.warnings);
     }
 }

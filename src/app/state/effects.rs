@@ -1,7 +1,7 @@
 //! Effects: work for the glue (GPU, threads, window) that the state cannot do itself.
 
 use super::AppState;
-use crate::app::worker::{DialogKind, JobRequest};
+use crate::app::protocol::{DialogKind, JobRequest};
 use crate::layout_io::{LayoutEntry, TsneSettings};
 use crate::render::{AtlasPlan, PreparedCell};
 use std::path::PathBuf;
@@ -88,7 +88,7 @@ pub enum Effect {
         stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     },
     /// Write the `--autosave` layout and its map file (on the autosave thread).
-    Autosave(crate::app::worker::AutosaveRequest),
+    Autosave(crate::app::protocol::AutosaveRequest),
     Quit,
 }
 

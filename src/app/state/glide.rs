@@ -2,7 +2,7 @@
 //! where images were in the old grid to their new cells, newcomers come in from outside the
 //! grid, removed images leave it and are hidden when they are out.
 
-use super::{AppState, Effect, GridCells};
+use super::{AppState, Effect, GridCells, Leaving};
 use crate::app::playback::CellGlide;
 use crate::render::LayoutGeometry;
 use std::collections::HashSet;
@@ -75,16 +75,21 @@ impl AppState {
                 to.push(now_f);
             }
         }
-        self.glide = Some((id, CellGlide::new(from, to, now, duration)));
+        self.growing.glide = Some((id, CellGlide::new(from, to, now, duration)));
         self.effects.push(Effect::Grid { scene: id });
         for &i in removed {
-            self.hide_at.push((id, i, now, now + duration));
+            self.growing.leaving.push(Leaving {
+                scene: id,
+                index: i,
+                start: now,
+                end: now + duration,
+            });
         }
     }
 
     /// The fractional cells to draw for scene `id` while its cells glide.
     pub fn displayed_cells(&self, id: u64) -> Option<Vec<[f32; 2]>> {
-        match &self.glide {
+        match &self.growing.glide {
             Some((gid, g)) if *gid == id => Some(g.sample(self.now)),
             _ => None,
         }
@@ -94,13 +99,20 @@ impl AppState {
     /// have left, end the glide.
     pub(super) fn advance_glide(&mut self, now: f64) {
         let due: Vec<(u64, usize)> = self
-            .hide_at
+            .growing
+            .leaving
             .iter()
-            .filter(|(_, _, _, t)| *t <= now)
-            .map(|(s, i, _, _)| (*s, *i))
+            .filter(|l| l.end <= now)
+            .map(|l| (l.scene, l.index))
             .collect();
-        self.hide_at.retain(|(_, _, _, t)| *t > now);
-        for &(scene, index, start, end) in &self.hide_at {
+        self.growing.leaving.retain(|l| l.end > now);
+        for &Leaving {
+            scene,
+            index,
+            start,
+            end,
+        } in &self.growing.leaving
+        {
             let left = ((end - now) / (end - start).max(1e-6)).clamp(0.0, 1.0) as f32;
             self.effects.push(Effect::Opacity {
                 scene,
@@ -121,13 +133,13 @@ impl AppState {
                 });
             }
         }
-        let Some((id, g)) = &self.glide else {
+        let Some((id, g)) = &self.growing.glide else {
             return;
         };
         let (id, done) = (*id, g.finished(now));
         self.effects.push(Effect::Grid { scene: id });
         if done {
-            self.glide = None;
+            self.growing.glide = None;
         }
     }
 }

@@ -3,10 +3,10 @@
 //! like a t-SNE run), are highlighted for a while and visited next by the gallery tour;
 //! removed images leave (hidden, their cells freed). Every change is autosaved (on a worker).
 
-use super::scene::GridCells;
-use super::{AppState, Effect, JobKind};
-use crate::app::worker::{atlas_plan, AutosaveRequest, JobRequest};
-use crate::grow::MapState;
+use super::{AppState, Effect, Highlight, JobKind, Scene};
+use crate::app::protocol::GridCells;
+use crate::app::protocol::{atlas_plan, AutosaveRequest, GrowJob, JobRequest};
+use crate::map::MapState;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,10 +35,10 @@ impl Drop for WatchState {
 impl AppState {
     /// Turn the folder watch on or off (`--watch`, the panel's checkbox, `W`).
     pub fn set_watch(&mut self, on: bool) {
-        self.watch_wanted = on;
+        self.growing.watch_wanted = on;
         if on {
             self.maybe_start_watch();
-        } else if self.watch.take().is_some() {
+        } else if self.growing.watch.take().is_some() {
             self.notify("stopped watching the folder");
         }
     }
@@ -46,7 +46,7 @@ impl AppState {
     /// Start watching once a map is shown and no job builds one (the folder: `--watch`'s path,
     /// else the analysed folder, else the folder holding the layout's images).
     pub(super) fn maybe_start_watch(&mut self) {
-        if !self.watch_wanted || self.watch.is_some() {
+        if !self.growing.watch_wanted || self.growing.watch.is_some() {
             return;
         }
         if self
@@ -59,10 +59,14 @@ impl AppState {
         let Some(scene) = self.current.as_ref() else {
             return;
         };
-        let dir = self.watch_dir.clone().or_else(|| match &scene.source {
-            super::Source::Folder(d) => Some(d.clone()),
-            super::Source::Json(_) => crate::app::worker::common_folder(&scene.paths),
-        });
+        let dir = self
+            .growing
+            .watch_dir
+            .clone()
+            .or_else(|| match &scene.source {
+                super::Source::Folder(d) => Some(d.clone()),
+                super::Source::Json(_) => crate::input::watch::common_folder(&scene.paths),
+            });
         let Some(dir) = dir else {
             return self.error("nothing to watch: the map has no folder");
         };
@@ -78,7 +82,7 @@ impl AppState {
             stop: stop.clone(),
         });
         self.notify(format!("watching {} for new images", dir.display()));
-        self.watch = Some(WatchState {
+        self.growing.watch = Some(WatchState {
             dir,
             stop,
             queued_add: vec![],
@@ -88,7 +92,7 @@ impl AppState {
 
     /// The watched folder changed: queue it (a grow job takes the queue when no job runs).
     pub(super) fn on_watched(&mut self, added: Vec<PathBuf>, removed: Vec<PathBuf>) {
-        let Some(w) = self.watch.as_mut() else {
+        let Some(w) = self.growing.watch.as_mut() else {
             return;
         };
         for p in removed {
@@ -106,7 +110,7 @@ impl AppState {
         if self.job.is_some() {
             return;
         }
-        let Some(w) = self.watch.as_mut() else {
+        let Some(w) = self.growing.watch.as_mut() else {
             return;
         };
         if w.queued_add.is_empty() && w.queued_remove.is_empty() {
@@ -137,15 +141,16 @@ impl AppState {
         let grid_size = scene.grid.as_ref().map(|g| [g.cols, g.rows]);
         let id = scene.id;
         let (job, cancel, _) = self.new_job(JobKind::Grow, id);
-        self.effects.push(Effect::StartJob(JobRequest::Grow {
-            job,
-            map,
-            layout,
-            grid_size,
-            add,
-            remove,
-            cancel,
-        }));
+        self.effects
+            .push(Effect::StartJob(JobRequest::Grow(GrowJob {
+                job,
+                map,
+                layout,
+                grid_size,
+                add,
+                remove,
+                cancel,
+            })));
     }
 
     /// The growing map of the scene a job built or re-ran.
@@ -170,7 +175,6 @@ impl AppState {
         moved: usize,
     ) {
         let settle = self.settle_seconds;
-        let now = self.now;
         let Some(scene) = self.job_scene() else {
             return;
         };
@@ -179,94 +183,78 @@ impl AppState {
             let n = used.len();
             return self.mismatch("a grown map", n, map.len());
         }
-        let id = scene.id;
-        let before = scene.points.clone();
-        let old_grid = scene.grid.clone();
-        let old_shape = old_grid.as_ref().map(|g| (g.cols, g.rows));
-        let mut effects = vec![];
-        let mut gone = vec![];
-        for &row in &removed {
-            if let Some(&i) = used.get(row) {
-                scene.used[i] = false;
-                gone.push(i);
-                if settle > 0.0 {
-                    // it leaves the map towards the edge (hidden once out)
-                    scene.points[i] = towards_edge(scene.points[i]);
-                } else {
-                    effects.push(Effect::Visibility {
-                        scene: id,
-                        index: i,
-                        visible: false,
-                    });
-                }
-            }
+        let change = take_grown_map(scene, map, &removed, added, settle);
+        if let Err(e) = self.load_newcomers(&change) {
+            return self.error(format!("no room for the new images: {e}"));
         }
-        let first_new = scene.len();
-        let start = map.len() - added;
-        for row in start..map.len() {
-            scene.paths.push(map.paths[row].clone());
-            scene.used.push(true);
-            scene.points.push(map.points[row]);
-            scene.aspects.push(1.0);
+        self.animate_change(&change, settle);
+        self.report_change(&change, removed.len(), moved);
+        if self.framing.fitted {
+            self.fit_camera(true);
         }
-        let new: Vec<usize> = (first_new..scene.len()).collect();
-        let used = scene.used_indices();
-        if let Some(g) = &map.grid {
-            let mut cells = vec![[0, 0]; scene.len()];
-            for (row, &i) in used.iter().enumerate() {
-                cells[i] = g.cells.get(row).copied().unwrap_or([0, 0]);
-            }
-            scene.grid = Some(GridCells {
-                cols: g.shape.cols as u32,
-                rows: g.shape.rows as u32,
-                cells,
-            });
-        }
-        scene.features = Some(Arc::new(map.reduced.clone()));
-        scene.reduced_rows = used;
-        scene.map = Some(map);
-        let grown_atlas = scene.len() > scene.capacity;
+        self.autosave_now();
+    }
+
+    /// The atlas cells of the newcomers (a larger atlas, every cell loaded again, when the
+    /// scene's is full), and who is visible now.
+    fn load_newcomers(&mut self, change: &GrownScene) -> Result<(), String> {
+        let id = change.id;
+        let Some(scene) = self.job_scene() else {
+            return Ok(());
+        };
         let paths = scene.paths.clone();
-        if grown_atlas {
+        let hide = |indices: &[usize]| {
+            indices
+                .iter()
+                .map(|&index| Effect::Visibility {
+                    scene: id,
+                    index,
+                    visible: false,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut effects = vec![];
+        if scene.len() > scene.capacity {
             // no room left in the atlas: a larger one, every cell loaded again
-            match atlas_plan(crate::app::worker::capacity_with_headroom(scene.len())) {
-                Ok(plan) => {
-                    scene.capacity = plan.count;
-                    let hidden: Vec<usize> = (0..scene.len()).filter(|&i| !scene.used[i]).collect();
-                    self.effects.push(Effect::CreateScene { scene: id, plan });
-                    self.effects.push(Effect::LoadCells {
-                        scene: id,
-                        cells: paths.iter().cloned().enumerate().collect(),
-                    });
-                    for index in hidden {
-                        effects.push(Effect::Visibility {
-                            scene: id,
-                            index,
-                            visible: false,
-                        });
-                    }
-                }
-                Err(e) => return self.error(format!("no room for the new images: {e}")),
+            let plan = atlas_plan(crate::app::protocol::capacity_with_headroom(scene.len()))
+                .map_err(|e| e.to_string())?;
+            scene.capacity = plan.count;
+            let hidden: Vec<usize> = (0..scene.len()).filter(|&i| !scene.used[i]).collect();
+            effects.push(Effect::CreateScene { scene: id, plan });
+            effects.push(Effect::LoadCells {
+                scene: id,
+                cells: paths.iter().cloned().enumerate().collect(),
+            });
+            effects.extend(hide(&change.hidden_now));
+            effects.extend(hide(&hidden));
+        } else {
+            if !change.new.is_empty() {
+                effects.push(Effect::LoadCells {
+                    scene: id,
+                    cells: change.new.iter().map(|&i| (i, paths[i].clone())).collect(),
+                });
             }
-        } else if !new.is_empty() {
-            self.effects.push(Effect::LoadCells {
-                scene: id,
-                cells: new.iter().map(|&i| (i, paths[i].clone())).collect(),
-            });
+            effects.extend(hide(&change.hidden_now));
         }
+        effects.extend(change.new.iter().map(|&index| Effect::Visibility {
+            scene: id,
+            index,
+            visible: true,
+        }));
+        effects.push(Effect::Grid { scene: id });
         self.effects.extend(effects);
-        for &index in &new {
-            self.effects.push(Effect::Visibility {
-                scene: id,
-                index,
-                visible: true,
-            });
-        }
-        self.effects.push(Effect::Grid { scene: id });
-        // the newcomers fly in from the edge of the map, along the line from its centre
-        let mut from = self.displayed_points(id).unwrap_or(before);
-        from.truncate(first_new);
-        for &i in &new {
+        Ok(())
+    }
+
+    /// Newcomers fly in from the edge of the map along the line from its centre, leavers fly
+    /// out; grid cells glide; the newcomers are highlighted (and visited in gallery mode).
+    fn animate_change(&mut self, change: &GrownScene, settle: f64) {
+        let (id, now) = (change.id, self.now);
+        let mut from = self
+            .displayed_points(id)
+            .unwrap_or_else(|| change.before.clone());
+        from.truncate(change.first_new);
+        for &i in &change.new {
             let p = self.current.as_ref().map_or([0.5, 0.5], |s| s.points[i]);
             from.push(towards_edge(p));
         }
@@ -275,32 +263,38 @@ impl AppState {
             .as_ref()
             .map(|s| s.points.clone())
             .unwrap_or_default();
-        self.glide_cells(id, old_grid, &new, &gone);
-        if settle > 0.0 && (!new.is_empty() || !gone.is_empty()) && from.len() == target.len() {
-            self.playback = None;
+        self.glide_cells(id, change.old_grid.clone(), &change.new, &change.gone);
+        self.playback = None;
+        let moving = !change.new.is_empty() || !change.gone.is_empty();
+        if settle > 0.0 && moving && from.len() == target.len() {
             self.play_frame(id, from, target, None);
         } else {
-            self.playback = None;
             self.effects.push(Effect::Positions { scene: id });
         }
-        self.highlights.retain(|(_, until)| *until > now);
-        self.highlights
-            .extend(new.iter().map(|&i| (i, now + HIGHLIGHT_SECONDS)));
-        if self.gallery.enabled && !new.is_empty() {
-            self.gallery.visit(&new, now);
+        self.growing.highlights.retain(|h| h.until > now);
+        self.growing
+            .highlights
+            .extend(change.new.iter().map(|&index| Highlight {
+                index,
+                until: now + HIGHLIGHT_SECONDS,
+            }));
+        if self.gallery.enabled && !change.new.is_empty() {
+            self.gallery.visit(&change.new, now);
         }
+    }
+
+    /// Say what changed (status line, notice, log).
+    fn report_change(&mut self, change: &GrownScene, removed: usize, moved: usize) {
+        let new = change.new.len();
         let mut text = vec![];
-        if !new.is_empty() {
-            text.push(format!(
-                "{} new image{} joined the map",
-                new.len(),
-                plural(new.len())
-            ));
+        if new > 0 {
+            text.push(format!("{new} new image{} joined the map", plural(new)));
         }
-        if !removed.is_empty() {
-            text.push(format!("{} removed", removed.len()));
+        if removed > 0 {
+            text.push(format!("{removed} removed"));
         }
         text.push(format!("{moved} moved cell"));
+        let old_shape = change.old_grid.as_ref().map(|g| (g.cols, g.rows));
         let new_shape = self
             .job_scene()
             .and_then(|s| s.grid.as_ref().map(|g| (g.cols, g.rows)))
@@ -311,17 +305,13 @@ impl AppState {
         }
         let text = text.join(", ");
         log::info!("{text}");
-        self.last_change = Some(text.clone());
+        self.growing.last_change = Some(text.clone());
         self.notify(text);
-        if self.camera_fitted {
-            self.fit_camera(true);
-        }
-        self.autosave_now();
     }
 
     /// Write the shown map to the `--autosave` file (on a worker), if one is set.
     pub(super) fn autosave_now(&mut self) {
-        let Some(path) = self.autosave.clone() else {
+        let Some(path) = self.growing.autosave.clone() else {
             return;
         };
         let Some(scene) = self.current.as_ref() else {
@@ -355,10 +345,11 @@ impl AppState {
     /// The image to outline now as newly arrived, and the pulse (0–1) of its outline.
     pub fn highlighted(&self) -> Option<(usize, f32)> {
         let live: Vec<usize> = self
+            .growing
             .highlights
             .iter()
-            .filter(|(_, until)| *until > self.now)
-            .map(|(i, _)| *i)
+            .filter(|h| h.until > self.now)
+            .map(|h| h.index)
             .collect();
         if live.is_empty() {
             return None;
@@ -370,22 +361,23 @@ impl AppState {
 
     /// Images highlighted as new right now.
     pub fn highlights(&self) -> Vec<usize> {
-        self.highlights
+        self.growing
+            .highlights
             .iter()
-            .filter(|(_, until)| *until > self.now)
-            .map(|(i, _)| *i)
+            .filter(|h| h.until > self.now)
+            .map(|h| h.index)
             .collect()
     }
 
     /// Status of the watch for the status line.
     pub(super) fn watch_status(&self) -> Option<String> {
-        let w = self.watch.as_ref()?;
+        let w = self.growing.watch.as_ref()?;
         let queued = w.queued_add.len() + w.queued_remove.len();
         let mut s = "watching".to_string();
         if queued > 0 {
             s.push_str(&format!(" ({queued} waiting)"));
         }
-        if let Some(c) = &self.last_change {
+        if let Some(c) = &self.growing.last_change {
             s.push_str(&format!(": last {c}"));
         }
         Some(s)
@@ -413,10 +405,87 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// What a grown map changed in its scene.
+struct GrownScene {
+    id: u64,
+    /// The points before the change.
+    before: Vec<[f32; 2]>,
+    old_grid: Option<GridCells>,
+    /// Index of the first newcomer.
+    first_new: usize,
+    /// The newcomers' and the leavers' image indices.
+    new: Vec<usize>,
+    gone: Vec<usize>,
+    /// Leavers hidden at once (no playback).
+    hidden_now: Vec<usize>,
+}
+
+/// Take a grown map into its scene: the removed images leave (towards the edge, or hidden at
+/// once without playback), the new ones are appended, and the grid, features and map are the
+/// map's.
+fn take_grown_map(
+    scene: &mut Scene,
+    map: Arc<MapState>,
+    removed: &[usize],
+    added: usize,
+    settle: f64,
+) -> GrownScene {
+    let id = scene.id;
+    let used = scene.used_indices();
+    let before = scene.points.clone();
+    let old_grid = scene.grid.clone();
+    let mut hidden_now = vec![];
+    let mut gone = vec![];
+    for &row in removed {
+        if let Some(&i) = used.get(row) {
+            scene.used[i] = false;
+            gone.push(i);
+            if settle > 0.0 {
+                // it leaves the map towards the edge (hidden once out)
+                scene.points[i] = towards_edge(scene.points[i]);
+            } else {
+                hidden_now.push(i);
+            }
+        }
+    }
+    let first_new = scene.len();
+    for row in map.len() - added..map.len() {
+        scene.paths.push(map.paths[row].clone());
+        scene.used.push(true);
+        scene.points.push(map.points[row]);
+        scene.aspects.push(1.0);
+    }
+    let new: Vec<usize> = (first_new..scene.len()).collect();
+    let used = scene.used_indices();
+    if let Some(g) = &map.grid {
+        let mut cells = vec![[0, 0]; scene.len()];
+        for (row, &i) in used.iter().enumerate() {
+            cells[i] = g.cells.get(row).copied().unwrap_or([0, 0]);
+        }
+        scene.grid = Some(GridCells {
+            cols: g.shape.cols as u32,
+            rows: g.shape.rows as u32,
+            cells,
+        });
+    }
+    scene.features = Some(Arc::new(map.reduced.clone()));
+    scene.reduced_rows = used;
+    scene.map = Some(map);
+    GrownScene {
+        id,
+        before,
+        old_grid,
+        first_new,
+        new,
+        gone,
+        hidden_now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{AppState, Effect, Scene, Source};
-    use crate::app::worker::JobRequest;
+    use crate::app::protocol::{GrowJob, JobRequest};
     use std::path::PathBuf;
 
     /// A 50 000-image map told of 1 000 new files (a tenth of them already on it) and 500
@@ -451,7 +520,9 @@ mod tests {
             .drain_effects()
             .into_iter()
             .find_map(|e| match e {
-                Effect::StartJob(JobRequest::Grow { add, remove, .. }) => Some((add, remove)),
+                Effect::StartJob(JobRequest::Grow(GrowJob { add, remove, .. })) => {
+                    Some((add, remove))
+                }
                 _ => None,
             })
             .expect("a grow job starts");

@@ -3,9 +3,10 @@
 //! message that does not fit the scene it is meant for is reported, never dropped in silence.
 
 use super::jobs::JobKind;
-use super::scene::{GridCells, Scene, Source};
+use super::scene::Scene;
 use super::{AppState, Effect};
-use crate::app::worker::Msg;
+use crate::app::protocol::Msg;
+use crate::app::protocol::{GridCells, Source};
 use crate::layout_io::LayoutEntry;
 use crate::progress::Stage;
 use crate::render::{AtlasPlan, PreparedCell};
@@ -97,9 +98,9 @@ impl AppState {
 
     /// A warning for the panel (kept, newest last).
     pub fn warn(&mut self, text: String) {
-        self.warnings.push(text);
-        if self.warnings.len() > MAX_WARNINGS {
-            self.warnings.remove(0);
+        self.overlays.warnings.push(text);
+        if self.overlays.warnings.len() > MAX_WARNINGS {
+            self.overlays.warnings.remove(0);
         }
     }
 
@@ -139,7 +140,7 @@ impl AppState {
         }
         let mut scene = Scene::new(scene_id, source, paths);
         scene.capacity = scene.capacity.max(plan.count);
-        self.highlights.clear();
+        self.growing.highlights.clear();
         self.effects.push(Effect::CreateScene {
             scene: scene_id,
             plan,
@@ -147,8 +148,8 @@ impl AppState {
         self.effects.push(Effect::Positions { scene: scene_id });
         self.pending = Some(scene);
         self.t = 0.0;
-        self.hovered = None;
-        self.lightbox = None;
+        self.overlays.hovered = None;
+        self.overlays.lightbox = None;
         self.fit_camera(false);
     }
 
@@ -193,7 +194,7 @@ impl AppState {
                 }
             }
         }
-        if self.camera_fitted {
+        if self.framing.fitted {
             self.fit_camera(true);
         }
     }
@@ -291,7 +292,7 @@ impl AppState {
         scene.tsne_known = true;
         self.effects.push(Effect::Positions { scene: id });
         // refit once per frame (in update), not once per message
-        self.refit = true;
+        self.framing.refit = true;
     }
 
     fn on_grid(&mut self, cols: u32, rows: u32, cells: Vec<[u32; 2]>) {
@@ -348,10 +349,10 @@ impl AppState {
         }
         if matches!(job.kind, JobKind::Analyze | JobKind::Load) {
             // another map: the watch (and what it queued) starts over on its folder
-            self.watch = None;
+            self.growing.watch = None;
         }
         self.maybe_start_watch();
-        if self.camera_fitted {
+        if self.framing.fitted {
             self.fit_camera(true);
         }
         if std::mem::take(&mut self.retsne_after_job) {
@@ -368,7 +369,7 @@ impl AppState {
         let kind = self.job.as_ref().map(|j| j.kind);
         // put things back as a cancel would, then say why
         self.cancel_job();
-        self.notices.pop();
+        self.overlays.notices.pop();
         let what = match kind {
             Some(JobKind::Load) => "loading failed",
             Some(JobKind::Retsne) => "t-SNE failed",

@@ -1,9 +1,9 @@
 //! Jobs and restore: starting, replacing and cancelling the one background job, and putting a
 //! scene back as it was when a t-SNE re-run is cancelled or fails.
 
-use super::scene::{AnalysisSettings, GridCells};
 use super::{AppState, Effect, SharedSettings, STILL_COMPUTING};
-use crate::app::worker::JobRequest;
+use crate::app::protocol::JobRequest;
+use crate::app::protocol::{AnalysisSettings, GridCells};
 use crate::progress::Stage;
 use ndarray::Array2;
 use std::path::PathBuf;
@@ -68,7 +68,7 @@ pub(super) struct Restore {
     perplexity: f32,
     theta: f32,
     tsne_known: bool,
-    map: Option<Arc<crate::grow::MapState>>,
+    map: Option<Arc<crate::map::MapState>>,
     sliders: AnalysisSettings,
 }
 
@@ -107,7 +107,7 @@ impl AppState {
             JobKind::Grow => {}
         }
         self.notify("cancelled; the previous layout is kept");
-        if self.camera_fitted {
+        if self.framing.fitted {
             self.fit_camera(true);
         }
     }
@@ -179,19 +179,22 @@ impl AppState {
     pub(super) fn start_analyze(&mut self, dir: Option<PathBuf>) {
         let scene = self.next_id();
         let (job, cancel, settings) = self.new_job(JobKind::Analyze, scene);
-        self.effects.push(Effect::StartJob(JobRequest::Analyze {
-            job,
-            dir,
-            settings,
-            cancel,
-        }));
+        self.effects.push(Effect::StartJob(JobRequest::Analyze(
+            crate::app::protocol::AnalyzeJob {
+                job,
+                dir,
+                settings,
+                cancel,
+            },
+        )));
     }
 
     pub(super) fn start_load(&mut self, path: PathBuf) {
         let scene = self.next_id();
         let (job, cancel, _) = self.new_job(JobKind::Load, scene);
-        self.effects
-            .push(Effect::StartJob(JobRequest::Load { job, path, cancel }));
+        self.effects.push(Effect::StartJob(JobRequest::Load(
+            crate::app::protocol::LoadJob { job, path, cancel },
+        )));
     }
 
     pub(super) fn start_retsne(&mut self) {
@@ -243,7 +246,10 @@ impl AppState {
         let features = scene
             .features
             .clone()
-            .map(|f| (f, scene.reduced_rows.clone()));
+            .map(|reduced| crate::app::protocol::SceneFeatures {
+                reduced,
+                rows: scene.reduced_rows.clone(),
+            });
         let used = scene.used_indices();
         let paths: Vec<PathBuf> = used.iter().map(|&i| scene.paths[i].clone()).collect();
         let map = scene.map.clone();
@@ -272,15 +278,17 @@ impl AppState {
             scene.grid = None;
         }
         self.effects.push(Effect::Grid { scene: scene_id });
-        self.effects.push(Effect::StartJob(JobRequest::Retsne {
-            job,
-            features,
-            paths,
-            used,
-            map,
-            settings: shared,
-            cancel,
-        }));
+        self.effects.push(Effect::StartJob(JobRequest::Retsne(
+            crate::app::protocol::RetsneJob {
+                job,
+                features,
+                paths,
+                used,
+                map,
+                settings: shared,
+                cancel,
+            },
+        )));
     }
 
     pub(super) fn save_json(&mut self, path: PathBuf) {

@@ -1,18 +1,19 @@
 //! App state: everything the live viewer knows and decides, with no window and no GPU, so it
 //! can be driven by tests. Input arrives as [`Action`]s (keys, GUI) and [`Msg`]s (background
 //! jobs); the state changes and queues [`Effect`]s that the nannou glue carries out (GPU
-//! uploads, starting jobs, dialogs, screenshots).
-
+//! uploads, starting jobs, dialogs, screenshots). What it shares with the workers (jobs,
+//! messages, settings) is in [`crate::app::protocol`], which knows neither side.
 //!
 //! Rooms: [`scene`] (what is shown), [`jobs`] (the background job and restore), [`actions`]
 //! (user intents), [`handlers`] (one function per background message), [`effects`] (work for
 //! the glue), [`growing`] (a watched map grows), [`settle`] and [`glide`] (changes shown at a
 //! watchable pace), [`replies`] (helper threads' answers), [`capture`] (frame captures and
-//! their folder).
+//! their folder), [`gallery`] (the unattended tour).
 
 mod actions;
 mod capture;
 mod effects;
+pub mod gallery;
 mod glide;
 mod growing;
 mod handlers;
@@ -26,17 +27,13 @@ pub use capture::{capture_folder, CaptureFolder};
 pub use effects::Effect;
 pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
-pub use scene::{spiral, AnalysisSettings, GridCells, Scene, Source, ViewSettings};
+pub use scene::{spiral, Scene, ViewSettings};
 
-use super::gallery::Gallery;
-use super::worker::DialogKind;
+use crate::app::protocol::{AnalysisSettings, DialogKind, GridCells, SharedSettings, Source};
 use crate::render::{Camera, LayoutParams};
+use gallery::Gallery;
 use jobs::job_verb;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-/// Analysis settings shared with a running job.
-pub type SharedSettings = Arc<Mutex<AnalysisSettings>>;
 
 /// Why a layout cannot be saved while a job runs.
 pub(crate) const STILL_COMPUTING: &str =
@@ -71,49 +68,120 @@ pub struct AppState {
     /// Layout blend 0 = t-SNE … 1 = grid (eased on the GPU).
     pub t: f32,
     pub camera: Camera,
-    /// Camera glide: from, to, start time, duration.
-    camera_anim: Option<(Camera, Camera, f64, f64)>,
-    /// `--capture-every SECONDS DIR`: numbered frames for making videos.
-    pub capture_every: Option<(f64, PathBuf)>,
-    next_capture: f64,
-    capture_index: u32,
-    /// Capture folders found missing, being made or that could not be made (see
-    /// [`capture`]); a folder not in here is taken to be there.
-    capture_folders: std::collections::HashMap<PathBuf, CaptureFolder>,
-    /// The user has not moved the camera since the last fit (so refits follow layout changes).
-    pub camera_fitted: bool,
-    /// The layout moved: refit (if fitted) once in the next update.
-    refit: bool,
+    /// How the camera follows the layout: its glide, fits and the panel's inset.
+    pub framing: Framing,
+    /// Screenshots and frame captures.
+    pub captures: Captures,
+    /// What is drawn over the layout: panel, help, hover, lightbox, notices, warnings.
+    pub overlays: Overlays,
+    /// A map that grows: the folder watch, the autosave, newcomers and leavers.
+    pub growing: GrowingMap,
     /// Perplexity/theta changed while a layout was loading: re-run t-SNE when it is loaded.
     retsne_after_job: bool,
     /// For a loaded layout with unknown t-SNE settings: the slider values when the user
     /// unlocked them (`None`: the sliders stay disabled).
     pub tsne_unlocked: Option<AnalysisSettings>,
-    pub gui_visible: bool,
-    pub help_visible: bool,
-    pub fullscreen: bool,
-    pub hovered: Option<usize>,
-    pub lightbox: Option<usize>,
     pub gallery: Gallery,
-    pub notices: Vec<Notice>,
-    /// GPU errors so far (uncaptured by the renderer, survived), for the status line.
-    pub gpu_errors: u64,
-    /// Background work of the glue for the status line (e.g. a screenshot's tiles).
-    pub glue_status: Option<String>,
-    pub warnings: Vec<String>,
-    /// When no file dialog could be shown: a path typed into the panel instead.
-    pub path_prompt: Option<(DialogKind, String)>,
     pub effects: Vec<Effect>,
-    /// Pixels at the left of the window covered by the GUI panel (fits keep clear of it).
-    pub left_inset_px: f32,
-    /// Folder for `S` screenshots.
-    pub screenshot_dir: PathBuf,
     pub now: f64,
     /// Seconds over which an optimizer run (analysis, re-run, new images) is played back;
     /// 0: shown as fast as it computes (`--settle-seconds`).
     pub settle_seconds: f64,
     /// The run being played back, for this scene (see [`crate::app::playback`]).
     pub(crate) playback: Option<(u64, crate::app::playback::Playback)>,
+    next_id: u64,
+}
+
+/// A camera glide: from, to, when it started, how long it takes (seconds).
+#[derive(Clone, Copy, Debug)]
+pub struct CameraGlide {
+    pub from: Camera,
+    pub to: Camera,
+    pub start: f64,
+    pub duration: f64,
+}
+
+/// How the camera follows the layout.
+#[derive(Debug)]
+pub struct Framing {
+    /// The camera gliding to a new fit or gallery stop.
+    pub glide: Option<CameraGlide>,
+    /// The user has not moved the camera since the last fit (so refits follow layout changes).
+    pub fitted: bool,
+    /// The layout moved: refit (if fitted) once in the next update.
+    pub refit: bool,
+    /// Pixels at the left of the window covered by the GUI panel (fits keep clear of it).
+    pub left_inset_px: f32,
+}
+
+/// `--capture-every SECONDS DIR`: numbered frames for making videos.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaptureEvery {
+    pub seconds: f64,
+    pub dir: PathBuf,
+}
+
+/// Screenshots (`S`) and frame captures (`C`, `--capture-every`).
+#[derive(Debug)]
+pub struct Captures {
+    pub every: Option<CaptureEvery>,
+    /// When the next `--capture-every` frame is due.
+    pub(crate) next: f64,
+    /// Number of the next `--capture-every` frame.
+    pub(crate) index: u32,
+    /// Capture folders found missing, being made or that could not be made (see
+    /// [`capture`]); a folder not in here is taken to be there.
+    pub(crate) folders: std::collections::HashMap<PathBuf, CaptureFolder>,
+    /// Folder for `S` screenshots.
+    pub screenshot_dir: PathBuf,
+    pub(crate) screenshot_count: u32,
+    pub(crate) capture_count: u32,
+}
+
+/// A path typed into the panel when no file dialog could be shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathPrompt {
+    pub kind: DialogKind,
+    pub text: String,
+}
+
+/// What is drawn over the layout.
+#[derive(Debug)]
+pub struct Overlays {
+    pub gui_visible: bool,
+    pub help_visible: bool,
+    pub fullscreen: bool,
+    pub hovered: Option<usize>,
+    pub lightbox: Option<usize>,
+    pub notices: Vec<Notice>,
+    pub warnings: Vec<String>,
+    /// When no file dialog could be shown: a path typed into the panel instead.
+    pub path_prompt: Option<PathPrompt>,
+    /// Background work of the glue for the status line (e.g. a screenshot's tiles).
+    pub glue_status: Option<String>,
+    /// GPU errors so far (uncaptured by the renderer, survived), for the status line.
+    pub gpu_errors: u64,
+}
+
+/// A newly joined image, highlighted until `until`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Highlight {
+    pub index: usize,
+    pub until: f64,
+}
+
+/// A removed image leaving the map: fading out from `start`, hidden at `end`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Leaving {
+    pub scene: u64,
+    pub index: usize,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// A map that grows while it is shown.
+#[derive(Debug, Default)]
+pub struct GrowingMap {
     /// `--watch`: watch the map's folder for new and removed images (once a map is shown).
     pub watch_wanted: bool,
     /// The folder to watch (`--watch` with a folder given); else the map's folder.
@@ -121,18 +189,14 @@ pub struct AppState {
     pub watch: Option<WatchState>,
     /// `--autosave FILE`: the layout and its map file written after every change.
     pub autosave: Option<PathBuf>,
-    /// Newly joined images (scene index) and until when they are highlighted.
-    highlights: Vec<(usize, f64)>,
+    /// Newly joined images and until when they are highlighted.
+    pub(crate) highlights: Vec<Highlight>,
     /// The last change of a growing map, for the status line.
-    last_change: Option<String>,
+    pub(crate) last_change: Option<String>,
     /// Grid cells gliding after the map grew (see `glide`).
-    glide: Option<(u64, crate::app::playback::CellGlide)>,
-    /// Removed images (scene, index) leaving from the first time on, fading out, and hidden
-    /// at the second.
-    hide_at: Vec<(u64, usize, f64, f64)>,
-    next_id: u64,
-    screenshot_count: u32,
-    capture_count: u32,
+    pub(crate) glide: Option<(u64, crate::app::playback::CellGlide)>,
+    /// Removed images leaving from the first time on, fading out, and hidden at the second.
+    pub(crate) leaving: Vec<Leaving>,
 }
 
 impl AppState {
@@ -145,43 +209,42 @@ impl AppState {
             job: None,
             t: 0.0,
             camera: Camera::new(viewport),
-            camera_anim: None,
-            capture_every: None,
-            next_capture: 0.0,
-            capture_index: 0,
-            capture_folders: Default::default(),
-            camera_fitted: true,
-            refit: false,
+            framing: Framing {
+                glide: None,
+                fitted: true,
+                refit: false,
+                left_inset_px: 0.0,
+            },
+            captures: Captures {
+                every: None,
+                next: 0.0,
+                index: 0,
+                folders: Default::default(),
+                screenshot_dir: PathBuf::from("."),
+                screenshot_count: 0,
+                capture_count: 0,
+            },
+            overlays: Overlays {
+                gui_visible: true,
+                help_visible: false,
+                fullscreen: false,
+                hovered: None,
+                lightbox: None,
+                notices: vec![],
+                warnings: vec![],
+                path_prompt: None,
+                glue_status: None,
+                gpu_errors: 0,
+            },
+            growing: GrowingMap::default(),
             retsne_after_job: false,
             tsne_unlocked: None,
-            gui_visible: true,
-            help_visible: false,
-            fullscreen: false,
-            hovered: None,
-            lightbox: None,
             gallery: Gallery::default(),
-            notices: vec![],
-            gpu_errors: 0,
-            glue_status: None,
-            warnings: vec![],
-            path_prompt: None,
             effects: vec![],
-            left_inset_px: 0.0,
-            screenshot_dir: PathBuf::from("."),
             now: 0.0,
             settle_seconds: DEFAULT_SETTLE_SECONDS,
             playback: None,
-            watch_wanted: false,
-            watch_dir: None,
-            watch: None,
-            autosave: None,
-            highlights: vec![],
-            last_change: None,
-            glide: None,
-            hide_at: vec![],
             next_id: 1,
-            screenshot_count: 0,
-            capture_count: 0,
         }
     }
 
@@ -234,7 +297,7 @@ impl AppState {
 
     pub fn notify(&mut self, text: impl Into<String>) {
         let until = self.now + 4.0;
-        self.notices.push(Notice {
+        self.overlays.notices.push(Notice {
             text: text.into(),
             is_error: false,
             until,
@@ -243,7 +306,7 @@ impl AppState {
 
     pub fn error(&mut self, text: impl Into<String>) {
         let until = self.now + 8.0;
-        self.notices.push(Notice {
+        self.overlays.notices.push(Notice {
             text: text.into(),
             is_error: true,
             until,
@@ -252,7 +315,7 @@ impl AppState {
 
     pub fn set_viewport(&mut self, viewport: [f32; 2]) {
         self.camera.set_viewport(viewport);
-        if self.camera_fitted {
+        if self.framing.fitted {
             self.fit_camera(false);
         }
     }
@@ -265,8 +328,8 @@ impl AppState {
         };
         // Fit into the part of the window right of the panel, when the panel is shown.
         let [w, h] = self.camera.viewport;
-        let inset = if self.gui_visible {
-            self.left_inset_px.clamp(0.0, w * 0.5)
+        let inset = if self.overlays.gui_visible {
+            self.framing.left_inset_px.clamp(0.0, w * 0.5)
         } else {
             0.0
         };
@@ -276,12 +339,17 @@ impl AppState {
         target.set_viewport([w, h]);
         target.center[0] -= inset / 2.0 / target.zoom.max(1e-9);
         if animate {
-            self.camera_anim = Some((self.camera, target, self.now, CAMERA_SECONDS));
+            self.framing.glide = Some(CameraGlide {
+                from: self.camera,
+                to: target,
+                start: self.now,
+                duration: CAMERA_SECONDS,
+            });
         } else {
-            self.camera_anim = None;
+            self.framing.glide = None;
             self.camera = target;
         }
-        self.camera_fitted = true;
+        self.framing.fitted = true;
     }
 
     /// Advance time: the layout blend, the camera glide, the gallery tour, notices.
@@ -291,7 +359,7 @@ impl AppState {
         self.advance_playback(now);
         self.advance_glide(now);
         self.maybe_start_grow();
-        if std::mem::take(&mut self.refit) && self.camera_fitted {
+        if std::mem::take(&mut self.framing.refit) && self.framing.fitted {
             self.fit_camera(false);
         }
         let target = self.target_t();
@@ -301,7 +369,13 @@ impl AppState {
         } else if self.t > target {
             self.t = (self.t - step).max(target);
         }
-        if let Some((from, to, start, duration)) = self.camera_anim {
+        if let Some(CameraGlide {
+            from,
+            to,
+            start,
+            duration,
+        }) = self.framing.glide
+        {
             let u = ((now - start) / duration.max(1e-3)).clamp(0.0, 1.0) as f32;
             let e = crate::render::ease(u);
             self.camera.center = [
@@ -311,7 +385,7 @@ impl AppState {
             // zoom glides geometrically
             self.camera.zoom = from.zoom * (to.zoom / from.zoom.max(1e-9)).powf(e);
             if u >= 1.0 {
-                self.camera_anim = None;
+                self.framing.glide = None;
             }
         }
         if self.gallery.enabled {
@@ -326,29 +400,38 @@ impl AppState {
             }
             if tick.visiting.is_some() {
                 // one caption at a time, however many arrived
-                self.notices.retain(|n| n.text != JOINED_CAPTION);
+                self.overlays.notices.retain(|n| n.text != JOINED_CAPTION);
                 self.notify(JOINED_CAPTION);
             }
             if let Some(camera) = tick.camera {
-                self.camera_anim = Some((self.camera, camera, now, super::gallery::MOVE_SECONDS));
-                self.camera_fitted = false;
+                self.framing.glide = Some(CameraGlide {
+                    from: self.camera,
+                    to: camera,
+                    start: now,
+                    duration: gallery::MOVE_SECONDS,
+                });
+                self.framing.fitted = false;
             }
         }
-        if let Some((every, dir)) = &self.capture_every {
-            if now >= self.next_capture {
-                self.capture_index += 1;
-                let path = dir.join(format!("frame-{:06}.png", self.capture_index));
+        if let Some(CaptureEvery {
+            seconds: every,
+            dir,
+        }) = &self.captures.every
+        {
+            if now >= self.captures.next {
+                self.captures.index += 1;
+                let path = dir.join(format!("frame-{:06}.png", self.captures.index));
                 // on a fixed cadence (no drift by a frame per capture); slots missed in a
                 // stall are skipped, not made up in a burst
                 let every = every.max(0.01);
-                self.next_capture += every;
-                while self.next_capture <= now {
-                    self.next_capture += every;
+                self.captures.next += every;
+                while self.captures.next <= now {
+                    self.captures.next += every;
                 }
                 self.capture(path);
             }
         }
-        self.notices.retain(|n| n.until > now);
+        self.overlays.notices.retain(|n| n.until > now);
     }
 
     /// One line for the status bar: image count, layout, what the background work does.
@@ -392,14 +475,17 @@ impl AppState {
         if let Some(w) = self.watch_status() {
             parts.push(w);
         }
-        if let Some(s) = &self.glue_status {
+        if let Some(s) = &self.overlays.glue_status {
             parts.push(s.clone());
         }
         if self.gallery.enabled {
             parts.push("gallery tour".into());
         }
-        if self.gpu_errors > 0 {
-            parts.push(format!("{} GPU errors (see warnings)", self.gpu_errors));
+        if self.overlays.gpu_errors > 0 {
+            parts.push(format!(
+                "{} GPU errors (see warnings)",
+                self.overlays.gpu_errors
+            ));
         }
         parts.join(" · ")
     }

@@ -2,7 +2,7 @@
 //! looked at, a thumbnail reloaded onto a rebuilt or grown atlas.
 
 use super::{AppState, Effect};
-use crate::app::worker::DialogKind;
+use crate::app::protocol::DialogKind;
 use crate::render::PreparedCell;
 use std::path::PathBuf;
 
@@ -27,7 +27,10 @@ impl AppState {
                     DialogKind::SaveScreenshot => "layout.png",
                     _ => "",
                 };
-                self.path_prompt = Some((kind, suggestion.to_string()));
+                self.overlays.path_prompt = Some(super::PathPrompt {
+                    kind,
+                    text: suggestion.to_string(),
+                });
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The scene: what is shown — the images of one layout, their t-SNE points, grid cells and
 //! visibility — and the view/analysis settings of the original app.
 
+use crate::app::protocol::{GridCells, Source};
 use crate::layout_io::LayoutEntry;
 use crate::render::{LayoutGeometry, LayoutParams, WorldRect};
 use ndarray::Array2;
@@ -25,40 +26,6 @@ impl Default for ViewSettings {
             image_size: 1.0,
         }
     }
-}
-
-/// The original app's analysis parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AnalysisSettings {
-    pub max_images: usize,
-    pub perplexity: f32,
-    pub theta: f32,
-}
-
-impl Default for AnalysisSettings {
-    fn default() -> Self {
-        AnalysisSettings {
-            max_images: 500,
-            perplexity: 50.0,
-            theta: 0.3,
-        }
-    }
-}
-
-/// Where a scene's images came from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Source {
-    Folder(PathBuf),
-    Json(PathBuf),
-}
-
-/// Grid cells of a scene.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GridCells {
-    pub cols: u32,
-    pub rows: u32,
-    /// One cell per image (index = image index); hidden images have `[0, 0]`.
-    pub cells: Vec<[u32; 2]>,
 }
 
 /// A set of images on screen (or being built), with its layouts.
@@ -87,7 +54,7 @@ pub struct Scene {
     pub tsne_known: bool,
     /// The growing map (PCA basis, features, raw embedding, grid) of the used images, in order
     /// of their indices; `None` until a job made it (or for a layout without a map file).
-    pub map: Option<Arc<crate::grow::MapState>>,
+    pub map: Option<Arc<crate::map::MapState>>,
     /// Images the scene's GPU atlas has room for (at least `len()`).
     pub capacity: usize,
 }

@@ -2,20 +2,22 @@
 //! streaming what it finds to the UI and stopping promptly when cancelled.
 
 use super::reporter::{read, ChannelReporter};
-use super::{Msg, Workers};
-use crate::app::state::{AnalysisSettings, GridCells, SharedSettings, Source};
+use super::Workers;
+use crate::app::protocol::{
+    atlas_plan, AnalysisSettings, GridCells, Msg, RetsneJob, SharedSettings, Source,
+};
 use crate::grid::GridAssignment;
-use crate::grow::{Frame, MapState};
+use crate::map::{Frame, MapState};
 use crate::pca::PcaBasis;
-use crate::pipeline::{self, AnalyzeOptions};
+use crate::pipeline::{self, AnalysisHooks, AnalyzeOptions};
 use crate::progress::{Reporter, Stage};
-use crate::render::{AtlasConfig, AtlasPlan};
 use anyhow::{anyhow, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 impl Workers {
     /// The analysis options of a job: the workers' own, with the sliders' values.
@@ -28,7 +30,7 @@ impl Workers {
     }
 
     /// Analyze `dir`, or the bundled demo set (unpacked into the cache here, off the render
-    /// thread).
+    /// thread): [`pipeline::analyze_with`], each step streamed to the window.
     pub(super) fn analyze(
         &self,
         job: u64,
@@ -40,74 +42,23 @@ impl Workers {
         let rep = ChannelReporter::new(self, job, cancel.clone(), settings.clone(), true);
         let dir = match dir {
             Some(d) => d.to_path_buf(),
-            None => crate::demo::demo_dir(&self.cache)
+            None => crate::input::demo::demo_dir(&self.cache)
                 .map_err(|e| anyhow!("cannot unpack the demo set: {e}"))?,
         };
-        let paths = pipeline::scan_folder(&dir, &opts, &rep)?;
-        let plan = atlas_plan(self.capacity_for(paths.len()))?;
-        rep.set_plan(plan);
-        self.send(Msg::Scanned {
-            job,
-            paths: paths.clone(),
-            source: Source::Folder(dir.clone()),
-            plan,
-        });
         let model = self.model()?;
-        let set = pipeline::extract_features(&paths, &model, &opts.preprocess, &self.cache, &rep)?;
-        if set.paths.is_empty() {
-            return Err(anyhow!("none of the {} images could be used", paths.len()));
-        }
-        let rows = set.indices.clone();
-        let mut skipped = vec![true; paths.len()];
-        for &i in &rows {
-            skipped[i] = false;
-        }
-        for (index, _) in skipped.iter().enumerate().filter(|(_, s)| **s) {
-            self.send(Msg::Missing { job, index });
-        }
-        let reduced = Arc::new(pipeline::reduce(&set.features, opts.pca_dims, &rep));
-        let basis = PcaBasis::from_scores(set.features.view(), reduced.view());
-        self.send(Msg::Features {
+        let hooks = AppHooks {
+            workers: self,
             job,
-            features: reduced.clone(),
-            rows,
-        });
-        let (raw, grid) = self.embed_and_grid(job, &reduced, &rep, &settings)?;
-        let key = pipeline::feature_key(&model, &opts.preprocess);
-        self.send_map(job, set.paths, &reduced, raw, grid, basis, key);
-        Ok(())
-    }
-
-    /// The growing map of a finished layout (the worker's preprocessing and grid aspect).
-    #[allow(clippy::too_many_arguments)]
-    fn send_map(
-        &self,
-        job: u64,
-        paths: Vec<PathBuf>,
-        reduced: &Array2<f32>,
-        raw: Vec<[f32; 2]>,
-        grid: GridAssignment,
-        basis: PcaBasis,
-        feature_key: String,
-    ) {
-        let frame = Frame::of(&raw);
-        let map = MapState {
-            known: vec![true; paths.len()],
-            paths,
-            points: pipeline::normalize_raw(&raw),
-            embedding: raw,
-            frame,
-            reduced: reduced.clone(),
-            basis,
-            feature_key,
-            preprocess: self.options.preprocess,
-            aspect: self.options.aspect,
-            grid: Some(grid),
+            rep: &rep,
+            settings: &settings,
         };
+        let analysis = pipeline::analyze_with(&dir, &opts, &model, &rep, &hooks)?;
+        let map = MapState::from_analysis(&analysis, self.options.preprocess, self.options.aspect);
         self.send(Msg::Map {
             job,
             map: Arc::new(map),
         });
+        Ok(())
     }
 
     /// Open a layout JSON: points (and stored grid, t-SNE settings) first, then thumbnails
@@ -140,7 +91,7 @@ impl Workers {
             tsne: loaded.tsne.map(|t| [t.perplexity, t.theta]),
         });
         // Its growing map, when the sidecar beside it belongs to it.
-        let sidecar = crate::grow::sidecar_path(path);
+        let sidecar = crate::map::sidecar_path(path);
         if sidecar.exists() {
             match MapState::load(&sidecar, path, &loaded.entries) {
                 Ok(map) => self.send(Msg::Map {
@@ -160,7 +111,7 @@ impl Workers {
             if rep.cancelled() {
                 return;
             }
-            match crate::cells::load_cell(p, &self.cache, &plan) {
+            match crate::cache::thumbnails::load_cell(p, &self.cache, &plan) {
                 Ok(cell) => self.send(Msg::Thumb { job, index, cell }),
                 Err(e) => {
                     // missing files were reported once, in total, by open_layout
@@ -198,46 +149,38 @@ impl Workers {
     }
 
     /// Re-run t-SNE and the grid on a scene, extracting the features first when it has none.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn retsne(
-        &self,
-        job: u64,
-        features: Option<(Arc<Array2<f32>>, Vec<usize>)>,
-        paths: &[PathBuf],
-        used: &[usize],
-        map: Option<Arc<MapState>>,
-        settings: SharedSettings,
-        cancel: Arc<AtomicBool>,
-    ) -> Result<()> {
+    pub(super) fn retsne(&self, req: RetsneJob) -> Result<()> {
+        let RetsneJob {
+            job,
+            features,
+            paths,
+            used,
+            map,
+            settings,
+            cancel,
+        } = req;
         let rep = ChannelReporter::new(self, job, cancel, settings.clone(), false);
         // what the new map keeps: the old map's basis, or the one fitted here
         let mut fitted: Option<(PcaBasis, String)> = map
             .as_ref()
             .map(|m| (m.basis.clone(), m.feature_key.clone()));
-        let mut map_paths: Vec<PathBuf> = paths.to_vec();
+        let mut map_paths: Vec<PathBuf> = paths.clone();
         let reduced = match features {
-            Some((f, _)) => f,
+            Some(f) => f.reduced,
             None => {
                 // A loaded layout has no features yet: extract them (usually from the cache).
                 let model = self.model()?;
-                let prep = &self.options.preprocess;
-                let set = pipeline::extract_features(paths, &model, prep, &self.cache, &rep)?;
-                if set.paths.is_empty() {
-                    return Err(anyhow!("none of the images could be used"));
-                }
+                let f = pipeline::features_and_pca(&paths, &model, &self.options, &rep)?;
                 // rows are positions in `paths`; `used` maps them to image indices
-                let rows: Vec<usize> = set
+                let rows: Vec<usize> = f
+                    .set
                     .indices
                     .iter()
                     .filter_map(|&i| used.get(i).copied())
                     .collect();
-                let reduced =
-                    Arc::new(pipeline::reduce(&set.features, self.options.pca_dims, &rep));
-                fitted = Some((
-                    PcaBasis::from_scores(set.features.view(), reduced.view()),
-                    pipeline::feature_key(&model, prep),
-                ));
-                map_paths = set.paths.clone();
+                let reduced = Arc::new(f.reduced);
+                fitted = Some((f.basis, f.feature_key));
+                map_paths = f.set.paths;
                 self.send(Msg::Features {
                     job,
                     features: reduced.clone(),
@@ -249,7 +192,23 @@ impl Workers {
         let (raw, grid) = self.embed_and_grid(job, &reduced, &rep, &settings)?;
         if let Some((basis, key)) = fitted {
             if map_paths.len() == reduced.nrows() {
-                self.send_map(job, map_paths, &reduced, raw, grid, basis, key);
+                let map = MapState {
+                    known: vec![true; map_paths.len()],
+                    paths: map_paths,
+                    points: pipeline::normalize_raw(&raw),
+                    frame: Frame::of(&raw),
+                    embedding: raw,
+                    reduced: (*reduced).clone(),
+                    basis,
+                    feature_key: key,
+                    preprocess: self.options.preprocess,
+                    aspect: self.options.aspect,
+                    grid: Some(grid),
+                };
+                self.send(Msg::Map {
+                    job,
+                    map: Arc::new(map),
+                });
             }
         }
         Ok(())
@@ -302,9 +261,58 @@ impl Workers {
     }
 }
 
-/// The atlas plan for `count` images. It uses the portable default device limits (every GPU
-/// has at least those), so the plan made here fits the window's device.
-pub fn atlas_plan(count: usize) -> Result<AtlasPlan> {
-    AtlasPlan::new(count, &AtlasConfig::default(), &wgpu::Limits::default())
-        .map_err(|e| anyhow!("{e}"))
+/// The app's side of the one analyze driver: the scanned list and its atlas plan, the reduced
+/// features, images that could not be used, and t-SNE restarted while the sliders move.
+struct AppHooks<'a> {
+    workers: &'a Workers,
+    job: u64,
+    rep: &'a ChannelReporter<'a>,
+    settings: &'a SharedSettings,
+}
+
+impl AnalysisHooks for AppHooks<'_> {
+    fn scanned(&self, dir: &Path, paths: &[PathBuf]) -> Result<()> {
+        let plan = atlas_plan(self.workers.capacity_for(paths.len()))?;
+        self.rep.set_plan(plan);
+        self.workers.send(Msg::Scanned {
+            job: self.job,
+            paths: paths.to_vec(),
+            source: Source::Folder(dir.to_path_buf()),
+            plan,
+        });
+        Ok(())
+    }
+
+    fn reduced(&self, reduced: &Array2<f32>, rows: &[usize], scanned: usize) {
+        let mut skipped = vec![true; scanned];
+        for &i in rows {
+            skipped[i] = false;
+        }
+        for (index, _) in skipped.iter().enumerate().filter(|(_, s)| **s) {
+            self.workers.send(Msg::Missing {
+                job: self.job,
+                index,
+            });
+        }
+        self.workers.send(Msg::Features {
+            job: self.job,
+            features: Arc::new(reduced.clone()),
+            rows: rows.to_vec(),
+        });
+    }
+
+    fn embed_and_grid(
+        &self,
+        reduced: &Array2<f32>,
+        _opts: &AnalyzeOptions,
+        _rep: &dyn Reporter,
+        timings: &mut Vec<(Stage, Duration)>,
+    ) -> Result<(Vec<[f32; 2]>, GridAssignment)> {
+        let t = Instant::now();
+        let result = self
+            .workers
+            .embed_and_grid(self.job, reduced, self.rep, self.settings);
+        timings.push((Stage::Tsne, t.elapsed()));
+        result
+    }
 }

@@ -14,7 +14,7 @@ impl Workers {
         let spawned = self.spawn("itl-lightbox", move || {
             // the detail tier's decoder and disk cache: JPEGs DCT-scaled towards the lightbox
             // size, the result kept (keyed by content) so that reopening it is fast
-            let image = crate::detail_decode::load_detail(&path, &this.cache, LIGHTBOX_SIDE)
+            let image = crate::detail::decode::load_detail(&path, &this.cache, LIGHTBOX_SIDE)
                 .map_err(|e| format!("{}: {e}", path.display()));
             this.send(Msg::Lightbox { index, image });
         });

@@ -3,25 +3,23 @@
 //! ([`Msg`]) so a frame never waits for disk or computation. Jobs stop promptly when their
 //! cancel flag is set.
 //!
-//! Rooms: [`messages`] (what goes over the channel), [`jobs`] (analyze, load, re-run),
+//! What goes over the channel is in [`crate::app::protocol`]. Rooms: [`jobs`] (analyze, load, re-run),
 //! [`reporter`] (progress for the GUI), [`saving`], [`dialogs`], [`lightbox`], [`reload`]
-//! (thumbnails back onto a rebuilt GPU atlas), [`grow`] (new images join the map, removed ones
-//! leave), [`watching`] (the folder watch and the autosave).
+//! (thumbnails back onto a rebuilt GPU atlas), [`newcomers`] (new images join the map, removed
+//! ones leave, through [`crate::map::grow()`]), [`watching`] (the folder watch and the autosave).
 
 mod dialogs;
-mod grow;
 mod jobs;
 mod lightbox;
-mod messages;
+mod newcomers;
 mod reload;
 mod reporter;
 mod saving;
 mod watching;
 
-pub use jobs::atlas_plan;
-pub use messages::{DialogKind, JobRequest, Msg};
-pub use watching::{common_folder, write_autosave, AutosaveRequest};
+pub use watching::write_autosave;
 
+use crate::app::protocol::{capacity_with_headroom, AutosaveRequest, DialogKind, JobRequest, Msg};
 use crate::cache::Cache;
 use crate::features::FeatureModel;
 use crate::pipeline::{self, AnalyzeOptions};
@@ -29,11 +27,6 @@ use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, OnceLock};
-
-/// A growing scene's atlas capacity for `count` images: a quarter more, at least 16.
-pub fn capacity_with_headroom(count: usize) -> usize {
-    count + (count / 4).max(16)
-}
 
 /// Send a live t-SNE frame every this many iterations.
 pub const TSNE_FRAME_EVERY: usize = 5;
@@ -133,40 +126,12 @@ impl Workers {
             // error instead of leaving the UI waiting for a job that will never finish.
             let run = || {
                 this.install(|| match request {
-                    JobRequest::Analyze {
-                        job,
-                        dir,
-                        settings,
-                        cancel,
-                    } => this.analyze(job, dir.as_deref(), settings, cancel),
-                    JobRequest::Load { job, path, cancel } => this.load(job, &path, cancel),
-                    JobRequest::Retsne {
-                        job,
-                        features,
-                        paths,
-                        used,
-                        map,
-                        settings,
-                        cancel,
-                    } => this.retsne(job, features, &paths, &used, map, settings, cancel),
-                    JobRequest::Grow {
-                        job,
-                        map,
-                        layout,
-                        grid_size,
-                        add,
-                        remove,
-                        cancel,
-                    } => {
-                        let req = grow::GrowRequest {
-                            map,
-                            layout,
-                            grid_size,
-                            add,
-                            remove,
-                        };
-                        this.grow(job, req, cancel)
+                    JobRequest::Analyze(r) => {
+                        this.analyze(r.job, r.dir.as_deref(), r.settings, r.cancel)
                     }
+                    JobRequest::Load(r) => this.load(r.job, &r.path, r.cancel),
+                    JobRequest::Retsne(r) => this.retsne(r),
+                    JobRequest::Grow(r) => this.grow(r),
                 })
             };
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))

@@ -21,7 +21,7 @@ impl Workers {
             this.install(|| {
                 cells.par_iter().for_each(|(index, p)| {
                     let index = *index;
-                    let cell = crate::cells::load_cell(p, &this.cache, &plan);
+                    let cell = crate::cache::thumbnails::load_cell(p, &this.cache, &plan);
                     this.send(Msg::Cell { scene, index, cell });
                 })
             });

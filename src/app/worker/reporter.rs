@@ -2,7 +2,7 @@
 //! t-SNE frames to the UI channel, and restarts a running t-SNE when perplexity/theta change.
 
 use super::{Msg, Workers, TSNE_FRAME_EVERY};
-use crate::app::state::{AnalysisSettings, SharedSettings};
+use crate::app::protocol::{AnalysisSettings, SharedSettings};
 use crate::layout_io;
 use crate::progress::{Reporter, Stage};
 use crate::render::{prepare_cell, AtlasPlan};

@@ -31,7 +31,7 @@ impl Workers {
     /// Encode and write a PNG on a thread.
     pub fn save_png(self: &Arc<Self>, path: PathBuf, image: RgbaImage) {
         self.save(path, move |p| {
-            crate::atomic::write_png(p, &image).map_err(|e| format!("{e:#}"))
+            crate::util::atomic::write_png(p, &image).map_err(|e| format!("{e:#}"))
         });
     }
 

@@ -1,26 +1,16 @@
 //! The folder watch and the autosave, each on its own thread: the watch polls the folder
-//! ([`crate::watch::FolderWatch`]) and tells the UI what changed; the autosave writes the layout
+//! ([`crate::input::watch::FolderWatch`]) and tells the UI what changed; the autosave writes the layout
 //! and its map file (each atomically) whenever the map changed, so the render loop never waits
 //! for the disk and a power cut loses nothing that was placed.
 
-use super::{Msg, Workers};
-use crate::grow::MapState;
-use crate::layout_io::{self, LayoutEntry, TsneSettings};
-use crate::watch::{FolderWatch, POLL_INTERVAL};
-use std::path::{Path, PathBuf};
+use super::Workers;
+use crate::app::protocol::{AutosaveRequest, Msg};
+use crate::input::watch::{FolderWatch, POLL_INTERVAL};
+use crate::layout_io::{self};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
-
-/// One autosave: the layout (with its grid) and its growing map.
-#[derive(Debug)]
-pub struct AutosaveRequest {
-    pub path: PathBuf,
-    pub entries: Vec<LayoutEntry>,
-    pub grid_size: Option<[u32; 2]>,
-    pub tsne: Option<TsneSettings>,
-    pub map: Option<Arc<MapState>>,
-}
 
 impl Workers {
     /// Watch `dir` until `stop` is set; the images in it now and `known` are not new.
@@ -134,41 +124,8 @@ pub fn write_autosave(r: &AutosaveRequest) -> Result<(), String> {
     };
     result.map_err(|e| format!("cannot write {}: {e}", r.path.display()))?;
     if let Some(map) = &r.map {
-        map.save(&crate::grow::sidecar_path(&r.path))
+        map.save(&crate::map::sidecar_path(&r.path))
             .map_err(|e| format!("{e:#}"))?;
     }
     Ok(())
-}
-
-/// The folder to watch for a map whose images are `paths`: their deepest common folder.
-pub fn common_folder(paths: &[PathBuf]) -> Option<PathBuf> {
-    let mut common: Option<PathBuf> = paths.first()?.parent().map(Path::to_path_buf);
-    for p in paths {
-        while let Some(c) = &common {
-            if p.starts_with(c) {
-                break;
-            }
-            common = c.parent().map(Path::to_path_buf);
-        }
-    }
-    common.filter(|c| !c.as_os_str().is_empty())
-}
-
-#[allow(dead_code)]
-type AutosaveSender = Sender<AutosaveRequest>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn common_folder_of_paths() {
-        let p = |s: &str| PathBuf::from(s);
-        assert_eq!(
-            common_folder(&[p("/a/b/c.png"), p("/a/b/d/e.png")]),
-            Some(p("/a/b"))
-        );
-        assert_eq!(common_folder(&[p("/a/x.png"), p("/b/y.png")]), Some(p("/")));
-        assert_eq!(common_folder(&[]), None);
-    }
 }

@@ -3,7 +3,7 @@
 //! every few seconds. Any input hands control back to the visitor; the tour resumes after a
 //! while without input.
 
-use super::state::Scene;
+use super::scene::Scene;
 use crate::render::{Camera, LayoutParams};
 
 /// Seconds a camera move takes in the tour.
@@ -213,7 +213,7 @@ fn close_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::state::Source;
+    use crate::app::protocol::Source;
     use std::path::PathBuf;
 
     fn scene(n: usize) -> Scene {

@@ -2,7 +2,7 @@
 //! disappeared, found by polling.
 //!
 //! Polling, not OS notifications: every [`POLL_INTERVAL`] the folder is scanned like `analyze`
-//! scans it ([`crate::scan::scan`]) and each image's size and modification time are compared
+//! scans it ([`crate::input::scan::scan`]) and each image's size and modification time are compared
 //! with the last poll. That works the same on every file system (network shares, FUSE, Docker
 //! bind mounts, where inotify is silent), needs no new dependency and costs a directory walk
 //! per poll (a few milliseconds for thousands of files). A notification would still have to
@@ -169,19 +169,33 @@ pub fn stamp(path: &Path) -> Option<FileStamp> {
     })
 }
 
-/// The images below `dir` (as [`crate::scan::scan`] finds them) with their stamps.
+/// The images below `dir` (as [`crate::input::scan::scan`] finds them) with their stamps.
 #[allow(clippy::type_complexity)]
 fn list(
     dir: &Path,
     include_hidden: bool,
 ) -> std::io::Result<(Vec<(PathBuf, FileStamp)>, Vec<(PathBuf, String)>)> {
-    let found = crate::scan::scan(dir, include_hidden)?;
+    let found = crate::input::scan::scan(dir, include_hidden)?;
     let listing = found
         .images
         .into_iter()
         .filter_map(|p| stamp(&p).map(|s| (p, s)))
         .collect();
     Ok((listing, found.problems))
+}
+
+/// The folder to watch for a map whose images are `paths`: their deepest common folder.
+pub fn common_folder(paths: &[PathBuf]) -> Option<PathBuf> {
+    let mut common: Option<PathBuf> = paths.first()?.parent().map(Path::to_path_buf);
+    for p in paths {
+        while let Some(c) = &common {
+            if p.starts_with(c) {
+                break;
+            }
+            common = c.parent().map(Path::to_path_buf);
+        }
+    }
+    common.filter(|c| !c.as_os_str().is_empty())
 }
 
 #[cfg(test)]
@@ -288,5 +302,16 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
         w.poll().unwrap();
         assert!(w.poll().unwrap().is_empty());
+    }
+
+    #[test]
+    fn common_folder_of_paths() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            common_folder(&[p("/a/b/c.png"), p("/a/b/d/e.png")]),
+            Some(p("/a/b"))
+        );
+        assert_eq!(common_folder(&[p("/a/x.png"), p("/b/y.png")]), Some(p("/")));
+        assert_eq!(common_folder(&[]), None);
     }
 }

@@ -14,7 +14,7 @@
 //! libjpeg rejects, an error in the middle) returns `Ok(None)` and the caller decodes in full as
 //! before, so the outcome for an odd file is the full decoder's, never a new failure.
 
-use crate::thumbs::{is_truncated_jpeg, DecodeError, MAX_PIXELS};
+use crate::images::{is_truncated_jpeg, DecodeError, MAX_PIXELS};
 use image::{DynamicImage, GrayImage, RgbImage};
 
 /// The least a decoded image must keep, in pixels of the upright image: its short side at least

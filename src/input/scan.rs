@@ -1,7 +1,7 @@
 //! Scan: find the image files below a folder, in a deterministic order, and pick a seeded random
 //! subset when there are more than the user asked for.
 //!
-//! Rules (documented in the README):
+//! Rules (documented in docs/analysis.md):
 //! - extensions `jpg jpeg png gif bmp webp tif tiff`, case-insensitive; the format itself is
 //!   detected from the content when decoding, so a PNG named `.jpg` still works;
 //! - hidden files and folders (name starting with `.`) are skipped unless `include_hidden`;

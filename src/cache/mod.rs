@@ -9,8 +9,12 @@
 //!
 //! Location: `--cache-dir`, else `$IMAGE_TSNE_LIVE_CACHE`, else `$XDG_CACHE_HOME/image-tsne-live`,
 //! else `~/.cache/image-tsne-live`.
+//!
+//! [`thumbnails`] reads a file's display thumbnail (and its atlas cell) through the cache.
 
-use crate::atomic::write_replaceable;
+pub mod thumbnails;
+
+use crate::util::atomic::write_replaceable;
 use image::RgbaImage;
 use std::path::{Path, PathBuf};
 
@@ -188,7 +192,7 @@ impl Cache {
             if let Ok(bytes) = std::fs::read(&path) {
                 // Entries are not flushed to disk: a JPEG cut short by a power cut would decode
                 // with grey filled in, so it is a miss (PNG's decoder fails on its own).
-                if crate::thumbs::is_truncated_jpeg(&bytes) {
+                if crate::images::is_truncated_jpeg(&bytes) {
                     return None;
                 }
                 // PNG holds premultiplied values as they are; JPEG only opaque images

@@ -1,10 +1,10 @@
 //! Detail decode: an image file as a larger version (long side up to 1024 px) for the
 //! renderer's detail tier, off the render thread.
 //!
-//! Same robustness as [`crate::thumbs`] (format from the content, size checked from the header,
+//! Same robustness as [`crate::images`] (format from the content, size checked from the header,
 //! EXIF orientation applied, alpha kept premultiplied) with two differences:
 //! * a JPEG much larger than wanted is decoded **DCT-scaled** (1/2, 1/4 or 1/8 of its size, by
-//!   [`crate::jpeg_scaled`], the analysis' decoder), so a 24 Mpx photo costs a 1.5 Mpx decode,
+//!   [`crate::images::jpeg_scaled`], the analysis' decoder), so a 24 Mpx photo costs a 1.5 Mpx decode,
 //!   not a full one plus a resize; the result is then resized to the wanted side as thumbnails
 //!   are;
 //! * the result is kept in the disk cache next to the thumbnails, keyed by the file's content
@@ -12,7 +12,7 @@
 //!   others as PNG, so a second visit reads a small file instead of decoding the source.
 
 use crate::cache::{content_key, Cache};
-use crate::thumbs::{decode_covering, read_image_file, thumbnail, Cover, DecodeError};
+use crate::images::{decode_covering, read_image_file, thumbnail, Cover, DecodeError};
 use image::{DynamicImage, RgbaImage};
 use std::path::Path;
 
@@ -47,7 +47,7 @@ pub fn load_detail(path: &Path, cache: &Cache, side: u32) -> Result<RgbaImage, D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jpeg_scaled::test_jpeg as jpeg;
+    use crate::images::jpeg_scaled::test_jpeg as jpeg;
 
     #[test]
     fn big_jpegs_decode_scaled_and_cover_the_side() {

@@ -16,7 +16,7 @@
 //! reported once ([`DetailStream::take_warnings`]) and not asked for again.
 
 use crate::cache::Cache;
-use crate::detail_decode::load_detail;
+use crate::detail::decode::load_detail;
 use crate::render::detail::{
     detail_gutter, level_for_side, prepare_detail, PreparedDetail, DEFAULT_UPLOAD_BYTES_PER_FRAME,
     DETAIL_SIDES,

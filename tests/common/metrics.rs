@@ -1,9 +1,10 @@
+#![allow(dead_code)]
 //! Embedding quality measures shared by tests and benches: leave-one-out k-NN classification
 //! accuracy (exact neighbours) and the exact KL(P‖Q) of a t-SNE embedding.
 
-use crate::tsne::affinity::joint_probabilities;
-use crate::tsne::knn::{exact_knn, exact_knn_2d, KnnGraph};
-use crate::tsne::{centered, effective_perplexity, neighbors_for_perplexity};
+use image_tsne_live::tsne::affinity::joint_probabilities;
+use image_tsne_live::tsne::knn::{exact_knn, exact_knn_2d, KnnGraph};
+use image_tsne_live::tsne::{centered, effective_perplexity, neighbors_for_perplexity};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 

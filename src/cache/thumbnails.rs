@@ -1,9 +1,12 @@
-//! Cells: an image file as an atlas cell — its display thumbnail (from the cache when it has it)
-//! letterboxed and mipmapped for an atlas plan. The app, the `render` command and the
-//! renderer's tests all fill atlases through here, so the renderer itself never reads files.
+//! Thumbnails: an image file's display thumbnail, from the cache when it has it (keyed by the
+//! file's content), and the same as an atlas cell — letterboxed and mipmapped for an atlas plan.
+//! The app, the `render` command and the renderer's tests all fill atlases through here, so the
+//! renderer itself never reads files.
 
-use crate::cache::Cache;
+use super::{content_key, Cache};
+use crate::images::{decode_covering, read_image_file, thumbnail, Cover, DecodeError};
 use crate::render::{prepare_cell, AtlasPlan, PreparedCell};
+use image::RgbaImage;
 use std::path::Path;
 
 /// Thumbnail size read from / written to the cache (the analysis writes this size).
@@ -15,9 +18,31 @@ pub fn load_cell(path: &Path, cache: &Cache, plan: &AtlasPlan) -> Result<Prepare
     if !path.exists() {
         return Err("file not found".into());
     }
-    let thumb =
-        crate::thumbs::load_thumbnail(path, cache, THUMB_SIZE).map_err(|e| e.to_string())?;
+    let thumb = load_thumbnail(path, cache, THUMB_SIZE).map_err(|e| e.to_string())?;
     prepare_cell(plan, &thumb).map_err(|e| e.to_string())
+}
+
+/// The display thumbnail of a file, from the cache when it is there (keyed by the file's
+/// content), else decoded and stored in the cache.
+pub fn load_thumbnail(
+    path: &Path,
+    cache: &Cache,
+    thumb_size: u32,
+) -> Result<RgbaImage, DecodeError> {
+    let bytes = read_image_file(path)?;
+    let key = content_key(&bytes);
+    if let Some(thumb) = cache.load_thumb(thumb_size, &key) {
+        return Ok(thumb);
+    }
+    let cover = Cover {
+        short: 0,
+        long: thumb_size,
+    };
+    let thumb = thumbnail(&decode_covering(&bytes, cover)?, thumb_size);
+    if let Err(e) = cache.store_thumb(thumb_size, &key, &thumb) {
+        log::debug!("cannot write the thumbnail cache: {e}");
+    }
+    Ok(thumb)
 }
 
 #[cfg(test)]

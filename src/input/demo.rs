@@ -1,8 +1,8 @@
 //! Demo: the bundled demo image set (360 emoji from `assets/demo`, compiled into the binary),
 //! unpacked into the cache folder on first use so the app opens something without arguments.
 
-use crate::atomic::write_atomic;
 use crate::cache::Cache;
+use crate::util::atomic::write_atomic;
 use std::path::PathBuf;
 
 include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
@@ -11,7 +11,7 @@ include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
 pub fn image_count() -> usize {
     DEMO_FILES
         .iter()
-        .filter(|(name, _)| crate::scan::has_image_extension(std::path::Path::new(name)))
+        .filter(|(name, _)| crate::input::scan::has_image_extension(std::path::Path::new(name)))
         .count()
 }
 
@@ -53,7 +53,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::at(tmp.path());
         let dir = demo_dir(&cache).unwrap();
-        let found = crate::scan::scan(&dir, false).unwrap();
+        let found = crate::input::scan::scan(&dir, false).unwrap();
         assert_eq!(found.images.len(), 360);
         // a second call reuses the files
         assert_eq!(demo_dir(&cache).unwrap(), dir);

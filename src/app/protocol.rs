@@ -1,16 +1,80 @@
-//! Messages: the jobs the UI asks for ([`JobRequest`]), the dialogs it can open
-//! ([`DialogKind`]) and what background threads tell it ([`Msg`]).
+//! Protocol: what the window-free state and the background workers say to each other — the
+//! jobs the UI asks for ([`JobRequest`], each variant a request struct), the dialogs it can open
+//! ([`DialogKind`]), what background threads tell it ([`Msg`]) and the plain types both carry
+//! (analysis settings, a scene's source and grid cells, an autosave). A leaf: it knows neither
+//! the state nor the workers, so they do not know each other.
 
-use crate::app::state::{GridCells, SharedSettings, Source};
-use crate::grow::MapState;
 use crate::layout_io::LayoutEntry;
+use crate::layout_io::TsneSettings;
+use crate::map::MapState;
+use crate::pipeline::defaults;
 use crate::progress::Stage;
-use crate::render::{AtlasPlan, PreparedCell};
+use crate::render::{AtlasConfig, AtlasPlan, PreparedCell};
+use anyhow::{anyhow, Result};
 use image::RgbaImage;
 use ndarray::Array2;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// The original app's analysis parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnalysisSettings {
+    pub max_images: usize,
+    pub perplexity: f32,
+    pub theta: f32,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        AnalysisSettings {
+            max_images: defaults::MAX_IMAGES,
+            perplexity: defaults::PERPLEXITY,
+            theta: defaults::THETA,
+        }
+    }
+}
+
+/// Where a scene's images came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    Folder(PathBuf),
+    Json(PathBuf),
+}
+
+/// Grid cells of a scene.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridCells {
+    pub cols: u32,
+    pub rows: u32,
+    /// One cell per image (index = image index); hidden images have `[0, 0]`.
+    pub cells: Vec<[u32; 2]>,
+}
+
+/// Analysis settings shared with a running job.
+pub type SharedSettings = Arc<Mutex<AnalysisSettings>>;
+
+/// One autosave: the layout (with its grid) and its growing map.
+#[derive(Debug)]
+pub struct AutosaveRequest {
+    pub path: PathBuf,
+    pub entries: Vec<LayoutEntry>,
+    pub grid_size: Option<[u32; 2]>,
+    pub tsne: Option<TsneSettings>,
+    pub map: Option<Arc<MapState>>,
+}
+
+/// A growing scene's atlas capacity for `count` images: a quarter more, at least 16.
+pub fn capacity_with_headroom(count: usize) -> usize {
+    count + (count / 4).max(16)
+}
+
+/// The atlas plan for `count` images. It uses the portable default device limits (every GPU
+/// has at least those), so the plan made here fits the window's device.
+pub fn atlas_plan(count: usize) -> Result<AtlasPlan> {
+    AtlasPlan::new(count, &AtlasConfig::default(), &wgpu::Limits::default())
+        .map_err(|e| anyhow!("{e}"))
+}
 
 /// A file/folder chooser the UI can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,56 +96,77 @@ impl DialogKind {
     }
 }
 
-/// A job for a background thread.
+/// A job the UI asks the workers for; each runs on its own thread and stops when `cancel` is set.
 #[derive(Debug)]
 pub enum JobRequest {
-    /// Analyze a folder; `dir: None` is the bundled demo set (unpacked by the job).
-    Analyze {
-        job: u64,
-        dir: Option<PathBuf>,
-        settings: SharedSettings,
-        cancel: Arc<AtomicBool>,
-    },
-    Load {
-        job: u64,
-        path: PathBuf,
-        cancel: Arc<AtomicBool>,
-    },
-    /// Re-run t-SNE and the grid on a scene. `features`: PCA rows and the image index of each
-    /// row; without them the features of `paths` (image indices `used`) are extracted first.
-    Retsne {
-        job: u64,
-        features: Option<(Arc<Array2<f32>>, Vec<usize>)>,
-        paths: Vec<PathBuf>,
-        used: Vec<usize>,
-        /// The scene's growing map, whose PCA basis the new map keeps.
-        map: Option<Arc<MapState>>,
-        settings: SharedSettings,
-        cancel: Arc<AtomicBool>,
-    },
-    /// Grow a map: remove rows `remove` of it, then add the images `add` (those not on it
-    /// already). Without a map (a layout made elsewhere) it is made from `layout` first.
-    Grow {
-        job: u64,
-        map: Option<Arc<MapState>>,
-        layout: Vec<LayoutEntry>,
-        grid_size: Option<[u32; 2]>,
-        add: Vec<PathBuf>,
-        remove: Vec<usize>,
-        cancel: Arc<AtomicBool>,
-    },
+    Analyze(AnalyzeJob),
+    Load(LoadJob),
+    Retsne(RetsneJob),
+    Grow(GrowJob),
 }
 
 impl JobRequest {
     /// The job's id.
     pub fn job(&self) -> u64 {
         match self {
-            JobRequest::Analyze { job, .. }
-            | JobRequest::Load { job, .. }
-            | JobRequest::Retsne { job, .. }
-            | JobRequest::Grow { job, .. } => *job,
+            JobRequest::Analyze(r) => r.job,
+            JobRequest::Load(r) => r.job,
+            JobRequest::Retsne(r) => r.job,
+            JobRequest::Grow(r) => r.job,
         }
     }
+}
+
+/// Analyze a folder; `dir: None` is the bundled demo set (unpacked by the job).
+#[derive(Debug)]
+pub struct AnalyzeJob {
+    pub job: u64,
+    pub dir: Option<PathBuf>,
+    /// The sliders' values, read again while t-SNE runs (a change restarts it).
+    pub settings: SharedSettings,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Open a layout JSON.
+#[derive(Debug)]
+pub struct LoadJob {
+    pub job: u64,
+    pub path: PathBuf,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// A scene's PCA-reduced features: row i belongs to image `rows[i]`.
+#[derive(Clone, Debug)]
+pub struct SceneFeatures {
+    pub reduced: Arc<Array2<f32>>,
+    pub rows: Vec<usize>,
+}
+
+/// Re-run t-SNE and the grid on a scene. Without `features` the features of `paths` (image
+/// indices `used`) are extracted first.
+#[derive(Debug)]
+pub struct RetsneJob {
+    pub job: u64,
+    pub features: Option<SceneFeatures>,
+    pub paths: Vec<PathBuf>,
+    pub used: Vec<usize>,
+    /// The scene's growing map, whose PCA basis the new map keeps.
+    pub map: Option<Arc<MapState>>,
+    pub settings: SharedSettings,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Grow a map: remove rows `remove` of it, then add the images `add` (those not on it
+/// already). Without a map (a layout made elsewhere) it is made from `layout` first.
+#[derive(Debug)]
+pub struct GrowJob {
+    pub job: u64,
+    pub map: Option<Arc<MapState>>,
+    pub layout: Vec<LayoutEntry>,
+    pub grid_size: Option<[u32; 2]>,
+    pub add: Vec<PathBuf>,
+    pub remove: Vec<usize>,
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// What background threads tell the UI.

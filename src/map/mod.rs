@@ -1,69 +1,43 @@
-//! Growing maps: what a layout needs to take new images without moving the old ones, kept in a
-//! sidecar file beside the layout, and the `add` command.
+//! Map: what a layout needs to take new images without moving the old ones — the growing map.
 //!
 //! A [`MapState`] holds the PCA basis, the reduced features and the raw t-SNE embedding of every
 //! image, the fixed raw → [0, 1] frame of the layout and the grid. [`MapState::add`] projects new
 //! feature vectors with the kept basis, places them with [`crate::tsne::transform`] against the
 //! fixed embedding and gives them grid cells with [`crate::grid::grow`]; the old images' points
-//! stay bit-identical. The sidecar (`LAYOUT.json.map`) is written atomically and validated when
-//! read (magic, version, checksum, and that it describes the layout beside it: same images, same
-//! points); a stale or foreign one is rejected with the reason. A layout without a sidecar (made
-//! elsewhere, e.g. by ml4a's script) can grow too: its images' features are computed (or taken from
-//! the cache), the PCA is fitted on them and its points are kept as the fixed embedding.
+//! stay bit-identical. [`grow()`] is the one driver that changes a map's images (the `add`
+//! command and the app's watched folder both call it). [`sidecar`] keeps a map in a file beside
+//! its layout (`LAYOUT.json.map`), written atomically and validated when read. A layout without a
+//! sidecar (made elsewhere, e.g. by ml4a's script) can grow too ([`MapState::from_layout`]): its
+//! images' features are computed (or taken from the cache), the PCA is fitted on them and its
+//! points are kept as the fixed embedding.
 
-use crate::atomic::write_atomic;
+pub mod grow;
+pub mod sidecar;
+
+pub use grow::{grow, placement_progress, GrowRequest, Grown};
+pub use sidecar::{sidecar_path, SidecarError};
+
 use crate::cache::Cache;
-use crate::features::FeatureModel;
+use crate::features::{self, FeatureModel};
 use crate::grid::{self, GridAssignment, GridShape, Solver};
-use crate::layout_io::{self, LayoutEntry};
+use crate::images::Preprocess;
+use crate::layout_io::LayoutEntry;
 use crate::pca::PcaBasis;
 use crate::pipeline::{self, Analysis, Cancelled};
-use crate::progress::{Reporter, Stage, StageTimer};
-use crate::scan;
-use crate::thumbs::{Crop, Preprocess};
+use crate::progress::Reporter;
 use crate::tsne::transform::{transform, FixedMap, OnIteration, TransformParams};
 use crate::tsne::TsneError;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const MAGIC: &[u8; 8] = b"ITLMAP01";
-const VERSION: u32 = 1;
-/// Points in the layout JSON are rounded to 6 decimals; a sidecar's points must agree to this.
-const POINT_TOLERANCE: f32 = 2e-6;
 /// Median nearest-neighbour distance of our own t-SNE maps (raw units; 0.37–0.38 measured by
 /// `bench_grow` on 1 000–1 200 emoji); a layout made elsewhere
 /// (points in [0, 1], scale unknown) is scaled to it so new points feel the usual t-SNE forces.
 pub const TYPICAL_NN_DISTANCE: f64 = 0.37;
-
-/// The sidecar that belongs to a layout: `LAYOUT.json.map` beside it.
-pub fn sidecar_path(layout: &Path) -> PathBuf {
-    let mut name = layout.as_os_str().to_owned();
-    name.push(".map");
-    PathBuf::from(name)
-}
-
-/// Why a sidecar cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SidecarError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not a usable map file: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
-    #[error("{path} does not belong to {layout}: {reason} (stale or from another layout)")]
-    Mismatch {
-        path: PathBuf,
-        layout: PathBuf,
-        reason: String,
-    },
-}
 
 /// The uniform raw → [0, 1]² scaling of [`layout_io::normalize_points`], kept fixed while a map
 /// grows so that the old images' layout points never change.
@@ -131,7 +105,7 @@ pub struct MapState {
     /// elsewhere that could not be analysed: it keeps its place and repels, but is no neighbour).
     pub known: Vec<bool>,
     pub basis: PcaBasis,
-    /// Model and preprocessing of the features ([`pipeline::feature_key`]).
+    /// Model and preprocessing of the features ([`features::feature_key`]).
     pub feature_key: String,
     pub preprocess: Preprocess,
     /// Grid aspect (width / height).
@@ -170,24 +144,6 @@ pub struct GridChange {
     pub shape: GridShape,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    version: u32,
-    n: usize,
-    dims: usize,
-    input_dims: usize,
-    feature_key: String,
-    background: [u8; 3],
-    crop: String,
-    input_size: u32,
-    thumb_size: u32,
-    aspect: f64,
-    frame: Frame,
-    /// `[cols, rows]` when the map has a grid (its cells follow in the body).
-    grid: Option<[usize; 2]>,
-    paths: Vec<String>,
-}
-
 impl MapState {
     /// The map of a finished analysis.
     pub fn from_analysis(a: &Analysis, preprocess: Preprocess, aspect: f64) -> MapState {
@@ -222,7 +178,7 @@ impl MapState {
     }
 
     /// Check the invariants (one row per image everywhere); an error names the first violation.
-    fn check(&self) -> std::result::Result<(), String> {
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
         let n = self.paths.len();
         if self.points.len() != n
             || self.embedding.len() != n
@@ -249,225 +205,6 @@ impl MapState {
         Ok(())
     }
 
-    /// Serialise (see [`MapState::from_bytes`]).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let header = Header {
-            version: VERSION,
-            n: self.len(),
-            dims: self.reduced.ncols(),
-            input_dims: self.basis.input_dims(),
-            feature_key: self.feature_key.clone(),
-            background: self.preprocess.background,
-            crop: format!("{:?}", self.preprocess.crop),
-            input_size: self.preprocess.input_size,
-            thumb_size: self.preprocess.thumb_size,
-            aspect: self.aspect,
-            frame: self.frame,
-            grid: self.grid.as_ref().map(|g| [g.shape.cols, g.shape.rows]),
-            paths: self
-                .paths
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect(),
-        };
-        let head = serde_json::to_vec(&header).unwrap_or_default();
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(head.len() as u64).to_le_bytes());
-        out.extend_from_slice(&head);
-        let mut f32s = |it: &mut dyn Iterator<Item = f32>| {
-            for v in it {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        };
-        f32s(&mut self.basis.mean.iter().copied());
-        f32s(&mut self.basis.components.iter().copied());
-        f32s(&mut self.reduced.iter().copied());
-        f32s(&mut self.embedding.iter().flatten().copied());
-        f32s(&mut self.points.iter().flatten().copied());
-        out.extend(self.known.iter().map(|&k| k as u8));
-        if let Some(g) = &self.grid {
-            for c in g.cells.iter().flatten() {
-                out.extend_from_slice(&c.to_le_bytes());
-            }
-        }
-        let sum = blake3::hash(&out);
-        out.extend_from_slice(sum.as_bytes());
-        out
-    }
-
-    /// Parse a sidecar's bytes; `path` only names the file in errors.
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> std::result::Result<MapState, SidecarError> {
-        let corrupt = |reason: &str| SidecarError::Corrupt {
-            path: path.into(),
-            reason: reason.into(),
-        };
-        if !bytes.starts_with(MAGIC) {
-            return Err(corrupt("not a map file (wrong magic)"));
-        }
-        if bytes.len() < MAGIC.len() + 8 + 32 {
-            return Err(corrupt("truncated"));
-        }
-        let (content, sum) = bytes.split_at(bytes.len() - 32);
-        if blake3::hash(content).as_bytes() != sum {
-            return Err(corrupt("checksum mismatch (truncated or damaged)"));
-        }
-        let (len, rest) = content[MAGIC.len()..]
-            .split_first_chunk::<8>()
-            .ok_or_else(|| corrupt("truncated"))?;
-        let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| corrupt("bad header"))?;
-        if len > rest.len() {
-            return Err(corrupt("truncated header"));
-        }
-        let (head, mut rest) = rest.split_at(len);
-        let h: Header =
-            serde_json::from_slice(head).map_err(|e| corrupt(&format!("bad header: {e}")))?;
-        if h.version != VERSION {
-            return Err(corrupt(&format!(
-                "version {} (this program reads version {VERSION})",
-                h.version
-            )));
-        }
-        if h.paths.len() != h.n {
-            return Err(corrupt("header disagrees with itself"));
-        }
-        let mut take_f32 = |count: usize| -> std::result::Result<Vec<f32>, SidecarError> {
-            let bytes_needed = count.checked_mul(4).ok_or_else(|| corrupt("too large"))?;
-            if rest.len() < bytes_needed {
-                return Err(corrupt("truncated body"));
-            }
-            let (a, b) = rest.split_at(bytes_needed);
-            rest = b;
-            Ok(a.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect())
-        };
-        let (n, k, d) = (h.n, h.dims, h.input_dims);
-        let size = |a: usize, b: usize| a.checked_mul(b).ok_or_else(|| corrupt("too large"));
-        let mean = take_f32(d)?;
-        let components = take_f32(size(d, k)?)?;
-        let reduced = take_f32(size(n, k)?)?;
-        let embedding = take_f32(size(n, 2)?)?;
-        let points = take_f32(size(n, 2)?)?;
-        if rest.len() < n {
-            return Err(corrupt("truncated body"));
-        }
-        let known: Vec<bool> = rest[..n].iter().map(|&b| b != 0).collect();
-        rest = &rest[n..];
-        let grid = match h.grid {
-            None => None,
-            Some([cols, rows]) => {
-                if rest.len() != size(n, 8)? {
-                    return Err(corrupt("truncated grid"));
-                }
-                let cells: Vec<[u32; 2]> = rest
-                    .chunks_exact(8)
-                    .map(|c| {
-                        [
-                            u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-                            u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
-                        ]
-                    })
-                    .collect();
-                rest = &[];
-                Some(GridAssignment {
-                    shape: GridShape { cols, rows },
-                    cells,
-                    cost: f64::NAN,
-                    optimal: false,
-                    lower_bound: 0.0,
-                })
-            }
-        };
-        if !rest.is_empty() {
-            return Err(corrupt("trailing bytes"));
-        }
-        let pairs = |v: Vec<f32>| v.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
-        let state = MapState {
-            paths: h.paths.iter().map(PathBuf::from).collect(),
-            points: pairs(points),
-            embedding: pairs(embedding),
-            frame: h.frame,
-            reduced: Array2::from_shape_vec((n, k), reduced).map_err(|_| corrupt("shape"))?,
-            known,
-            basis: PcaBasis {
-                mean,
-                components: Array2::from_shape_vec((d, k), components)
-                    .map_err(|_| corrupt("shape"))?,
-            },
-            feature_key: h.feature_key,
-            preprocess: Preprocess {
-                background: h.background,
-                crop: if h.crop == "Squash" {
-                    Crop::Squash
-                } else {
-                    Crop::Center
-                },
-                input_size: h.input_size,
-                thumb_size: h.thumb_size,
-            },
-            aspect: h.aspect,
-            grid,
-        };
-        state.check().map_err(|r| corrupt(&r))?;
-        Ok(state)
-    }
-
-    /// Write the sidecar atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
-
-    /// Read a sidecar and check that it describes `entries` (the layout read from `layout`):
-    /// same number of images, same file names in the same order, same points. The layout's paths
-    /// are kept (they may have been relocated on reading).
-    pub fn load(
-        path: &Path,
-        layout: &Path,
-        entries: &[LayoutEntry],
-    ) -> std::result::Result<MapState, SidecarError> {
-        let bytes = std::fs::read(path).map_err(|source| SidecarError::Io {
-            path: path.into(),
-            source,
-        })?;
-        let mut state = MapState::from_bytes(&bytes, path)?;
-        let mismatch = |reason: String| SidecarError::Mismatch {
-            path: path.into(),
-            layout: layout.into(),
-            reason,
-        };
-        if state.len() != entries.len() {
-            return Err(mismatch(format!(
-                "it has {} images, the layout {}",
-                state.len(),
-                entries.len()
-            )));
-        }
-        for (i, (e, p)) in entries.iter().zip(&state.paths).enumerate() {
-            if e.path.file_name() != p.file_name() {
-                return Err(mismatch(format!(
-                    "entry {i} is {} in the layout but {} in the map file",
-                    e.path.display(),
-                    p.display()
-                )));
-            }
-            let q = state.points[i];
-            if (e.point[0] - q[0]).abs() > POINT_TOLERANCE
-                || (e.point[1] - q[1]).abs() > POINT_TOLERANCE
-            {
-                return Err(mismatch(format!(
-                    "{} is at {:?} in the layout but at {:?} in the map file",
-                    e.path.display(),
-                    e.point,
-                    q
-                )));
-            }
-        }
-        state.paths = entries.iter().map(|e| e.path.clone()).collect();
-        Ok(state)
-    }
-
     /// The map of a layout without a sidecar: features of its images are computed (or taken
     /// from the cache), the PCA is fitted on them and the layout's points become the fixed
     /// embedding (scaled so its median nearest-neighbour distance is [`TYPICAL_NN_DISTANCE`]).
@@ -485,7 +222,7 @@ impl MapState {
         rep: &dyn Reporter,
     ) -> Result<MapState> {
         let paths: Vec<PathBuf> = entries.iter().map(|e| e.path.clone()).collect();
-        let set = pipeline::extract_features(&paths, model, &preprocess, cache, rep)?;
+        let set = features::extract_features(&paths, model, &preprocess, cache, rep)?;
         if set.paths.is_empty() {
             bail!(
                 "none of the layout's {} images could be analysed, so the map cannot grow",
@@ -536,7 +273,7 @@ impl MapState {
             reduced,
             known,
             basis,
-            feature_key: pipeline::feature_key(model, &preprocess),
+            feature_key: features::feature_key(model, &preprocess),
             preprocess,
             aspect,
             grid,
@@ -695,21 +432,6 @@ impl MapState {
     }
 }
 
-/// The placement callback of a run reported to `rep`: t-SNE progress per iteration, and
-/// `Break` once the run is cancelled.
-pub fn placement_progress(
-    rep: &dyn Reporter,
-) -> impl FnMut(usize, &[[f32; 2]]) -> ControlFlow<()> + '_ {
-    move |it, _| {
-        rep.advance(Stage::Tsne, it as u64 + 1);
-        if rep.cancelled() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    }
-}
-
 /// Median distance from each point to its nearest other point (0 for fewer than 2 points).
 pub fn median_nn_distance(points: &[[f32; 2]]) -> f64 {
     if points.len() < 2 {
@@ -723,187 +445,11 @@ pub fn median_nn_distance(points: &[[f32; 2]]) -> f64 {
     f64::from(d[d.len() / 2])
 }
 
-/// Settings of the `add` command.
-#[derive(Clone, Debug)]
-pub struct AddOptions {
-    pub layout: PathBuf,
-    /// Image files and folders (scanned recursively) to add.
-    pub inputs: Vec<PathBuf>,
-    pub output: PathBuf,
-    pub grid_output: Option<PathBuf>,
-    pub model: Option<PathBuf>,
-    pub cache: Cache,
-    pub include_hidden: bool,
-    /// Grid aspect for a layout without a sidecar (default: the stored grid's, else 1).
-    pub aspect: Option<f64>,
-    /// PCA dimensions for a layout without a sidecar.
-    pub pca_dims: usize,
-    pub params: AddParams,
-}
-
-/// What `add` did.
-#[derive(Clone, Debug)]
-pub struct AddSummary {
-    pub added: usize,
-    pub skipped: Vec<(PathBuf, String)>,
-    pub total: usize,
-    /// Whether the sidecar was used (else the old images' features were computed).
-    pub used_sidecar: bool,
-    pub report: AddReport,
-}
-
-/// The `add` command: read the layout (and its sidecar), analyse the new images, place them, and
-/// write the grown layout, its sidecar and optionally the grid layout, atomically.
-pub fn run_add(opts: &AddOptions, rep: &dyn Reporter) -> Result<AddSummary> {
-    let loaded = pipeline::open_layout(&opts.layout, rep)?;
-    let model = FeatureModel::load(opts.model.as_deref())?;
-    let sidecar = sidecar_path(&opts.layout);
-    let mut state = None;
-    if sidecar.exists() {
-        match MapState::load(&sidecar, &opts.layout, &loaded.entries) {
-            Ok(s) => state = Some(s),
-            Err(e) => rep.warn(&format!(
-                "{e}; not used: the old images' features are computed again"
-            )),
-        }
-    }
-    let used_sidecar = state.is_some();
-    let mut state = match state {
-        Some(s) => s,
-        None => {
-            let aspect = opts.aspect.unwrap_or_else(|| {
-                loaded
-                    .grid_size
-                    .map_or(1.0, |[c, r]| c as f64 / r.max(1) as f64)
-            });
-            MapState::from_layout(
-                &loaded.entries,
-                loaded.grid_size,
-                &model,
-                Preprocess::default(),
-                &opts.cache,
-                opts.pca_dims,
-                aspect,
-                rep,
-            )?
-        }
-    };
-    let key = pipeline::feature_key(&model, &state.preprocess);
-    if key != state.feature_key {
-        bail!(
-            "{}: the map's features were made by another model or preprocessing ({}), this run \
-             would make {key}; pass the same --model",
-            sidecar.display(),
-            state.feature_key
-        );
-    }
-
-    // The new images: files as given, folders scanned; images already on the map are skipped.
-    let mut skipped: Vec<(PathBuf, String)> = Vec::new();
-    let mut new_paths = Vec::new();
-    for input in &opts.inputs {
-        if input.is_dir() {
-            let found = scan::scan(input, opts.include_hidden)
-                .with_context(|| format!("cannot scan {}", input.display()))?;
-            for (path, why) in found.problems {
-                rep.warn(&format!("{}: {why}", path.display()));
-            }
-            new_paths.extend(found.images);
-        } else {
-            new_paths.push(std::path::absolute(input).unwrap_or_else(|_| input.clone()));
-        }
-    }
-    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    let mut seen: HashSet<PathBuf> = state.paths.iter().map(|p| canon(p)).collect();
-    new_paths.retain(|p| {
-        if seen.insert(canon(p)) {
-            true
-        } else {
-            rep.warn(&format!("skipped {}: already on the map", p.display()));
-            skipped.push((p.clone(), "already on the map".into()));
-            false
-        }
-    });
-    if new_paths.is_empty() {
-        bail!("no new images to add");
-    }
-    let set = pipeline::extract_features(&new_paths, &model, &state.preprocess, &opts.cache, rep)?;
-    skipped.extend(set.skipped.iter().cloned());
-    if set.paths.is_empty() {
-        bail!("none of the {} new images could be used", new_paths.len());
-    }
-
-    let timer = StageTimer::start(rep, Stage::Tsne, opts.params.transform.iterations as u64);
-    let report = state.add(
-        set.paths.clone(),
-        set.features.view(),
-        &opts.params,
-        Some(rep.cancel_flag()),
-        &mut placement_progress(rep),
-    )?;
-    timer.finish(&format!(
-        "{} new images placed on a fixed map of {}",
-        report.added.len(),
-        report.added.start
-    ));
-    if opts.grid_output.is_some() || report.grid.is_some() {
-        let timer = StageTimer::start(rep, Stage::Grid, 0);
-        let summary = match report.grid {
-            Some(g) => format!(
-                "{} × {} cells{}, {} of {} old images changed cell",
-                g.shape.cols,
-                g.shape.rows,
-                if g.grew { " (grown)" } else { "" },
-                g.changed,
-                report.added.start
-            ),
-            None => {
-                state.ensure_grid(rep)?;
-                "solved anew (the layout had no grid)".into()
-            }
-        };
-        timer.finish(&summary);
-    }
-
-    if rep.cancelled() {
-        bail!(pipeline::Cancelled);
-    }
-    let timer = StageTimer::start(rep, Stage::Save, 0);
-    let entries = state.entries();
-    if let Some(w) = layout_io::non_utf8_warning(&entries) {
-        rep.warn(&w);
-    }
-    let plain: Vec<LayoutEntry> = entries
-        .iter()
-        .map(|e| LayoutEntry {
-            grid: None,
-            ..e.clone()
-        })
-        .collect();
-    // the map keeps the t-SNE settings of the layout it grew from
-    layout_io::write_layout(&opts.output, &plain, loaded.tsne)
-        .with_context(|| format!("cannot write {}", opts.output.display()))?;
-    state.save(&sidecar_path(&opts.output))?;
-    let mut written = vec![opts.output.display().to_string()];
-    if let (Some(out), Some(g)) = (&opts.grid_output, &state.grid) {
-        let size = [g.shape.cols as u32, g.shape.rows as u32];
-        layout_io::write_grid_layout(out, &entries, size, loaded.tsne)
-            .with_context(|| format!("cannot write {}", out.display()))?;
-        written.push(out.display().to_string());
-    }
-    timer.finish(&format!("wrote {}", written.join(" and ")));
-    Ok(AddSummary {
-        added: report.added.len(),
-        skipped,
-        total: state.len(),
-        used_sidecar,
-        report,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::ControlFlow;
+    use std::path::Path;
 
     fn small_state() -> MapState {
         let n = 6;
