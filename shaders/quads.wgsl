@@ -26,6 +26,8 @@ struct Uniforms {
     detail_per_row: vec4<u32>,
     detail_side: vec4<u32>,
     detail_mips: vec4<u32>,
+    // plate colour (linear, opaque), corner radius (fraction of half the short side)
+    plate: vec4<f32>,
 };
 
 @group(0) @binding(0) var<uniform> u: Uniforms;
@@ -40,6 +42,8 @@ const NO_DETAIL: u32 = 0xffffffffu;
 
 const FLAG_PLACEHOLDER: u32 = 1u;
 const FLAG_HIDDEN: u32 = 2u;
+// Drawn on a plate: an opaque card behind the image (see src/render/plate.rs).
+const FLAG_PLATE: u32 = 4u;
 const FADE_SHIFT: u32 = 8u;
 // Set by the vertex shader for the second (hovered-instance) draw, vertices 6..12.
 const FLAG_OVERLAY: u32 = 0x80000000u;
@@ -234,6 +238,14 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
         let r = u.style.w * min(half_size.x, half_size.y);
         let d = sd_round_box(p, max(half_size - vec2<f32>(inset, inset), vec2<f32>(0.0, 0.0)), r);
         color = u.placeholder_color * clamp(0.5 - d, 0.0, 1.0);
+    }
+    if ((in.flags & (FLAG_PLATE | FLAG_PLACEHOLDER)) == FLAG_PLATE && in_image) {
+        // The image over its plate: a rounded card of the image's size, anti-aliased over ~1 px.
+        let half_size = 0.5 * in.size_px;
+        let p = (in.local - vec2<f32>(0.5, 0.5)) * in.size_px;
+        let r = u.plate.w * min(half_size.x, half_size.y);
+        let cover = clamp(0.5 - sd_round_box(p, half_size, r), 0.0, 1.0);
+        color = tex + (1.0 - tex.a) * vec4<f32>(u.plate.rgb, 1.0) * cover;
     }
     if (overlay && !in_image) {
         color = u.outline_color;

@@ -5,8 +5,8 @@ use image::{Rgba, RgbaImage};
 use image_tsne_live::render::atlas::{linear_to_srgb_u8, srgb_u8_to_linear};
 use image_tsne_live::render::{
     AtlasConfig, AtlasPlan, Camera, FrameParams, GpuContext, LayoutGeometry, LayoutParams,
-    OffscreenOptions, QuadRenderer, RenderError, ScreenshotOptions, ScreenshotSize, Style,
-    TargetDesc, WorldRect,
+    OffscreenOptions, PlateMode, Plates, QuadRenderer, RenderError, ScreenshotOptions,
+    ScreenshotSize, Style, TargetDesc, WorldRect,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1005,4 +1005,164 @@ fn a_fading_image_is_drawn_at_its_opacity_and_opaque_again_when_shown() {
     r.set_hidden(&ctx.queue, 1, false).expect("show");
     let back = green_at(&render(&ctx, &r, &rgb_params(0.0), &opts(BLACK, 1)));
     assert_eq!(back, opaque);
+}
+
+// ---------------------------------------------------------------------------------------------
+// plates
+
+/// A `size`² transparent image with a ring of `ink` a few pixels wide (line art), premultiplied.
+fn ring(size: u32, ink: [u8; 3]) -> RgbaImage {
+    RgbaImage::from_fn(size, size, |x, y| {
+        let (dx, dy) = (
+            x as f32 + 0.5 - size as f32 / 2.0,
+            y as f32 + 0.5 - size as f32 / 2.0,
+        );
+        if ((dx * dx + dy * dy).sqrt() - size as f32 / 3.0).abs() < 2.5 {
+            Rgba([ink[0], ink[1], ink[2], 255])
+        } else {
+            Rgba([0, 0, 0, 0])
+        }
+    })
+}
+
+/// Share of the pixels whose grey level differs from `bg`'s by more than 40 (the issue's
+/// "visible" measure).
+fn standing_out(img: &RgbaImage, bg: [u8; 3]) -> f64 {
+    let grey = |p: [u8; 3]| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
+    let g0 = grey(bg);
+    let n = img
+        .pixels()
+        .filter(|p| (grey([p[0], p[1], p[2]]) - g0).abs() > 40.0)
+        .count();
+    n as f64 / (img.width() * img.height()) as f64
+}
+
+/// One image filling most of a 120×120 view, on `bg`, with `plates`.
+fn one_image(
+    ctx: &GpuContext,
+    img: &RgbaImage,
+    bg: [u8; 3],
+    plates: PlateMode,
+) -> (RgbaImage, bool) {
+    let mut r = QuadRenderer::new(
+        &ctx.device,
+        TargetDesc::OFFSCREEN,
+        1,
+        &AtlasConfig::default(),
+    )
+    .expect("renderer");
+    r.set_plates(&ctx.queue, Plates::new(plates, bg, [255, 255, 255]));
+    r.set_image(&ctx.queue, 0, img).expect("image");
+    r.update_tsne_positions(&ctx.queue, &[[0.5, 0.5]])
+        .expect("tsne");
+    let params = FrameParams {
+        camera: Camera {
+            center: [0.5, 0.5],
+            zoom: 120.0,
+            ..Camera::new([120.0, 120.0])
+        },
+        layout: LayoutParams {
+            t: 0.0,
+            tsne_scale: 4.0,
+            image_size: 0.8,
+            grid_gap: 0.04,
+        },
+        hovered: None,
+        style: Style::default(),
+    };
+    let out = render(ctx, &r, &params, &opts([bg[0], bg[1], bg[2], 255], 1));
+    (out, r.has_plate(0))
+}
+
+#[test]
+fn black_line_art_on_the_dark_background_is_drawn_on_a_plate() {
+    let ctx = gpu();
+    let dark = [16, 16, 20];
+    let art = ring(64, [0, 0, 0]);
+    let (never, plated) = one_image(&ctx, &art, dark, PlateMode::Never);
+    assert!(!plated);
+    let invisible = standing_out(&never, dark);
+    assert!(invisible < 0.02, "without a plate it vanishes: {invisible}");
+    let (auto, plated) = one_image(&ctx, &art, dark, PlateMode::Auto);
+    assert!(plated, "auto decides to plate it");
+    let visible = standing_out(&auto, dark);
+    assert!(visible > 0.3, "on its plate it stands out: {visible}");
+    // the plate is the light composite colour, and the ring is black on it
+    assert_px(&auto, 60, 60, [255, 255, 255, 255], 2, "the plate (centre)");
+}
+
+#[test]
+fn a_white_icon_on_white_is_drawn_on_a_dark_plate() {
+    let ctx = gpu();
+    let white = [255, 255, 255];
+    let icon = ring(64, [250, 250, 250]);
+    let (never, _) = one_image(&ctx, &icon, white, PlateMode::Never);
+    assert!(standing_out(&never, white) < 0.02);
+    let (auto, plated) = one_image(&ctx, &icon, white, PlateMode::Auto);
+    assert!(plated);
+    assert!(
+        standing_out(&auto, white) > 0.3,
+        "{}",
+        standing_out(&auto, white)
+    );
+    // on the dark background the same icon stands out by itself: no plate
+    let (_, plated) = one_image(&ctx, &icon, [16, 16, 20], PlateMode::Auto);
+    assert!(!plated);
+}
+
+#[test]
+fn an_opaque_photo_is_drawn_exactly_as_without_plates() {
+    let ctx = gpu();
+    let photo = RgbaImage::from_fn(48, 32, |x, y| {
+        Rgba([(x * 5) as u8, (y * 7) as u8, ((x + y) * 3) as u8, 255])
+    });
+    for bg in [[16, 16, 20], [255, 255, 255]] {
+        let (auto, plated) = one_image(&ctx, &photo, bg, PlateMode::Auto);
+        assert!(!plated);
+        let (always, _) = one_image(&ctx, &photo, bg, PlateMode::Always);
+        let (never, _) = one_image(&ctx, &photo, bg, PlateMode::Never);
+        assert_eq!(auto.as_raw(), never.as_raw(), "bit-identical on {bg:?}");
+        assert_eq!(
+            always.as_raw(),
+            never.as_raw(),
+            "an opaque image has no plate to show"
+        );
+    }
+}
+
+#[test]
+fn changing_the_background_decides_again() {
+    let ctx = gpu();
+    let mut r = QuadRenderer::new(
+        &ctx.device,
+        TargetDesc::OFFSCREEN,
+        2,
+        &AtlasConfig::default(),
+    )
+    .expect("renderer");
+    r.set_image(&ctx.queue, 0, &ring(64, [0, 0, 0]))
+        .expect("black art");
+    r.set_image(&ctx.queue, 1, &ring(64, [250, 250, 250]))
+        .expect("white icon");
+    let composite = [255, 255, 255];
+    r.set_plates(
+        &ctx.queue,
+        Plates::new(PlateMode::Auto, [16, 16, 20], composite),
+    );
+    assert_eq!((r.has_plate(0), r.has_plate(1)), (true, false));
+    r.set_plates(
+        &ctx.queue,
+        Plates::new(PlateMode::Auto, [255, 255, 255], composite),
+    );
+    assert_eq!((r.has_plate(0), r.has_plate(1)), (false, true));
+    r.set_plates(
+        &ctx.queue,
+        Plates::new(PlateMode::Never, [255, 255, 255], composite),
+    );
+    assert_eq!((r.has_plate(0), r.has_plate(1)), (false, false));
+    r.set_plates(
+        &ctx.queue,
+        Plates::new(PlateMode::Always, [255, 255, 255], composite),
+    );
+    assert_eq!((r.has_plate(0), r.has_plate(1)), (true, true));
 }

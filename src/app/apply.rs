@@ -283,6 +283,12 @@ pub(super) fn lightbox_ready(
     }
     match image {
         Ok(img) => {
+            // decided like on the map, against the lightbox's darkened backdrop
+            let map = super::plates(model);
+            let backdrop = map.background.map(|c| (c as u32 * 55 / 255) as u8);
+            let plates = crate::render::Plates::new(map.mode, backdrop, map.color);
+            let stats = crate::render::PlateStats::of_premultiplied(&img);
+            let plate = plates.wants(&stats).then_some(plates.color);
             let size = [img.width() as usize, img.height() as usize];
             let color = egui::ColorImage::from_rgba_premultiplied(size, img.as_raw());
             let tex = model.egui.ctx().load_texture(
@@ -290,7 +296,7 @@ pub(super) fn lightbox_ready(
                 color,
                 egui::TextureOptions::LINEAR,
             );
-            model.lightbox = Some((index, tex));
+            model.lightbox = Some((index, tex, plate));
         }
         Err(e) => {
             model.state.overlays.lightbox = None;

@@ -58,6 +58,11 @@ pub struct AppArgs {
     /// CNN; the app composites them onto white for the CNN.)
     #[arg(long, default_value = "#101014", value_parser = crate::cli::args::parse_color_text)]
     pub background: String,
+    /// Draw images whose pixels would not stand out against the background (black line art on
+    /// dark, white icons on white) on a plate: `auto` decides per image, `always` plates every
+    /// image with transparency, `never` draws them straight onto the background.
+    #[arg(long, value_enum, default_value_t = crate::render::PlateMode::Auto)]
+    pub plates: crate::render::PlateMode,
     /// Window size in points, WxH.
     #[arg(long, default_value = "1280x800")]
     pub size: String,

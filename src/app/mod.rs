@@ -80,7 +80,8 @@ struct Model {
     workers: Arc<Workers>,
     background: [u8; 3],
     mouse: Mouse,
-    lightbox: Option<(usize, egui::TextureHandle)>,
+    /// The lightbox image: its index, texture and plate colour (when it is drawn on one).
+    lightbox: Option<(usize, egui::TextureHandle, Option<[u8; 3]>)>,
     start: Instant,
     startup_done: Option<u64>,
     /// The startup job has been seen running (a path is looked at by a worker first, so the
@@ -186,6 +187,7 @@ fn model(app: &App) -> Model {
         (None, Some(p)) => Action::Open(p.clone()),
         (None, None) => Action::AnalyzeDemo,
     });
+    state.view.plates = args.plates;
     let background = crate::render::parse_hex_color(&args.background).unwrap_or([16, 16, 20]);
     Model {
         window,
@@ -265,8 +267,8 @@ fn update(app: &App, model: &mut Model, update: Update) {
         let tex = model
             .lightbox
             .as_ref()
-            .filter(|(i, _)| Some(*i) == model.state.overlays.lightbox)
-            .map(|(_, t)| t);
+            .filter(|(i, _, _)| Some(*i) == model.state.overlays.lightbox)
+            .map(|(_, t, plate)| (t, *plate));
         ui::draw(&ctx, &mut model.state, fps, tex, hover_label)
     };
     let inset = panel_right * model.egui.ctx().pixels_per_point();
@@ -295,12 +297,27 @@ fn update(app: &App, model: &mut Model, update: Update) {
     model.stats.maybe_report(now, figures);
 }
 
+/// The plates images are drawn with: the panel's mode on the window's background, the
+/// analysis' composite colour (what transparent pixels showed the CNN) for the plates.
+fn plates(model: &Model) -> crate::render::Plates {
+    crate::render::Plates::new(
+        model.state.view.plates,
+        model.background,
+        crate::images::Preprocess::default().background,
+    )
+}
+
 /// Per-frame GPU work besides drawing: one screenshot tile, GPU error checks, test faults.
 fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     let Some(win) = app.window(model.window) else {
         return;
     };
     let (device, queue) = (win.device(), win.queue());
+    // the panel's plate setting, on every scene (a no-op while it stays the same)
+    let plates = plates(model);
+    for r in model.gpu.renderers.values_mut() {
+        r.set_plates(queue, plates);
+    }
     if let Some(done) = model.gpu.step_screenshot(device, queue, false) {
         screenshot_done(model, done);
     }

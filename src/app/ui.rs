@@ -3,6 +3,7 @@
 //! It only reads and edits [`AppState`] and returns [`Action`]s.
 
 use super::state::{Action, AppState};
+use crate::render::PlateMode;
 use nannou_egui::egui;
 
 /// Every hotkey, for the help overlay and the README.
@@ -45,7 +46,7 @@ pub fn draw(
     ctx: &egui::Context,
     state: &mut AppState,
     fps: f32,
-    lightbox: Option<&egui::TextureHandle>,
+    lightbox: Option<(&egui::TextureHandle, Option<[u8; 3]>)>,
     hover_label: Option<(String, [f32; 2])>,
 ) -> (Vec<Action>, f32) {
     let mut actions = Vec::new();
@@ -104,6 +105,13 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             } else {
                 ui.add(egui::Slider::new(&mut state.view.image_size, 0.0..=2.0).text("image size"));
             }
+            ui.horizontal(|ui| {
+                ui.label("plates")
+                    .on_hover_text("a card behind images that would not stand out (--plates)");
+                for mode in [PlateMode::Auto, PlateMode::Always, PlateMode::Never] {
+                    ui.radio_value(&mut state.view.plates, mode, mode.name());
+                }
+            });
 
             ui.separator();
             ui.heading("analyze");
@@ -290,7 +298,7 @@ fn help(ctx: &egui::Context, state: &mut AppState) {
 fn lightbox_view(
     ctx: &egui::Context,
     state: &mut AppState,
-    texture: Option<&egui::TextureHandle>,
+    texture: Option<(&egui::TextureHandle, Option<[u8; 3]>)>,
     actions: &mut Vec<Action>,
 ) {
     let Some(index) = state.overlays.lightbox else {
@@ -310,11 +318,17 @@ fn lightbox_view(
             let r = ui.allocate_rect(screen, egui::Sense::click());
             ui.painter()
                 .rect_filled(screen, 0.0, egui::Color32::from_black_alpha(200));
-            if let Some(tex) = texture {
+            if let Some((tex, plate)) = texture {
                 let size = tex.size_vec2();
                 let max = screen.size() * 0.85;
                 let scale = (max.x / size.x).min(max.y / size.y).min(4.0);
                 let rect = egui::Rect::from_center_size(screen.center(), size * scale);
+                if let Some([r, g, b]) = plate {
+                    // the image's plate, as on the map (see render::plate)
+                    let radius = 0.06 * 0.5 * rect.width().min(rect.height());
+                    ui.painter()
+                        .rect_filled(rect, radius, egui::Color32::from_rgb(r, g, b));
+                }
                 ui.painter().image(
                     tex.id(),
                     rect,

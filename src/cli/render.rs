@@ -7,7 +7,7 @@ use crate::cli::args::usage;
 use crate::layout_io::LayoutEntry;
 use crate::pipeline;
 use crate::progress::{CliReporter, Reporter, Stage, StageTimer};
-use crate::render::{AtlasConfig, PreparedCell};
+use crate::render::{AtlasConfig, PlateMode, Plates, PreparedCell};
 use crate::render::{
     GpuContext, LayoutGeometry, LayoutParams, OffscreenOptions, QuadRenderer, ScreenshotOptions,
     ScreenshotSize, TargetDesc,
@@ -45,6 +45,11 @@ pub struct RenderArgs {
     /// `analyze --background`, which is what transparent pixels show to the CNN.)
     #[arg(long, default_value = "#101014", value_parser = crate::cli::args::parse_color_text)]
     pub background: String,
+    /// Images whose pixels would not stand out against the background on a plate: `auto`
+    /// decides per image, `always` plates every image with transparency, `never` none (as the
+    /// app's --plates).
+    #[arg(long, value_enum, default_value_t = PlateMode::Auto)]
+    pub plates: PlateMode,
     /// Grid aspect ratio W:H (or a number) when the layout has no grid yet.
     #[arg(long, default_value = "1:1", value_parser = crate::cli::args::parse_aspect)]
     pub aspect: f64,
@@ -114,6 +119,8 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     };
     let mut renderer =
         QuadRenderer::new(&gpu.device, TargetDesc::OFFSCREEN, entries.len(), &atlas)?;
+    let composite = crate::images::Preprocess::default().background;
+    renderer.set_plates(&gpu.queue, Plates::new(args.plates, background, composite));
     timer.finish(&format!(
         "{} on {}",
         renderer.atlas_plan(),

@@ -232,6 +232,8 @@ pub struct PreparedCell {
     pub aspect: f32,
     /// The source image's longer side in pixels (screenshots never upsample beyond it).
     pub source_side: u32,
+    /// What decides whether the image is drawn on a plate (see [`super::plate`]).
+    pub plate: super::plate::PlateStats,
 }
 
 /// Filter taps of one output coordinate: first source index and weights (summing to 1).
@@ -483,6 +485,7 @@ pub fn prepare_cell(plan: &AtlasPlan, img: &RgbaImage) -> Result<PreparedCell> {
         rect,
         aspect,
         source_side: img.width().max(img.height()),
+        plate: super::plate::PlateStats::of_premultiplied(img),
     })
 }
 

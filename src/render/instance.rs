@@ -10,6 +10,8 @@ use bytemuck::{Pod, Zeroable};
 pub const FLAG_PLACEHOLDER: u32 = 1;
 /// Instance flag: do not draw this instance.
 pub const FLAG_HIDDEN: u32 = 2;
+/// Instance flag: draw the image on a plate (see [`super::plate`]).
+pub const FLAG_PLATE: u32 = 4;
 /// Instance flags bits 8..16: how far the image has faded out (0 = opaque, 255 = transparent).
 pub const FADE_SHIFT: u32 = 8;
 pub(crate) const FADE_MASK: u32 = 0xff << FADE_SHIFT;

@@ -9,7 +9,7 @@
 //!   (`src + (1 − a)·dst`) in linear light. Colours in [`Style`] are linear, premultiplied.
 //! * Image `i` is instance `i` and atlas cell `i`.
 //!
-//! Per frame the app calls [`QuadRenderer::render`] (writes a 192-byte uniform, records one
+//! Per frame the app calls [`QuadRenderer::render`] (writes a 208-byte uniform, records one
 //! render pass); while t-SNE runs it calls [`QuadRenderer::update_tsne_positions`]; when a
 //! thumbnail arrives, [`QuadRenderer::set_image`]. Larger versions of the images on screen
 //! live in the [`detail`] tier ([`QuadRenderer::set_detail`]); [`lod`] plans which are needed
@@ -52,6 +52,7 @@ pub mod instance;
 pub mod layout;
 pub mod lod;
 pub mod offscreen;
+pub mod plate;
 pub mod quads;
 pub mod screenshot;
 
@@ -66,9 +67,10 @@ pub use detail::{
 };
 pub use error::{RenderError, Result};
 pub use gpu_errors::{GpuErrorKind, GpuErrorLog};
-pub use instance::{StaticInstance, FLAG_HIDDEN, FLAG_PLACEHOLDER};
+pub use instance::{StaticInstance, FLAG_HIDDEN, FLAG_PLACEHOLDER, FLAG_PLATE};
 pub use layout::{ease, LayoutGeometry, LayoutParams, WorldRect};
 pub use offscreen::{read_texture_bytes, read_texture_rgba8, GpuContext, OffscreenTarget};
+pub use plate::{PlateMode, PlateStats, Plates};
 pub use quads::{FrameParams, QuadRenderer, Style, TargetDesc};
 pub use screenshot::{
     tile_for_window, OffscreenJob, OffscreenOptions, ScreenshotOptions, ScreenshotPlan,

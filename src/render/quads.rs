@@ -10,9 +10,13 @@ use super::detail::{pack_detail, DetailPlan, DetailTier, DETAIL_LEVELS, NO_DETAI
 use super::error::{with_error_scope, RenderError, Result};
 use super::instance::{
     StaticInstance, DYNAMIC_INSTANCE_BYTES, FADE_MASK, FADE_SHIFT, FLAG_HIDDEN, FLAG_PLACEHOLDER,
-    STATIC_INSTANCE_BYTES,
+    FLAG_PLATE, STATIC_INSTANCE_BYTES,
 };
 use super::layout::{sanitize_aspect, LayoutGeometry, LayoutParams, WorldRect};
+use super::plate::{PlateStats, Plates};
+
+/// Corner radius of plates, as a fraction of half the image's short side.
+const PLATE_CORNER: f32 = 0.06;
 
 /// The WGSL source of the quad pipeline.
 pub const QUADS_WGSL: &str =
@@ -58,6 +62,8 @@ pub(crate) struct Uniforms {
     detail_per_row: [u32; 4],
     detail_side: [u32; 4],
     detail_mips: [u32; 4],
+    /// Plate colour (linear) and corner radius (fraction of half the short side).
+    plate: [f32; 4],
 }
 
 /// Look of the quads; colours are linear-light, premultiplied RGBA.
@@ -138,6 +144,9 @@ pub struct QuadRenderer {
     pub(super) pipeline: wgpu::RenderPipeline,
     /// Longest side of the largest source image uploaded so far (0: none yet).
     pub(super) max_source_side: u32,
+    /// Per image: what decides its plate; and the policy that decides.
+    pub(super) plate_stats: Vec<PlateStats>,
+    pub(super) plates: Plates,
     /// Per image, the longer side of the thumbnail its base cell was made from (0: none yet).
     pub(super) thumb_sides: Vec<u32>,
     /// Larger versions of the images on screen (see [`super::detail`]).
@@ -285,6 +294,8 @@ impl QuadRenderer {
                 target,
                 pipeline,
                 max_source_side: 0,
+                plate_stats: vec![PlateStats::default(); count],
+                plates: Plates::default(),
                 thumb_sides: vec![0; count],
                 detail,
             })
@@ -551,12 +562,49 @@ impl QuadRenderer {
         if let Some(side) = self.thumb_sides.get_mut(index) {
             *side = cell.source_side;
         }
+        if let Some(stats) = self.plate_stats.get_mut(index) {
+            *stats = cell.plate;
+        }
+        let plate = self.plates.wants(&cell.plate);
         if let Some(inst) = self.static_cpu.get_mut(index) {
             inst.rect = cell.rect.to_unorm16(cell_size);
             inst.aspect = sanitize_aspect(cell.aspect);
-            inst.flags &= !FLAG_PLACEHOLDER;
+            inst.flags &= !(FLAG_PLACEHOLDER | FLAG_PLATE);
+            if plate {
+                inst.flags |= FLAG_PLATE;
+            }
         }
         self.write_static(queue, index);
+    }
+
+    /// The plate policy (mode, background, colour) images are drawn with.
+    pub fn plates(&self) -> Plates {
+        self.plates
+    }
+
+    /// Draw with another plate policy (the background or the mode changed): every image is
+    /// decided again from the stats its thumbnail gave; only the changed instances are
+    /// uploaded. Nothing happens when the policy is the same.
+    pub fn set_plates(&mut self, queue: &wgpu::Queue, plates: Plates) {
+        if plates == self.plates {
+            return;
+        }
+        self.plates = plates;
+        for index in 0..self.count {
+            let want = plates.wants(&self.plate_stats[index]);
+            let inst = &mut self.static_cpu[index];
+            if (inst.flags & FLAG_PLATE != 0) != want {
+                inst.flags ^= FLAG_PLATE;
+                self.write_static(queue, index);
+            }
+        }
+    }
+
+    /// Whether image `index` is drawn on a plate now.
+    pub fn has_plate(&self, index: usize) -> bool {
+        self.static_cpu
+            .get(index)
+            .is_some_and(|i| i.flags & FLAG_PLATE != 0)
     }
 
     /// Shows the placeholder for image `index` (file missing, or decoding failed), optionally
@@ -737,6 +785,10 @@ impl QuadRenderer {
             detail_per_row: level_field(&self.detail, |l| l.per_row.max(1)),
             detail_side: level_field(&self.detail, |l| l.side.max(1)),
             detail_mips: level_field(&self.detail, |l| l.mips.max(1)),
+            plate: {
+                let [r, g, b] = self.plates.color.map(super::atlas::srgb_u8_to_linear);
+                [r, g, b, PLATE_CORNER]
+            },
         }
     }
 

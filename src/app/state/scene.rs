@@ -3,7 +3,7 @@
 
 use crate::app::protocol::{GridCells, Source};
 use crate::layout_io::LayoutEntry;
-use crate::render::{LayoutGeometry, LayoutParams, WorldRect};
+use crate::render::{LayoutGeometry, LayoutParams, PlateMode, WorldRect};
 use ndarray::Array2;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct ViewSettings {
     pub scale: f32,
     /// Image size in t-SNE view, 0–2 in grid cells (grid view sizes itself: cells touch).
     pub image_size: f32,
+    /// When images are drawn on a plate (`--plates`, the panel).
+    pub plates: PlateMode,
 }
 
 impl Default for ViewSettings {
@@ -24,6 +26,7 @@ impl Default for ViewSettings {
             view_as_grid: false,
             scale: 4.0,
             image_size: 1.0,
+            plates: PlateMode::Auto,
         }
     }
 }
