@@ -396,6 +396,12 @@ fn main() -> anyhow::Result<()> {
         let script = work.path().join("peer.py");
         std::fs::write(&script, PEER_SCRIPT)?;
         let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/efficientnet-lite0.onnx");
+        // (a Python pool whose workers cannot load the model restarts them forever)
+        anyhow::ensure!(
+            model.is_file(),
+            "{} is missing: rebuild this example from this checkout",
+            model.display()
+        );
         let (wall, _, stdout) = run_measured(
             std::process::Command::new(python)
                 .arg(&script)

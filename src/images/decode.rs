@@ -168,13 +168,17 @@ pub(crate) fn is_truncated_jpeg(bytes: &[u8]) -> bool {
 }
 
 /// Decode bytes to an upright image that still covers `cover`: a big JPEG DCT-scaled down to the
-/// smallest size that does ([`super::jpeg_scaled`]), anything else (and any JPEG the scaled
-/// decoder does not take) in full by [`decode_bytes`].
+/// smallest size that does ([`super::jpeg_scaled`]), a WebP by libwebp at the box-reduced size
+/// ([`super::webp_scaled`]), anything else (and any file those do not take) in full by
+/// [`decode_bytes`], then box-reduced.
 pub fn decode_covering(bytes: &[u8], cover: Cover) -> Result<DynamicImage, DecodeError> {
-    match super::jpeg_scaled::decode(bytes, cover)? {
-        Some(img) => Ok(img),
-        None => Ok(reduce_to_cover(decode_bytes(bytes)?, cover)),
+    if let Some(img) = super::jpeg_scaled::decode(bytes, cover)? {
+        return Ok(img);
     }
+    if let Some(img) = super::webp_scaled::decode(bytes, cover)? {
+        return Ok(img);
+    }
+    Ok(reduce_to_cover(decode_bytes(bytes)?, cover))
 }
 
 /// An image at least twice as large as `cover` on both counts, shrunk by the largest integer
