@@ -325,7 +325,8 @@ fn lightbox_view(
                 let rect = egui::Rect::from_center_size(screen.center(), size * scale);
                 if let Some([r, g, b]) = plate {
                     // the image's plate, as on the map (see render::plate)
-                    let radius = 0.06 * 0.5 * rect.width().min(rect.height());
+                    let radius =
+                        crate::render::plate::CORNER * 0.5 * rect.width().min(rect.height());
                     ui.painter()
                         .rect_filled(rect, radius, egui::Color32::from_rgb(r, g, b));
                 }

@@ -167,6 +167,14 @@ pub(crate) fn is_truncated_jpeg(bytes: &[u8]) -> bool {
     }
 }
 
+/// The integer factor `k` ≥ 2 by which a `w × h` image can be box-reduced (to `w / k × h / k`)
+/// and still cover `cover`; `None` when none can (or `cover` asks nothing).
+pub fn reduction_factor(w: u32, h: u32, cover: Cover) -> Option<u32> {
+    let fits = |need: u32, have: u32| have.checked_div(need).unwrap_or(u32::MAX);
+    let k = fits(cover.short, w.min(h)).min(fits(cover.long, w.max(h)));
+    (2..u32::MAX).contains(&k).then_some(k)
+}
+
 /// Decode bytes to an upright image that still covers `cover`: a big JPEG DCT-scaled down to the
 /// smallest size that does ([`super::jpeg_scaled`]), a WebP by libwebp at the box-reduced size
 /// ([`super::webp_scaled`]), anything else (and any file those do not take) in full by
@@ -188,12 +196,9 @@ pub fn decode_covering(bytes: &[u8], cover: Cover) -> Result<DynamicImage, Decod
 /// Colour is averaged weighted by alpha, so transparent pixels' hidden colour does not bleed
 /// into edges. Anything smaller is returned as it is.
 pub fn reduce_to_cover(img: DynamicImage, cover: Cover) -> DynamicImage {
-    let (w, h) = (img.width(), img.height());
-    let fits = |need: u32, have: u32| have.checked_div(need).unwrap_or(u32::MAX);
-    let k = fits(cover.short, w.min(h)).min(fits(cover.long, w.max(h)));
-    if k < 2 || k == u32::MAX {
+    let Some(k) = reduction_factor(img.width(), img.height(), cover) else {
         return img;
-    }
+    };
     match img {
         DynamicImage::ImageRgb8(buf) => DynamicImage::ImageRgb8(box_reduce(&buf, k, false)),
         DynamicImage::ImageRgba8(buf) => DynamicImage::ImageRgba8(box_reduce(&buf, k, true)),

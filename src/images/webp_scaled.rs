@@ -36,12 +36,9 @@ pub fn decode(bytes: &[u8], cover: Cover) -> Result<Option<DynamicImage>, Decode
     }
     let (w, h) = (w as u32, h as u32);
     // the size the full decode would be box-reduced to
-    let fits = |need: u32, have: u32| have.checked_div(need).unwrap_or(u32::MAX);
-    let k = fits(cover.short, w.min(h)).min(fits(cover.long, w.max(h)));
-    let (ow, oh) = if (2..u32::MAX).contains(&k) {
-        (w / k, h / k)
-    } else {
-        (w, h)
+    let (ow, oh) = match super::reduction_factor(w, h, cover) {
+        Some(k) => (w / k, h / k),
+        None => (w, h),
     };
     let alpha = features.has_alpha != 0;
     Ok(decode_to(bytes, [w, h], [ow, oh], alpha))

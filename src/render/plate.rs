@@ -66,9 +66,9 @@ impl PlateStats {
                 continue;
             }
             // un-premultiply, then luma
-            let un = |c: u8| (u32::from(c) * 255 + u32::from(a) / 2) / u32::from(a);
-            let y = (299 * un(r) + 587 * un(g) + 114 * un(b) + 500) / 1000;
-            stats.grey[(y.min(255) / 8) as usize] += 1;
+            let un =
+                |c: u8| ((u32::from(c) * 255 + u32::from(a) / 2) / u32::from(a)).min(255) as u8;
+            stats.grey[usize::from(grey([un(r), un(g), un(b)]) / 8)] += 1;
         }
         stats.transparent = transparent as f32 / total as f32;
         stats
@@ -113,6 +113,10 @@ pub struct Plates {
     /// The plate's colour (sRGB): see [`Plates::new`].
     pub color: [u8; 3],
 }
+
+/// Corner radius of plates, as a fraction of half the image's short side (the quad shader's and
+/// the lightbox's).
+pub const CORNER: f32 = 0.06;
 
 /// A light neutral for plates on dark backgrounds, a dark one for light backgrounds.
 const LIGHT_PLATE: [u8; 3] = [232, 232, 228];

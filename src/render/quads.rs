@@ -15,9 +15,6 @@ use super::instance::{
 use super::layout::{sanitize_aspect, LayoutGeometry, LayoutParams, WorldRect};
 use super::plate::{PlateStats, Plates};
 
-/// Corner radius of plates, as a fraction of half the image's short side.
-const PLATE_CORNER: f32 = 0.06;
-
 /// The WGSL source of the quad pipeline.
 pub const QUADS_WGSL: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/quads.wgsl"));
@@ -787,7 +784,7 @@ impl QuadRenderer {
             detail_mips: level_field(&self.detail, |l| l.mips.max(1)),
             plate: {
                 let [r, g, b] = self.plates.color.map(super::atlas::srgb_u8_to_linear);
-                [r, g, b, PLATE_CORNER]
+                [r, g, b, super::plate::CORNER]
             },
         }
     }
