@@ -1,9 +1,10 @@
-//! CNN feature extraction speed: tract's plain plan vs the fast-depthwise plan (and, when a
+//! CNN feature extraction speed: tract's plain plan vs our fast ops on CHW and on channel-blocked
+//! tensors (and, when a
 //! Python with `onnxruntime` is given, onnxruntime on the same model file), 1 and 2 threads,
 //! on prepared emoji images; plus how far the fast features are from the plain ones.
 //!
 //! ```text
-//! cargo run --release --example bench_features -- [--images 200] [--profile]
+//! cargo run --release --example bench_features -- [--images 200] [--profile] [--layers]
 //!     [--ort-python /work/venv-ort/bin/python]      (or $ORT_PYTHON)
 //! ```
 //! Every thread runs its share of the images on the shared plan (as the pipeline's workers
@@ -19,6 +20,8 @@ use std::time::Instant;
 struct Args {
     images: usize,
     profile: bool,
+    /// Per-layer times of the fast plan.
+    layers: bool,
     ort_python: Option<PathBuf>,
     rounds: usize,
 }
@@ -27,6 +30,7 @@ fn parse_args() -> Args {
     let mut a = Args {
         images: 200,
         profile: false,
+        layers: false,
         ort_python: std::env::var_os("ORT_PYTHON").map(PathBuf::from),
         rounds: 1,
     };
@@ -36,6 +40,7 @@ fn parse_args() -> Args {
             "--images" => a.images = it.next().and_then(|v| v.parse().ok()).unwrap_or(200),
             "--rounds" => a.rounds = it.next().and_then(|v| v.parse().ok()).unwrap_or(1),
             "--profile" => a.profile = true,
+            "--layers" => a.layers = true,
             "--ort-python" => a.ort_python = it.next().map(PathBuf::from),
             other => {
                 eprintln!("unknown option {other}");
@@ -225,6 +230,7 @@ fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |p| p.get())
     );
     let plain = FeatureModel::bundled_with(Engine::Plain)?;
+    let chw = FeatureModel::bundled_with(Engine::FastChw)?;
     let fast = FeatureModel::bundled_with(Engine::Fast)?;
     println!(
         "fast plan: {} convolutions on the fast ops (depthwise, stem, pointwise)\n",
@@ -237,7 +243,8 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|---:|");
     for (label, model) in [
         ("tract (plain plan, as before)", &plain),
-        ("tract + our depthwise, stem and 1×1 ops", &fast),
+        ("tract + our depthwise, stem and 1×1 ops, CHW", &chw),
+        ("tract + our ops, channel-blocked (default)", &fast),
     ] {
         timed(model, &imgs[..n.min(8)], 1)?; // warm-up
         let w1 = median(
@@ -291,7 +298,11 @@ fn main() -> anyhow::Result<()> {
 
     if args.profile {
         let runs = 20;
-        for (label, model) in [("plain", &plain), ("fast", &fast)] {
+        for (label, model) in [
+            ("plain", &plain),
+            ("fast CHW", &chw),
+            ("fast blocked", &fast),
+        ] {
             let prof = model.profile(&imgs[0], runs)?;
             let total: f64 = prof.iter().map(|p| p.time.as_secs_f64()).sum();
             println!(
@@ -309,6 +320,29 @@ fn main() -> anyhow::Result<()> {
                     100.0 * t / total
                 );
             }
+        }
+    }
+    if args.layers {
+        let runs = 20;
+        let nodes = fast.profile_nodes(&imgs[0], runs)?;
+        let total: f64 = nodes.iter().map(|n| n.time.as_secs_f64()).sum();
+        println!(
+            "\nper-layer profile, fast plan (mean of {runs} runs, 1 thread, {:.2} ms summed)",
+            total * 1e3
+        );
+        println!("| # | op | what | ms | share |\n|---:|---|---|---:|---:|");
+        for (k, n) in nodes.iter().enumerate() {
+            let t = n.time.as_secs_f64();
+            if t * 1e3 < 0.01 {
+                continue;
+            }
+            println!(
+                "| {k} | {} | {} | {:.3} | {:.1}% |",
+                n.op,
+                n.info,
+                t * 1e3,
+                100.0 * t / total
+            );
         }
     }
     Ok(())

@@ -590,6 +590,14 @@ impl FastDepthwise {
 }
 
 impl FastDepthwise {
+    /// `[C, taps]`.
+    pub fn kernel(&self) -> &[f32] {
+        &self.kernel
+    }
+    /// `[C]`.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
     /// Tensor shape of `c` planes of `h`×`w`.
     fn shape(&self, c: usize, h: usize, w: usize) -> TVec<usize> {
         if self.with_n {

@@ -9,7 +9,10 @@
 //! ≤ 4 input channels, each with the ReLU6 clip after it (tract's depthwise is scalar on x86
 //! and was half of the time); then [`pointwise::accelerate`] the 1×1 ones, with their bias and
 //! a clip or residual add (tract's matrix product and the packing before it were three
-//! quarters of what was left). [`Engine::Plain`] keeps tract's plan as it was, for comparison. The default
+//! quarters of what was left); last [`blocked::accelerate`] runs them on channel-blocked
+//! tensors (`[C/8, H, W, 8]`), as onnxruntime does, where the CHW depthwise kernel wasted
+//! its vectors on strided and narrow planes. [`Engine::Plain`] keeps tract's plan as it was,
+//! and [`Engine::FastChw`] our ops without the blocked layout, for comparison. The default
 //! model, EfficientNet-Lite0 (see `models/README.md`), is compiled into the binary, so the app
 //! works from any folder and offline.
 
@@ -20,6 +23,7 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
+pub mod blocked;
 pub mod depthwise;
 pub mod extract;
 pub mod pointwise;
@@ -30,9 +34,13 @@ pub use extract::{extract_features, feature_key, FeatureSet, FeatureTimes};
 /// How the plan is built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Engine {
-    /// tract's optimized plan with our fast convolution ops where they apply.
+    /// tract's optimized plan with our fast convolution ops where they apply, on
+    /// channel-blocked tensors between them ([`blocked`]).
     #[default]
     Fast,
+    /// Our fast convolution ops on plain CHW tensors, without the blocked layout (for
+    /// comparison).
+    FastChw,
     /// tract's optimized plan, untouched.
     Plain,
 }
@@ -44,6 +52,17 @@ pub struct OpTime {
     pub op: String,
     /// Nodes of that kind in the plan.
     pub nodes: usize,
+    /// Mean time per run.
+    pub time: std::time::Duration,
+}
+
+/// Time spent in one node over a profiled run.
+#[derive(Clone, Debug)]
+pub struct NodeTime {
+    /// tract's op name.
+    pub op: String,
+    /// The op's own description (for our ops: the shape and the fused epilogue).
+    pub info: String,
     /// Mean time per run.
     pub time: std::time::Duration,
 }
@@ -70,8 +89,10 @@ pub struct FeatureModel {
     hash: String,
     name: String,
     engine: Engine,
-    /// Convolutions running on the fast op.
+    /// Convolutions running on the fast ops.
     fast_convs: usize,
+    /// Of those, the ones on channel-blocked tensors.
+    blocked_convs: usize,
 }
 
 impl std::fmt::Debug for FeatureModel {
@@ -159,14 +180,19 @@ impl FeatureModel {
             f32::fact([1, 3, input_size as usize, input_size as usize]).into(),
         )?;
         let typed = model.into_typed()?;
-        let (typed, fast_convs) = match engine {
-            Engine::Fast => {
+        let (typed, fast_convs, blocked_convs) = match engine {
+            Engine::Fast | Engine::FastChw => {
                 let mut typed = typed.into_decluttered()?;
                 let n = depthwise::accelerate(&mut typed)?;
                 let m = pointwise::accelerate(&mut typed)?;
-                (typed, n + m)
+                let b = if engine == Engine::Fast {
+                    blocked::accelerate(&mut typed)?
+                } else {
+                    0
+                };
+                (typed, n + m, b)
             }
-            Engine::Plain => (typed, 0),
+            Engine::Plain => (typed, 0, 0),
         };
         let plan = typed.into_optimized()?.into_runnable()?;
         let mut this = FeatureModel {
@@ -179,6 +205,7 @@ impl FeatureModel {
             name: name.to_string(),
             engine,
             fast_convs,
+            blocked_convs,
         };
         // One dry run tells the feature length and catches a model that does not run.
         let probe = RgbImage::new(input_size, input_size);
@@ -209,9 +236,31 @@ impl FeatureModel {
     pub fn fast_conv_count(&self) -> usize {
         self.fast_convs
     }
+    /// How many of those run on channel-blocked tensors.
+    pub fn blocked_conv_count(&self) -> usize {
+        self.blocked_convs
+    }
 
     /// Per-op-kind time of `runs` runs on `img` (after one warm-up run), slowest first.
     pub fn profile(&self, img: &RgbImage, runs: usize) -> Result<Vec<OpTime>> {
+        use std::collections::HashMap;
+        let mut kinds: HashMap<String, (usize, std::time::Duration)> = HashMap::new();
+        for n in self.profile_nodes(img, runs)? {
+            let e = kinds.entry(n.op).or_default();
+            e.0 += 1;
+            e.1 += n.time;
+        }
+        let mut out: Vec<OpTime> = kinds
+            .into_iter()
+            .map(|(op, (nodes, time))| OpTime { op, nodes, time })
+            .collect();
+        out.sort_by_key(|o| std::cmp::Reverse(o.time));
+        Ok(out)
+    }
+
+    /// Mean time of every node over `runs` runs on `img` (after one warm-up run), in plan
+    /// order: which layers of the network are slow, not only which kinds of op.
+    pub fn profile_nodes(&self, img: &RgbImage, runs: usize) -> Result<Vec<NodeTime>> {
         use std::collections::HashMap;
         use std::time::{Duration, Instant};
         let input = to_nchw(&self.resized(img))?;
@@ -231,24 +280,20 @@ impl FeatureModel {
             )?;
         }
         let model = self.plan.model();
-        let mut kinds: HashMap<String, (usize, Duration)> = HashMap::new();
-        for (id, t) in per_node {
-            let e = kinds
-                .entry(model.node(id).op.name().to_string())
-                .or_default();
-            e.0 += 1;
-            e.1 += t;
-        }
-        let mut out: Vec<OpTime> = kinds
-            .into_iter()
-            .map(|(op, (nodes, t))| OpTime {
-                op,
-                nodes,
-                time: t / runs.max(1) as u32,
+        Ok(self
+            .plan
+            .order_without_consts()
+            .iter()
+            .filter_map(|&id| {
+                let t = per_node.get(&id)?;
+                let op = &model.node(id).op;
+                Some(NodeTime {
+                    op: op.name().to_string(),
+                    info: op.info().unwrap_or_default().join(" "),
+                    time: *t / runs.max(1) as u32,
+                })
             })
-            .collect();
-        out.sort_by_key(|o| std::cmp::Reverse(o.time));
-        Ok(out)
+            .collect())
     }
 
     /// Feature vector of one image (`input_size`² RGB; other sizes are resized).

@@ -383,6 +383,33 @@ impl FastPointwise {
     }
 }
 
+impl FastPointwise {
+    /// The weights `[cout, cin]` row-major, unpacked from the panels.
+    pub fn weights(&self) -> Vec<f32> {
+        let Shape { cin, cout, .. } = self.shape;
+        let mut w = vec![0.0f32; cout * cin];
+        for o in 0..cout {
+            let (p, r) = (o / MR, o % MR);
+            for i in 0..cin {
+                w[o * cin + i] = self.packed[(p * cin + i) * MR + r];
+            }
+        }
+        w
+    }
+    /// `[cout]`.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+    /// Shape of the input tensor: `[cin, H, W]` or `[1, cin, H, W]`.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+    /// Shape of the output tensor: `[cout, H, W]` or `[1, cout, H, W]`.
+    pub fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+}
+
 impl std::fmt::Debug for FastPointwise {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FastPointwise")
