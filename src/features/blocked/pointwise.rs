@@ -20,7 +20,7 @@ use crate::features::pointwise::{Epilogue, FastPointwise};
 /// Output channels per weight panel (two vectors); a last panel of 8 when `cout` is odd in 8s.
 pub const PANEL: usize = 16;
 /// Input bytes per pixel chunk: the chunk's inputs stay in L2 while the panels pass.
-const CHUNK_BYTES: usize = 192 * 1024;
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Shape of one product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -272,7 +272,9 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn pointwise(p: &Product, out: &mut [f32]) {
         let Shape { cin, cout, pixels } = p.s;
-        let chunk = (CHUNK_BYTES / (cin * 4)).max(12) / 12 * 12;
+        // as few chunks as keep each under CHUNK_BYTES, of equal size in whole tiles
+        let chunks = (cin * pixels * 4).div_ceil(CHUNK_BYTES);
+        let chunk = pixels.div_ceil(chunks).next_multiple_of(12);
         let out = out.as_mut_ptr();
         let mut from = 0;
         while from < pixels {
@@ -463,7 +465,7 @@ mod tests {
             kernels.push(Kernel::detect());
         }
         // panels of 16 and a last one of 8; pixel counts with every tail of both tile widths
-        // and more than one chunk (1152 input channels take 36 pixels per chunk)
+        // and more than one chunk (1152 × 60 pixels are two chunks of 36 and 24)
         for &(cin, cout, pixels) in &[
             (8, 8, 1),
             (16, 24, 49),
