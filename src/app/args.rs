@@ -92,6 +92,18 @@ pub struct AppArgs {
     /// resident memory, GPU bytes, GPU errors (for soak tests of installations).
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+    /// Take show-control commands over OSC (UDP) on this port; a bare port listens on this
+    /// machine only (127.0.0.1), `0.0.0.0:PORT` for a controller on the network. The messages
+    /// are listed in the README (`/grid i`, `/blend f`, `/tour i`, `/goto i|s`, …).
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub osc_in: Option<String>,
+    /// Send a `/heartbeat` every second and events (`/joined`, `/tour/at`, `/layout`) over OSC
+    /// to HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub osc_out: Option<String>,
+    /// Let `/quit` over OSC end the app (refused otherwise).
+    #[arg(long)]
+    pub osc_allow_quit: bool,
     /// Test hook: `upload@N` makes frame N after startup send the GPU an invalid upload,
     /// `lost@N` simulates a lost device (the renderers are rebuilt), `oom@N` an out-of-memory
     /// error (the detail tier shrinks, the renderers are rebuilt). May be repeated.
@@ -166,6 +178,12 @@ impl AppArgs {
         })?;
         for f in &self.inject_gpu_fault {
             parse_fault(f).map_err(bad)?;
+        }
+        if let Some(spec) = &self.osc_in {
+            crate::app::osc::listen_address(spec).map_err(bad)?;
+        }
+        if let Some(spec) = &self.osc_out {
+            crate::app::osc::send_address(spec).map_err(bad)?;
         }
         Ok(())
     }

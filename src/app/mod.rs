@@ -3,7 +3,8 @@
 //! analysis and I/O off the render thread, [`protocol`] is what the two say to each other,
 //! [`ui`] is the egui panel, [`playback`] paces how the optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
-//! [`hotkeys`], [`input`] (window events, hover), [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
+//! [`hotkeys`], [`input`] (window events, hover), [`osc`] (show control over the network),
+//! [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
 //! [`stats`] (health figures for soak tests), [`view`] (drawing a frame); this module is the
 //! model/update loop.
 //!
@@ -15,6 +16,7 @@ pub mod args;
 pub mod gpu;
 pub mod hotkeys;
 mod input;
+pub mod osc;
 pub mod playback;
 pub mod protocol;
 pub mod state;
@@ -103,6 +105,47 @@ struct Model {
     position_uploads: u64,
     stats: stats::Stats,
     quitting: bool,
+    /// Show control over OSC (`--osc-in`, `--osc-out`).
+    remote: ShowControl,
+}
+
+/// OSC in and out, and what was refused.
+struct ShowControl {
+    input: Option<osc::OscIn>,
+    output: Option<osc::OscOut>,
+    refused: osc::BadCounts,
+    next_heartbeat: f64,
+}
+
+impl ShowControl {
+    /// Open what the arguments ask for; a port that cannot be listened on ends the app with
+    /// the reason (an installation must not run deaf).
+    fn open(args: &AppArgs) -> ShowControl {
+        let input = args.osc_in.as_deref().map(|spec| {
+            match osc::listen_address(spec).and_then(|a| osc::OscIn::bind(a, args.osc_allow_quit)) {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+        });
+        let output = args.osc_out.as_deref().map(|spec| {
+            match osc::send_address(spec).and_then(osc::OscOut::new) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+        });
+        ShowControl {
+            input,
+            output,
+            refused: osc::BadCounts::default(),
+            next_heartbeat: 0.0,
+        }
+    }
 }
 
 fn model(app: &App) -> Model {
@@ -188,6 +231,8 @@ fn model(app: &App) -> Model {
         (None, None) => Action::AnalyzeDemo,
     });
     state.view.plates = args.plates;
+    let remote = ShowControl::open(&args);
+    state.remote_listening = remote.output.is_some();
     let background = crate::render::parse_hex_color(&args.background).unwrap_or([16, 16, 20]);
     Model {
         window,
@@ -218,6 +263,7 @@ fn model(app: &App) -> Model {
         position_uploads: 0,
         stats: stats::Stats::new(args.stats.clone()),
         quitting: false,
+        remote,
     }
 }
 
@@ -244,6 +290,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
     if !model.quitting && crate::util::signals::received().is_some() {
         model.state.act(Action::Quit);
     }
+    remote_commands(model);
     model.state.update(now);
     report_gui_errors(model);
 
@@ -295,6 +342,61 @@ fn update(app: &App, model: &mut Model, update: Update) {
         warnings: model.state.overlays.warnings.len(),
     };
     model.stats.maybe_report(now, figures);
+    remote_reports(model, fps, now);
+}
+
+/// Commands from the show controller: a few a frame, each carried out like a key press;
+/// refused ones counted by kind, the first of each kind warned about.
+fn remote_commands(model: &mut Model) {
+    let Some(input) = model.remote.input.as_mut() else {
+        return;
+    };
+    for _ in 0..osc::MAX_PER_FRAME {
+        let Some(msg) = input.try_recv() else { break };
+        let refused = match msg {
+            Ok(cmd) => {
+                let what = format!("{cmd:?}");
+                match model.state.remote(cmd) {
+                    Ok(()) => None,
+                    Err(r) => Some(osc::Bad {
+                        kind: osc::BadKind::Refused,
+                        detail: format!("{what}: {}", r.0),
+                    }),
+                }
+            }
+            Err(bad) => Some(bad),
+        };
+        if let Some(bad) = refused {
+            if model.remote.refused.record(bad.kind) {
+                let text = format!(
+                    "OSC: {} (further {:?} messages are counted, not told)",
+                    bad.detail, bad.kind
+                );
+                log::warn!("{text}");
+                model.state.warn(text);
+            }
+        }
+    }
+}
+
+/// The heartbeat and the state's events, to the show controller.
+fn remote_reports(model: &mut Model, fps: f32, now: f64) {
+    let events = model.state.take_remote_events();
+    let Some(out) = model.remote.output.as_mut() else {
+        return;
+    };
+    for e in &events {
+        out.event(e);
+    }
+    if now >= model.remote.next_heartbeat {
+        model.remote.next_heartbeat = now + osc::HEARTBEAT_SECONDS;
+        out.heartbeat(
+            fps,
+            model.state.shown().map_or(0, |s| s.used_count()),
+            model.gpu.errors.total(),
+            now,
+        );
+    }
 }
 
 /// The plates images are drawn with: the panel's mode on the window's background, the

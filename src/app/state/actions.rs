@@ -52,12 +52,14 @@ impl AppState {
     /// Any direct input from the user: the gallery tour hands control back.
     pub fn user_input(&mut self) {
         self.gallery.interrupt(self.now);
+        self.tour_arrival = None;
     }
 
     /// Carry out a user intent.
     pub fn act(&mut self, action: Action) {
         match action {
             Action::ToggleGrid => {
+                self.view.held_blend = None;
                 if self.grid_available() {
                     self.view.view_as_grid = !self.view.view_as_grid;
                     if self.framing.fitted {

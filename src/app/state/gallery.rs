@@ -52,6 +52,8 @@ pub struct Tick {
     pub toggle_grid: bool,
     /// The move goes to this new arrival (for a caption).
     pub visiting: Option<usize>,
+    /// The move is a close-up of this image (a new arrival or a random one).
+    pub close_up: Option<usize>,
 }
 
 impl Gallery {
@@ -140,9 +142,13 @@ impl Gallery {
             tick.camera = match self.visit_next(camera, scene, &params) {
                 Some((i, cam)) => {
                     tick.visiting = Some(i);
+                    tick.close_up = Some(i);
                     Some(cam)
                 }
-                None => self.next_view(camera, scene, &params),
+                None => self.next_view(camera, scene, &params).map(|(cam, pick)| {
+                    tick.close_up = pick;
+                    cam
+                }),
             };
             self.next_move = now + MOVE_SECONDS + HOLD_SECONDS;
             self.step += 1;
@@ -172,23 +178,23 @@ impl Gallery {
         camera: &Camera,
         scene: &Scene,
         params: &LayoutParams,
-    ) -> Option<Camera> {
+    ) -> Option<(Camera, Option<usize>)> {
         let bounds = scene.bounds(params)?;
         let mut target = *camera;
         if self.step.is_multiple_of(3) {
             target.fit(&bounds, 24.0);
-            return Some(target);
+            return Some((target, None));
         }
         let used = scene.used_indices();
         let pick = used[(self.random() % used.len() as u64) as usize];
         // About 5–8 images across the shorter side of the screen.
         let across = 5.0 + (self.random() % 4) as f32;
-        Some(close_up(camera, scene, params, pick, across))
+        Some((close_up(camera, scene, params, pick, across), Some(pick)))
     }
 }
 
 /// The camera centred on image `pick` with about `across` images across the shorter side.
-fn close_up(
+pub(crate) fn close_up(
     camera: &Camera,
     scene: &Scene,
     params: &LayoutParams,

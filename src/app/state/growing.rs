@@ -281,6 +281,11 @@ impl AppState {
         if self.gallery.enabled && !change.new.is_empty() {
             self.gallery.visit(&change.new, now);
         }
+        for &index in &change.new {
+            if let Some(path) = self.shown().and_then(|s| s.paths.get(index).cloned()) {
+                self.tell_remote(super::RemoteEvent::Joined { path, index });
+            }
+        }
     }
 
     /// Say what changed (status line, notice, log).

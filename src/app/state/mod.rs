@@ -18,6 +18,7 @@ mod glide;
 mod growing;
 mod handlers;
 mod jobs;
+mod remote;
 mod replies;
 mod scene;
 mod settle;
@@ -27,6 +28,7 @@ pub use capture::{capture_folder, CaptureFolder};
 pub use effects::Effect;
 pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
+pub use remote::{Refusal, Remote, RemoteEvent};
 pub use scene::{spiral, Scene, ViewSettings};
 
 use crate::app::protocol::{AnalysisSettings, DialogKind, GridCells, SharedSettings, Source};
@@ -89,6 +91,13 @@ pub struct AppState {
     pub settle_seconds: f64,
     /// The run being played back, for this scene (see [`crate::app::playback`]).
     pub(crate) playback: Option<(u64, crate::app::playback::Playback)>,
+    /// A remote controller listens ([`remote`]): events are queued for it.
+    pub remote_listening: bool,
+    remote_events: Vec<RemoteEvent>,
+    /// The layout last told to the controller (grid or not).
+    last_layout_told: Option<bool>,
+    /// The tour's close-up in flight: the image, and when the camera arrives.
+    tour_arrival: Option<(usize, f64)>,
     next_id: u64,
 }
 
@@ -244,6 +253,10 @@ impl AppState {
             now: 0.0,
             settle_seconds: DEFAULT_SETTLE_SECONDS,
             playback: None,
+            remote_listening: false,
+            remote_events: Vec::new(),
+            last_layout_told: None,
+            tour_arrival: None,
             next_id: 1,
         }
     }
@@ -288,7 +301,13 @@ impl AppState {
 
     /// The blend the view is heading to.
     pub fn target_t(&self) -> f32 {
-        if self.view.view_as_grid && self.grid_available() {
+        if !self.grid_available() {
+            return 0.0;
+        }
+        if let Some(b) = self.view.held_blend {
+            return b;
+        }
+        if self.view.view_as_grid {
             1.0
         } else {
             0.0
@@ -364,7 +383,10 @@ impl AppState {
         }
         let target = self.target_t();
         let step = (dt / TOGGLE_SECONDS) as f32;
-        if self.t < target {
+        if self.view.held_blend.is_some() {
+            // a fader: followed at once
+            self.t = target;
+        } else if self.t < target {
             self.t = (self.t + step).min(target);
         } else if self.t > target {
             self.t = (self.t - step).max(target);
@@ -396,8 +418,16 @@ impl AppState {
                 .gallery
                 .tick(now, &self.camera, shown, &params, can_toggle);
             if tick.toggle_grid && self.grid_available() {
+                self.view.held_blend = None;
                 self.view.view_as_grid = !self.view.view_as_grid;
             }
+            self.tour_arrival = tick.close_up.map(|i| (i, now + gallery::MOVE_SECONDS)).or(
+                if tick.camera.is_some() {
+                    None
+                } else {
+                    self.tour_arrival
+                },
+            );
             if tick.visiting.is_some() {
                 // one caption at a time, however many arrived
                 self.overlays.notices.retain(|n| n.text != JOINED_CAPTION);
@@ -432,6 +462,7 @@ impl AppState {
             }
         }
         self.overlays.notices.retain(|n| n.until > now);
+        self.remote_tick();
     }
 
     /// One line for the status bar: image count, layout, what the background work does.

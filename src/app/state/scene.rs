@@ -18,6 +18,8 @@ pub struct ViewSettings {
     pub image_size: f32,
     /// When images are drawn on a plate (`--plates`, the panel).
     pub plates: PlateMode,
+    /// A blend held by a remote fader (`/blend`), over `view_as_grid` until let go.
+    pub held_blend: Option<f32>,
 }
 
 impl Default for ViewSettings {
@@ -27,6 +29,7 @@ impl Default for ViewSettings {
             scale: 4.0,
             image_size: 1.0,
             plates: PlateMode::Auto,
+            held_blend: None,
         }
     }
 }

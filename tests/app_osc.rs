@@ -1,0 +1,275 @@
+//! Show control over OSC, against the real app under Xvfb (started here when `DISPLAY` is not
+//! set), over loopback UDP: heartbeats arrive at least every 2 s; `/grid 1` switches to the
+//! grid (told back as `/layout 1`) and a `/capture` then shows it; 10 000 random and malformed
+//! packets change nothing on screen and crash nothing; `/quit` is refused without
+//! `--osc-allow-quit`.
+
+mod common;
+
+use common::{app_command, display, signal, wait_for};
+use rosc::{OscMessage, OscPacket, OscType};
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Messages the app sent, with when they arrived.
+type Inbox = Arc<Mutex<Vec<(Instant, OscMessage)>>>;
+
+fn listen(socket: UdpSocket) -> Inbox {
+    let inbox: Inbox = Arc::default();
+    let sink = inbox.clone();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let Ok(n) = socket.recv(&mut buf) else {
+                if Arc::strong_count(&sink) == 1 {
+                    return;
+                }
+                continue;
+            };
+            if let Ok((_, OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) {
+                sink.lock().unwrap().push((Instant::now(), m));
+            }
+        }
+    });
+    inbox
+}
+
+fn encode(addr: &str, args: Vec<OscType>) -> Vec<u8> {
+    rosc::encoder::encode(&OscPacket::Message(OscMessage {
+        addr: addr.into(),
+        args,
+    }))
+    .unwrap()
+}
+
+/// Wait (at most a few minutes: a hang fails, a slow machine does not) until `done` holds.
+fn wait_until(what: &str, log: &Path, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > Duration::from_secs(300) {
+            let stderr = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("waited in vain for {what}; stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Share of the content's bounding box that is background: the grid packs the images, the
+/// t-SNE map leaves room between its clusters.
+fn background_share(img: &image::RgbaImage, bg: [u8; 3]) -> f64 {
+    let is_bg = |p: &image::Rgba<u8>| (0..3).all(|c| (p[c] as i32 - bg[c] as i32).abs() <= 6);
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in img.enumerate_pixels() {
+        if !is_bg(p) {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+    }
+    assert!(x0 < x1 && y0 < y1, "a blank frame");
+    let mut bgc = 0u64;
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            bgc += u64::from(is_bg(img.get_pixel(x, y)));
+        }
+    }
+    bgc as f64 / ((x1 - x0 + 1) as u64 * (y1 - y0 + 1) as u64) as f64
+}
+
+fn mean_abs_diff(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64)
+        .sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+#[test]
+fn a_show_controller_drives_the_app_over_osc() {
+    let (display, _xvfb) = display();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("stderr.txt");
+    // the controller's side: where the app reports to, and a socket to send from
+    let controller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let report_to = controller.local_addr().unwrap();
+    let inbox = listen(controller);
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app_addr = format!("127.0.0.1:{port}");
+    let mut child = app_command(&display, tmp.path())
+        .args(["--size", "640x400", "--hide-gui", "--settle-seconds", "0"])
+        .args(["--background", "#101014"])
+        .args(["--osc-in", &port.to_string(), "--osc-out"])
+        .arg(report_to.to_string())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start the app");
+    let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |addr: &str, args: Vec<OscType>| {
+        sender.send_to(&encode(addr, args), &app_addr).unwrap();
+    };
+    let got = |addr: &str, args: &[OscType]| {
+        inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, m)| m.addr == addr && m.args == args)
+    };
+    let capture = |name: &str| -> image::RgbaImage {
+        let path = tmp.path().join(name);
+        send(
+            "/capture",
+            vec![OscType::String(path.to_string_lossy().into_owned())],
+        );
+        wait_until(name, &log, || path.is_file());
+        // written by nannou's capture thread: wait until it reads back whole
+        let mut img = None;
+        wait_until("a readable capture", &log, || {
+            img = image::open(&path).ok();
+            img.is_some()
+        });
+        img.unwrap().to_rgba8()
+    };
+
+    // the demo map is analysed; the grid is there when the analysis is done: /grid 1 is
+    // refused until then and told back as /layout 1 once it takes
+    wait_until("the grid, switched to over OSC", &log, || {
+        send("/grid", vec![OscType::Int(1)]);
+        std::thread::sleep(Duration::from_millis(400));
+        got("/layout", &[OscType::Int(1)])
+    });
+    std::thread::sleep(Duration::from_secs(3)); // the glide to the grid
+    let grid = capture("grid.png");
+    send("/grid", vec![OscType::Float(0.0)]);
+    wait_until("/layout 0", &log, || got("/layout", &[OscType::Int(0)]));
+    std::thread::sleep(Duration::from_secs(3));
+    let tsne = capture("tsne.png");
+    let bg = [16, 16, 20];
+    let (g, t) = (background_share(&grid, bg), background_share(&tsne, bg));
+    eprintln!("background share of the content box: grid {g:.3}, t-SNE {t:.3}");
+    assert!(
+        g + 0.15 < t,
+        "the grid capture packs its images: background {g:.2} of its box, t-SNE {t:.2}"
+    );
+
+    // 10 000 bad packets: random bytes, cut and mangled messages, bundles, unknown addresses,
+    // wrong types, out-of-range values, /quit without permission
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let bundle = rosc::encoder::encode(&OscPacket::Bundle(rosc::OscBundle {
+        timetag: rosc::OscTime {
+            seconds: 0,
+            fractional: 1,
+        },
+        content: vec![OscPacket::Message(OscMessage {
+            addr: "/grid".into(),
+            args: vec![OscType::Int(1)],
+        })],
+    }))
+    .unwrap();
+    let bad: Vec<Vec<u8>> = vec![
+        bundle,
+        encode("/nope", vec![]),
+        encode("/grid", vec![OscType::String("1".into())]),
+        encode("/grid", vec![OscType::Int(7)]),
+        encode("/blend", vec![OscType::Float(3.0)]),
+        encode("/zoom", vec![OscType::Float(-1.0)]),
+        encode("/goto", vec![OscType::Int(1_000_000)]),
+        encode("/quit", vec![]),
+    ];
+    for k in 0..10_000 {
+        let packet: Vec<u8> = match k % 3 {
+            0 => (0..rng.random_range(0..300))
+                .map(|_| rng.random())
+                .collect(),
+            1 => bad[k % bad.len()].clone(),
+            _ => {
+                let mut p = bad[k % bad.len()].clone();
+                let cut = rng.random_range(0..p.len());
+                p.truncate(cut);
+                p
+            }
+        };
+        let _ = sender.send_to(&packet, &app_addr);
+        if k % 500 == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the app ended: {}",
+        stderr()
+    );
+    let after = capture("after.png");
+    let d = mean_abs_diff(&tsne, &after);
+    eprintln!("mean |Δ| before and after the bad packets: {d:.3}");
+    assert!(d < 1.0, "bad packets changed the picture (mean |Δ| {d:.2})");
+    let log_text = stderr();
+    for kind in [
+        "Bundle",
+        "UnknownAddress",
+        "WrongTypes",
+        "OutOfRange",
+        "QuitNotAllowed",
+    ] {
+        assert!(
+            log_text.contains(&format!("further {kind} messages")),
+            "no warning for {kind}: {log_text}"
+        );
+    }
+    assert_eq!(
+        log_text.matches("further Bundle messages").count(),
+        1,
+        "each kind warned once"
+    );
+
+    // heartbeats all along: never more than 2 s apart, with the map's image count
+    let beats: Vec<(Instant, OscMessage)> = inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, m)| m.addr == "/heartbeat")
+        .cloned()
+        .collect();
+    assert!(beats.len() >= 5, "{} heartbeats", beats.len());
+    let widest = beats
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or_default();
+    eprintln!("{} heartbeats, at most {widest:?} apart", beats.len());
+    for w in beats.windows(2) {
+        let gap = w[1].0 - w[0].0;
+        assert!(gap <= Duration::from_secs(2), "heartbeats {gap:?} apart");
+    }
+    let last = &beats.last().unwrap().1;
+    assert!(
+        matches!(last.args[..], [OscType::Float(fps), OscType::Int(images), OscType::Int(0), OscType::Float(up)]
+            if fps > 0.0 && images > 100 && up > 5.0),
+        "{last:?}"
+    );
+
+    if let Some(keep) = std::env::var_os("OSC_TEST_KEEP") {
+        for f in ["grid.png", "tsne.png", "after.png"] {
+            let _ = std::fs::copy(tmp.path().join(f), Path::new(&keep).join(f));
+        }
+    }
+    signal(&child, "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(120));
+    let log_text = stderr();
+    assert_eq!(status.code(), Some(143), "{log_text}");
+    assert!(!log_text.contains("panicked"), "{log_text}");
+}
