@@ -1,8 +1,9 @@
-//! Input: window events (keys, mouse, wheel, drops, resizes) turned into [`Action`]s, and the
+//! Input: window events (keys, mouse, wheel, touch, drops, resizes) turned into [`Action`]s
+//! (touch gestures are recognised in the state: [`super::state::TouchPoint`]), and the
 //! hovered image (hit-tested only when something that affects it changed).
 
 use super::hotkeys::{action_for_char, action_for_key};
-use super::state::Action;
+use super::state::{Action, TouchPhase, TouchPoint};
 use super::{Model, DOUBLE_CLICK_SECONDS};
 use nannou::prelude::*;
 
@@ -157,6 +158,42 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
                 let (pw, ph) = win.inner_size_pixels();
                 model.state.set_viewport([pw as f32, ph as f32]);
             }
+        }
+        WindowEvent::Touch(t) => {
+            let Some(win) = app.window(model.window) else {
+                return;
+            };
+            let (w, h) = win.inner_size_points();
+            let scale = win.scale_factor();
+            let at = [
+                (t.position.x + w / 2.0) * scale,
+                (h / 2.0 - t.position.y) * scale,
+            ];
+            let phase = match t.phase {
+                nannou::event::TouchPhase::Started => TouchPhase::Start,
+                nannou::event::TouchPhase::Moved => TouchPhase::Move,
+                nannou::event::TouchPhase::Ended => TouchPhase::End,
+                nannou::event::TouchPhase::Cancelled => TouchPhase::Cancel,
+            };
+            let (gpu, state) = (&model.gpu, &mut model.state);
+            let (scene, camera, params) = (
+                state.shown().map(|s| s.id),
+                state.camera,
+                state.layout_params(),
+            );
+            let hit = |p: [f32; 2]| {
+                let r = gpu.renderers.get(&scene?)?;
+                r.hit_test(camera.screen_to_world(p), &params)
+            };
+            state.touch(
+                TouchPoint {
+                    id: t.id,
+                    phase,
+                    at,
+                },
+                egui_wants_pointer,
+                &hit,
+            );
         }
         WindowEvent::DroppedFile(path) => {
             model.state.user_input();

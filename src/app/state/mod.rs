@@ -8,7 +8,8 @@
 //! (user intents), [`handlers`] (one function per background message), [`effects`] (work for
 //! the glue), [`growing`] (a watched map grows), [`settle`] and [`glide`] (changes shown at a
 //! watchable pace), [`replies`] (helper threads' answers), [`capture`] (frame captures and
-//! their folder), [`gallery`] (the unattended tour).
+//! their folder), [`gallery`] (the unattended tour), [`remote`] (a show controller's commands
+//! and what it is told), [`touch`] (fingers on a touch screen).
 
 mod actions;
 mod capture;
@@ -22,6 +23,7 @@ mod remote;
 mod replies;
 mod scene;
 mod settle;
+mod touch;
 
 pub use actions::{dialog_location, Action};
 pub use capture::{capture_folder, CaptureFolder};
@@ -30,6 +32,7 @@ pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
 pub use remote::{Refusal, Remote, RemoteEvent};
 pub use scene::{spiral, Scene, ViewSettings};
+pub use touch::{TouchPhase, TouchPoint};
 
 use crate::app::protocol::{AnalysisSettings, DialogKind, GridCells, SharedSettings, Source};
 use crate::render::{Camera, LayoutParams};
@@ -98,6 +101,8 @@ pub struct AppState {
     last_layout_told: Option<bool>,
     /// The tour's close-up in flight: the image, and when the camera arrives.
     tour_arrival: Option<(usize, f64)>,
+    /// Fingers on a touch screen ([`touch`]).
+    touches: touch::Touches,
     next_id: u64,
 }
 
@@ -257,6 +262,7 @@ impl AppState {
             remote_events: Vec::new(),
             last_layout_told: None,
             tour_arrival: None,
+            touches: touch::Touches::default(),
             next_id: 1,
         }
     }
@@ -463,6 +469,7 @@ impl AppState {
         }
         self.overlays.notices.retain(|n| n.until > now);
         self.remote_tick();
+        self.touch_tick();
     }
 
     /// One line for the status bar: image count, layout, what the background work does.
