@@ -92,3 +92,29 @@ fn every_background_option_says_what_it_colours() {
         assert!(text.contains("analyze --background"), "{text}");
     }
 }
+
+/// A show file with a bad key or value is a usage error naming the file, the key and its
+/// line; the app's own checks run on its values (a missing folder), and OSC addresses are
+/// checked before a window opens.
+#[test]
+fn show_files_and_osc_addresses_are_checked_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let show = tmp.path().join("show.toml");
+    let show_s = show.to_str().unwrap();
+    std::fs::write(&show, "gallery = true\nperplexty = 30\n").unwrap();
+    refused(&["--show", show_s], "line 2: `perplexty`: no such option");
+    std::fs::write(&show, "gallery = true\n\ntheta = 7\n").unwrap();
+    refused(&["--show", show_s], "line 3: `theta`");
+    refused(&["--show", "/nowhere/show.toml"], "cannot read /nowhere/show.toml");
+    // a valid file whose folder is missing: the app's check names it, relative to the file
+    std::fs::write(&show, "path = \"photos\"\n").unwrap();
+    let o = run(&["--show", show_s]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}/photos does not exist", tmp.path().display())),
+        "{stderr}"
+    );
+    refused(&["--osc-in", "nine"], "--osc-in nine");
+    refused(&["--osc-out", "nohost"], "--osc-out nohost");
+}

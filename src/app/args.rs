@@ -92,6 +92,18 @@ pub struct AppArgs {
     /// resident memory, GPU bytes, GPU errors (for soak tests of installations).
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+    /// Rewrite FILE every 10 s with the latest stats line (atomically), for a watchdog that
+    /// restarts the app when the file stops changing (see docs/installation.md).
+    #[arg(long, value_name = "FILE")]
+    pub heartbeat: Option<PathBuf>,
+    /// Start the gallery tour after this many seconds without input (0: never), even when
+    /// it was off: an installation attracts visitors when nobody touches it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub attract_after: f64,
+    /// Read the options from a TOML show file (see examples/show.toml); options on the
+    /// command line override it.
+    #[arg(long, value_name = "FILE")]
+    pub show: Option<PathBuf>,
     /// Take show-control commands over OSC (UDP) on this port; a bare port listens on this
     /// machine only (127.0.0.1), `0.0.0.0:PORT` for a controller on the network. The messages
     /// are listed in the README (`/grid i`, `/blend f`, `/tour i`, `/goto i|s`, …).

@@ -4,6 +4,7 @@
 //! [`ui`] is the egui panel, [`playback`] paces how the optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
 //! [`hotkeys`], [`input`] (window events, hover), [`osc`] (show control over the network),
+//! [`show`] (the options from a show file),
 //! [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
 //! [`stats`] (health figures for soak tests), [`view`] (drawing a frame); this module is the
 //! model/update loop.
@@ -19,6 +20,7 @@ mod input;
 pub mod osc;
 pub mod playback;
 pub mod protocol;
+pub mod show;
 pub mod state;
 pub mod stats;
 pub mod ui;
@@ -213,6 +215,7 @@ fn model(app: &App) -> Model {
     state.growing.watch_dir = args.path.clone().filter(|p| p.is_dir());
     state.gallery.toggle_every = args.toggle_every.max(0.0);
     state.gallery.resume_after = args.gallery_resume.max(0.0);
+    state.attract_after = args.attract_after.max(0.0);
     if args.gallery {
         state.gallery.set_enabled(true, 0.0);
     }
@@ -261,7 +264,7 @@ fn model(app: &App) -> Model {
         hover_key: None,
         pending_click: None,
         position_uploads: 0,
-        stats: stats::Stats::new(args.stats.clone()),
+        stats: stats::Stats::new(args.stats.clone(), args.heartbeat.clone()),
         quitting: false,
         remote,
     }

@@ -1,4 +1,5 @@
-//! Health figures of a running app, for soak tests and installations (`--stats FILE`): every
+//! Health figures of a running app, for soak tests and installations (`--stats FILE`, and
+//! `--heartbeat FILE` for a watchdog: the latest line only, rewritten atomically): every
 //! 10 s one JSON line with the frame times of the interval (median, max), resident memory,
 //! GPU bytes, GPU errors and rebuilds. The line is written by its own thread (the render
 //! thread never touches the disk).
@@ -33,41 +34,25 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Stats written to `path` (appended), or only counted when `None`.
-    pub fn new(path: Option<PathBuf>) -> Self {
-        let sink = path.and_then(|path| {
-            let (tx, rx) = channel::<serde_json::Value>();
-            let spawned = std::thread::Builder::new()
-                .name("itl-stats".into())
-                .spawn(move || {
-                    use std::io::Write;
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path);
-                    let mut file = match file {
-                        Ok(f) => f,
-                        Err(e) => {
-                            log::error!("--stats: cannot open {}: {e}", path.display());
-                            return;
-                        }
-                    };
-                    for mut line in rx {
-                        line["rss_kb"] = json!(resident_kb());
-                        if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
-                            log::error!("--stats: cannot write {}: {e}", path.display());
-                            return;
-                        }
+    /// Stats appended to `path` and/or the latest line kept in `heartbeat` (rewritten
+    /// atomically each time: a watchdog reads a whole line or the one before); only counted
+    /// when both are `None`.
+    pub fn new(path: Option<PathBuf>, heartbeat: Option<PathBuf>) -> Self {
+        let sink = (path.is_some() || heartbeat.is_some())
+            .then(|| {
+                let (tx, rx) = channel::<serde_json::Value>();
+                let spawned = std::thread::Builder::new()
+                    .name("itl-stats".into())
+                    .spawn(move || write_lines(rx, path, heartbeat));
+                match spawned {
+                    Ok(_) => Some(tx),
+                    Err(e) => {
+                        log::error!("--stats / --heartbeat: cannot start its thread: {e}");
+                        None
                     }
-                });
-            match spawned {
-                Ok(_) => Some(tx),
-                Err(e) => {
-                    log::error!("--stats: cannot start its thread: {e}");
-                    None
                 }
-            }
-        });
+            })
+            .flatten();
         Stats {
             sink,
             next: STATS_EVERY_SECONDS,
@@ -121,6 +106,49 @@ impl Stats {
         });
         // the writer thread is gone only if its file failed (already logged)
         let _ = sink.send(line);
+    }
+}
+
+/// The writer thread: each line appended to the stats file and put whole in the heartbeat
+/// file. A file that fails is told once and left; the other goes on.
+fn write_lines(
+    rx: std::sync::mpsc::Receiver<serde_json::Value>,
+    stats: Option<PathBuf>,
+    heartbeat: Option<PathBuf>,
+) {
+    use std::io::Write;
+    let mut file = stats.and_then(|path| {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            Ok(f) => Some((f, path)),
+            Err(e) => {
+                log::error!("--stats: cannot open {}: {e}", path.display());
+                None
+            }
+        }
+    });
+    let mut heartbeat_failed = false;
+    for mut line in rx {
+        line["rss_kb"] = json!(resident_kb());
+        if let Some((f, path)) = &mut file {
+            if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
+                log::error!("--stats: cannot write {}: {e}", path.display());
+                file = None;
+            }
+        }
+        if let Some(path) = &heartbeat {
+            match crate::util::atomic::write_atomic(path, format!("{line}\n").as_bytes()) {
+                Ok(()) => heartbeat_failed = false,
+                Err(e) if !heartbeat_failed => {
+                    log::error!("--heartbeat: cannot write {}: {e}", path.display());
+                    heartbeat_failed = true;
+                }
+                Err(_) => {}
+            }
+        }
     }
 }
 

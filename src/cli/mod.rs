@@ -16,7 +16,9 @@ use clap::{Parser, Subcommand};
     name = "image-tsne-live",
     version,
     about = "Lay out a folder of images by visual similarity and show it live",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    // an option given twice takes its last value: a show file's, then the command line's
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,7 +42,15 @@ pub enum Command {
 /// Parse the command line, run it, and exit with its status: 0 done, 1 failed, 2 bad usage,
 /// 130 / 143 when Ctrl-C / SIGTERM stopped it.
 pub fn main() {
-    let cli = Cli::parse();
+    // `--show FILE`: the file's options go in front of the command line's
+    let argv = match crate::app::show::expand(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Some(Command::Analyze(args)) => {
             args::with_threads(args.common.threads, || analyze::run(&args))

@@ -53,6 +53,7 @@ impl AppState {
     pub fn user_input(&mut self) {
         self.gallery.interrupt(self.now);
         self.tour_arrival = None;
+        self.last_input = self.now;
     }
 
     /// Carry out a user intent.

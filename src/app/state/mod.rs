@@ -103,6 +103,10 @@ pub struct AppState {
     tour_arrival: Option<(usize, f64)>,
     /// Fingers on a touch screen ([`touch`]).
     touches: touch::Touches,
+    /// Start the tour after this many seconds without input (0: never; `--attract-after`).
+    pub attract_after: f64,
+    /// When the last direct input came.
+    last_input: f64,
     next_id: u64,
 }
 
@@ -263,6 +267,8 @@ impl AppState {
             last_layout_told: None,
             tour_arrival: None,
             touches: touch::Touches::default(),
+            attract_after: 0.0,
+            last_input: 0.0,
             next_id: 1,
         }
     }
@@ -415,6 +421,14 @@ impl AppState {
             if u >= 1.0 {
                 self.framing.glide = None;
             }
+        }
+        if self.attract_after > 0.0
+            && !self.gallery.enabled
+            && now - self.last_input >= self.attract_after
+            && self.shown().is_some_and(|s| s.used_count() > 0)
+        {
+            // nobody has touched it for a while: attract visitors
+            self.gallery.set_enabled(true, now);
         }
         if self.gallery.enabled {
             let params = self.layout_params().with_t(self.target_t());

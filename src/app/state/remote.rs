@@ -272,6 +272,28 @@ mod tests {
     }
 
     #[test]
+    fn the_tour_starts_after_the_attract_time_without_input() {
+        let mut s = state_with_grid(20);
+        s.attract_after = 30.0;
+        s.update(10.0);
+        s.user_input();
+        s.update(39.0);
+        assert!(!s.gallery.enabled, "29 s after the last input");
+        s.update(40.5);
+        assert!(s.gallery.enabled, "30 s after it");
+        // turned off, it comes back after another quiet spell
+        s.act(Action::ToggleGallery);
+        s.user_input();
+        s.update(50.0);
+        assert!(!s.gallery.enabled);
+        s.update(71.0);
+        assert!(s.gallery.enabled);
+        let mut quiet = state_with_grid(20);
+        quiet.update(1000.0);
+        assert!(!quiet.gallery.enabled, "no attract unless asked");
+    }
+
+    #[test]
     fn layout_switches_are_told_only_to_a_listener() {
         let mut s = state_with_grid(20);
         s.update(s.now + 0.1);
