@@ -273,3 +273,119 @@ fn a_show_controller_drives_the_app_over_osc() {
     assert_eq!(status.code(), Some(143), "{log_text}");
     assert!(!log_text.contains("panicked"), "{log_text}");
 }
+
+/// Opening hours: started before they begin, the window is black (while OSC still answers and
+/// the heart still beats); when they begin, the show comes on by itself.
+#[test]
+fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
+    use image_tsne_live::app::schedule::local_now;
+    let (display, _xvfb) = display();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("stderr.txt");
+    let controller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let report_to = controller.local_addr().unwrap();
+    let inbox = listen(controller);
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app_addr = format!("127.0.0.1:{port}");
+    // opening at the next whole minute (or the one after, when that is too close), for an hour
+    let secs_into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    let (_, minute) = local_now();
+    let ahead = if secs_into_minute > 40 { 2 } else { 1 };
+    let open = (minute + ahead) % (24 * 60);
+    let close = (open + 60) % (24 * 60);
+    let hhmm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let hours = format!("{}-{}", hhmm(open), hhmm(close));
+    let started = Instant::now();
+    let opens_in = Duration::from_secs(ahead as u64 * 60 - secs_into_minute);
+    let mut child = app_command(&display, tmp.path())
+        .args(["--size", "480x320", "--hide-gui", "--settle-seconds", "0"])
+        .args(["--schedule-hours", &hours])
+        .args(["--osc-in", &port.to_string(), "--osc-out"])
+        .arg(report_to.to_string())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start the app");
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let capture = |name: &str| -> image::RgbaImage {
+        let path = tmp.path().join(name);
+        let msg = encode(
+            "/capture",
+            vec![OscType::String(path.to_string_lossy().into_owned())],
+        );
+        // asked again every 2 s: the first asks may come before the app listens
+        let mut img = None;
+        let mut asked: Option<Instant> = None;
+        wait_until(name, &log, || {
+            if asked.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
+                sender.send_to(&msg, &app_addr).unwrap();
+                asked = Some(Instant::now());
+            }
+            img = image::open(&path).ok();
+            img.is_some()
+        });
+        img.unwrap().to_rgba8()
+    };
+    // up and listening: its heart beats
+    wait_until("the first heartbeat", &log, || {
+        inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, m)| m.addr == "/heartbeat")
+    });
+    let closed = capture("closed.png");
+    assert!(
+        started.elapsed() + Duration::from_secs(2) < opens_in,
+        "the capture came too late to be before the opening"
+    );
+    assert!(
+        closed.pixels().all(|p| p[0] == 0 && p[1] == 0 && p[2] == 0),
+        "closed: a black window"
+    );
+    // the show opens on time and draws the (demo) map
+    std::thread::sleep(opens_in.saturating_sub(started.elapsed()) + Duration::from_secs(3));
+    let mut open_frame = capture("open.png");
+    let waited = Instant::now();
+    while common::spread(&open_frame).0 < 50 && waited.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_secs(2));
+        let _ = std::fs::remove_file(tmp.path().join("open.png"));
+        open_frame = capture("open.png");
+    }
+    assert!(
+        common::spread(&open_frame).0 >= 50,
+        "open: the map is drawn again"
+    );
+    let beats: Vec<Instant> = inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, m)| m.addr == "/heartbeat")
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(beats.len() >= 20, "{} heartbeats", beats.len());
+    for w in beats.windows(2) {
+        assert!(
+            w[1] - w[0] <= Duration::from_secs(2),
+            "heartbeats {:?} apart",
+            w[1] - w[0]
+        );
+    }
+    signal(&child, "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(120));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(143), "{text}");
+    assert!(
+        text.contains("outside the opening hours")
+            && text.contains("opening hours: the show goes on"),
+        "{text}"
+    );
+}

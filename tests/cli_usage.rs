@@ -105,7 +105,10 @@ fn show_files_and_osc_addresses_are_checked_before_anything_starts() {
     refused(&["--show", show_s], "line 2: `perplexty`: no such option");
     std::fs::write(&show, "gallery = true\n\ntheta = 7\n").unwrap();
     refused(&["--show", show_s], "line 3: `theta`");
-    refused(&["--show", "/nowhere/show.toml"], "cannot read /nowhere/show.toml");
+    refused(
+        &["--show", "/nowhere/show.toml"],
+        "cannot read /nowhere/show.toml",
+    );
     // a valid file whose folder is missing: the app's check names it, relative to the file
     std::fs::write(&show, "path = \"photos\"\n").unwrap();
     let o = run(&["--show", show_s]);

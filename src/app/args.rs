@@ -100,6 +100,13 @@ pub struct AppArgs {
     /// it was off: an installation attracts visitors when nobody touches it.
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     pub attract_after: f64,
+    /// Opening hours in local time, `HH:MM-HH:MM[,HH:MM-HH:MM…]` (a range may run past
+    /// midnight): outside them the window is black and the app idles; it wakes on time.
+    #[arg(long, value_name = "HOURS")]
+    pub schedule_hours: Option<String>,
+    /// Days the opening hours apply to: `mon-fri`, `tue,thu,sat` (default: every day).
+    #[arg(long, value_name = "DAYS")]
+    pub schedule_days: Option<String>,
     /// Read the options from a TOML show file (see examples/show.toml); options on the
     /// command line override it.
     #[arg(long, value_name = "FILE")]
@@ -190,6 +197,13 @@ impl AppArgs {
         })?;
         for f in &self.inject_gpu_fault {
             parse_fault(f).map_err(bad)?;
+        }
+        if self.schedule_days.is_some() && self.schedule_hours.is_none() {
+            return usage("--schedule-days needs --schedule-hours".to_string());
+        }
+        if let Some(hours) = &self.schedule_hours {
+            crate::app::schedule::Schedule::parse(hours, self.schedule_days.as_deref())
+                .map_err(|e| UsageError(format!("--schedule-hours / --schedule-days: {e}")))?;
         }
         if let Some(spec) = &self.osc_in {
             crate::app::osc::listen_address(spec).map_err(bad)?;

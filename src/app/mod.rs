@@ -4,7 +4,7 @@
 //! [`ui`] is the egui panel, [`playback`] paces how the optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
 //! [`hotkeys`], [`input`] (window events, hover), [`osc`] (show control over the network),
-//! [`show`] (the options from a show file),
+//! [`show`] (the options from a show file), [`schedule`] (opening hours),
 //! [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
 //! [`stats`] (health figures for soak tests), [`view`] (drawing a frame); this module is the
 //! model/update loop.
@@ -20,6 +20,7 @@ mod input;
 pub mod osc;
 pub mod playback;
 pub mod protocol;
+pub mod schedule;
 pub mod show;
 pub mod state;
 pub mod stats;
@@ -109,6 +110,10 @@ struct Model {
     quitting: bool,
     /// Show control over OSC (`--osc-in`, `--osc-out`).
     remote: ShowControl,
+    /// Opening hours, and whether the show is closed now (black, idle).
+    schedule: Option<schedule::Schedule>,
+    closed: bool,
+    next_schedule_check: f64,
 }
 
 /// OSC in and out, and what was refused.
@@ -267,6 +272,12 @@ fn model(app: &App) -> Model {
         stats: stats::Stats::new(args.stats.clone(), args.heartbeat.clone()),
         quitting: false,
         remote,
+        schedule: args
+            .schedule_hours
+            .as_deref()
+            .and_then(|h| schedule::Schedule::parse(h, args.schedule_days.as_deref()).ok()),
+        closed: false,
+        next_schedule_check: 0.0,
     }
 }
 
@@ -294,6 +305,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
         model.state.act(Action::Quit);
     }
     remote_commands(model);
+    opening_hours(app, model, now);
     model.state.update(now);
     report_gui_errors(model);
 
@@ -378,6 +390,29 @@ fn remote_commands(model: &mut Model) {
                 log::warn!("{text}");
                 model.state.warn(text);
             }
+        }
+    }
+}
+
+/// Outside the opening hours the window is black and the loop runs once a second (enough to
+/// wake on time, answer OSC and beat the heart); inside, at the display's rate.
+fn opening_hours(app: &App, model: &mut Model, now: f64) {
+    let Some(schedule) = &model.schedule else {
+        return;
+    };
+    if now < model.next_schedule_check {
+        return;
+    }
+    model.next_schedule_check = now + 1.0;
+    let closed = !schedule.is_open_now();
+    if closed != model.closed {
+        model.closed = closed;
+        if closed {
+            log::warn!("outside the opening hours: the window is black until they begin");
+            app.set_loop_mode(LoopMode::rate_fps(1.0));
+        } else {
+            log::warn!("opening hours: the show goes on");
+            app.set_loop_mode(LoopMode::RefreshSync);
         }
     }
 }

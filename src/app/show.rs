@@ -62,15 +62,25 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>> {
     Ok(out)
 }
 
-/// Line (1-based) of `key`'s first assignment in the file, for messages.
-fn line_of(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
+/// Line (1-based) of `key`'s first assignment in `section` (`None`: before any section
+/// header), for messages; 0 when not found.
+fn line_of(text: &str, section: Option<&str>, key: &str) -> usize {
+    let mut current: Option<String> = None;
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_start();
+        if let Some(h) = l.strip_prefix('[') {
+            current = h.split(']').next().map(|h| h.trim().to_string());
+            continue;
+        }
+        let here = current.as_deref() == section;
+        if here
+            && l.strip_prefix(key)
                 .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map_or(0, |i| i + 1)
+        {
+            return i + 1;
+        }
+    }
+    0
 }
 
 /// The command-line arguments a show file stands for.
@@ -78,10 +88,33 @@ pub fn show_args(text: &str, base: &Path) -> Result<Vec<OsString>> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow!("{e}"))?;
     let cmd = crate::cli::Cli::command();
     let mut out: Vec<OsString> = vec![];
+    // `[section]` `key` is the option `--section-key` (e.g. `[schedule]` `hours`)
+    let mut entries: Vec<(Option<&str>, &str, &toml::Value)> = vec![];
     for (key, value) in &table {
-        let line = line_of(text, key);
-        let at = |msg: String| anyhow!("line {line}: `{key}`: {msg}");
-        let name = key.replace('_', "-");
+        let prefix = format!("{}-", key.replace('_', "-"));
+        match value {
+            toml::Value::Table(t)
+                if cmd
+                    .get_arguments()
+                    .any(|a| a.get_long().is_some_and(|l| l.starts_with(&prefix))) =>
+            {
+                entries.extend(t.iter().map(|(k, v)| (Some(key.as_str()), k.as_str(), v)));
+            }
+            _ => entries.push((None, key.as_str(), value)),
+        }
+    }
+    for (section, key, value) in entries {
+        let line = line_of(text, section, key);
+        let shown = match section {
+            Some(sec) => format!("[{sec}] {key}"),
+            None => key.to_string(),
+        };
+        let at = |msg: String| anyhow!("line {line}: `{shown}`: {msg}");
+        let name = match section {
+            Some(sec) => format!("{sec}-{key}"),
+            None => key.to_string(),
+        }
+        .replace('_', "-");
         if NOT_IN_SHOW.contains(&name.as_str()) {
             return Err(at("cannot be set in a show file".into()));
         }
@@ -246,11 +279,15 @@ osc_in = "0.0.0.0:9000"
         let mut argv = vec![OsString::from("image-tsne-live")];
         argv.extend(args);
         <crate::cli::Cli as clap::Parser>::try_parse_from(argv).expect("parses");
-        let keys: Vec<String> = text
-            .lines()
-            .map(|l| l.trim_start_matches(['#', ' ']))
-            .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().replace('_', "-")))
-            .collect();
+        let mut section = String::new();
+        let mut keys: Vec<String> = vec![];
+        for l in text.lines().map(|l| l.trim_start_matches(['#', ' '])) {
+            if let Some(h) = l.strip_prefix('[') {
+                section = format!("{}-", h.trim_end_matches(']'));
+            } else if let Some((k, _)) = l.split_once('=') {
+                keys.push(format!("{section}{}", k.trim().replace('_', "-")));
+            }
+        }
         let cmd = crate::cli::Cli::command();
         for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
             let name = arg.get_long().map_or("path".to_string(), str::to_string);
@@ -282,6 +319,28 @@ osc_in = "0.0.0.0:9000"
         assert!(
             e.contains("schedul") && e.contains("no such section"),
             "{e}"
+        );
+        let e = err("gallery = true\n[schedule]\nhours = \"10:00-18:00\"\nweekdays = \"mon\"\n");
+        assert!(
+            e.contains("line 4: `[schedule] weekdays`: no such option"),
+            "{e}"
+        );
+        let ok = strings(
+            show_args(
+                "gallery = true\n[schedule]\nhours = \"10:00-18:00\"\ndays = \"mon-fri\"\n",
+                Path::new("."),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            ok,
+            [
+                "--gallery",
+                "--schedule-days",
+                "mon-fri",
+                "--schedule-hours",
+                "10:00-18:00"
+            ]
         );
         let e = err("show = \"other.toml\"\n");
         assert!(e.contains("cannot be set"), "{e}");

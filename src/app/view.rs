@@ -8,6 +8,11 @@ use nannou::prelude::*;
 use std::sync::atomic::Ordering;
 
 pub(super) fn view(_app: &App, model: &Model, frame: Frame) {
+    if model.closed {
+        // outside the opening hours
+        frame.clear(nannou::color::BLACK);
+        return;
+    }
     let [w, h] = frame.texture_size();
     let [r, g, b] = model.background;
     let shown = model
