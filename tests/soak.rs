@@ -1,5 +1,6 @@
 //! The soak test's 2-minute version (the 30-minute one is `examples/soak.rs`): the real app in
-//! gallery mode on 2 000 images under Xvfb, with frame captures and stats. Asserted: it stops on
+//! gallery mode on 2 000 images under Xvfb, with frame captures and stats, driven over OSC all
+//! along (commands and bad packets; heartbeats collected). Asserted: it stops on
 //! SIGTERM with 143 and no panic, memory does not creep after the warm-up, every capture is a
 //! valid PNG and as many were written as the run's length asks. Frame times are printed, not
 //! asserted (timings are noisy on a shared CI machine).
@@ -62,6 +63,12 @@ fn two_minutes_of_gallery_mode_on_2000_images() {
         growth < 2.0,
         "RSS grew {growth:.2} % after the warm-up\n{}",
         report.table()
+    );
+    assert!(
+        report.heartbeats >= 30,
+        "{} OSC heartbeats in two minutes ({} packets sent)\n{tail}",
+        report.heartbeats,
+        report.osc_sent
     );
     assert!(
         report.captures_ok(),

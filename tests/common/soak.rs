@@ -1,9 +1,11 @@
 //! A soak run of the real app, shared by `examples/soak.rs` (30 minutes, the table in
 //! docs/benchmarks.md) and `tests/soak.rs` (2 minutes in CI): the app tours `images` images in gallery
 //! mode (`--gallery --toggle-every 2 --capture-every 5 DIR`) under Xvfb, writing a stats line
-//! every 10 s (`--stats`); at the end it gets SIGTERM. The run is judged on what an unattended
-//! installation needs: no panic, memory that does not creep, frames that do not stall, and
-//! every captured frame a valid PNG.
+//! every 10 s (`--stats`), driven over OSC all along as a show controller would (`--osc-in`,
+//! `--osc-out`: layout switches, fits, tour on, and a stream of bad packets; the heartbeats are
+//! collected); at the end it gets SIGTERM. The run is judged on what an unattended
+//! installation needs: no panic, memory that does not creep, frames that do not stall, every
+//! captured frame a valid PNG, and a heartbeat at least every 2 s.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,11 @@ pub struct SoakReport {
     pub capture_span: f64,
     pub ran: f64,
     pub stderr_tail: String,
+    /// OSC packets sent to the app (commands and bad packets).
+    pub osc_sent: usize,
+    /// `/heartbeat` messages received, and the longest gap between two (s).
+    pub heartbeats: usize,
+    pub heartbeat_max_gap: f64,
 }
 
 impl SoakReport {
@@ -137,6 +144,14 @@ impl SoakReport {
                 format!("max {max_frame:.1?} ms"),
             ),
             (
+                "OSC under traffic: a heartbeat at least every 2 s",
+                self.heartbeats > 0 && self.heartbeat_max_gap <= 2.0,
+                format!(
+                    "{} heartbeats, longest gap {:.2} s, {} packets sent",
+                    self.heartbeats, self.heartbeat_max_gap, self.osc_sent
+                ),
+            ),
+            (
                 "captures: a valid PNG every 5 s, from start-up to the end",
                 self.captures_ok(),
                 format!(
@@ -176,6 +191,16 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
     let _ = std::fs::remove_file(&stats);
     let runtime = cfg.work.join("xdg");
     std::fs::create_dir_all(&runtime).expect("runtime dir");
+    // the show controller: heartbeats come to `listener`, commands go from `sender`
+    let listener = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let report_to = listener.local_addr().expect("udp address");
+    let beats = collect_heartbeats(listener);
+    let osc_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let app_addr = format!("127.0.0.1:{osc_port}");
     let mut child = Command::new(&cfg.app)
         .env("DISPLAY", &cfg.display)
         .env("XDG_RUNTIME_DIR", &runtime)
@@ -190,6 +215,8 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
         .arg(&stats)
         .arg("--cache-dir")
         .arg(cfg.work.join("cache"))
+        .args(["--osc-in", &osc_port.to_string(), "--osc-out"])
+        .arg(report_to.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -205,10 +232,16 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
         text
     });
     let start = Instant::now();
+    let mut osc_sent = 0;
+    let mut tick = 0u64;
     while start.elapsed() < cfg.duration {
         if child.try_wait().ok().flatten().is_some() {
             break;
         }
+        for packet in osc_traffic(tick) {
+            osc_sent += usize::from(sender.send_to(&packet, &app_addr).is_ok());
+        }
+        tick += 1;
         std::thread::sleep(Duration::from_millis(500));
     }
     let ran = start.elapsed().as_secs_f64();
@@ -274,7 +307,88 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
         ran,
         stderr_tail: tail,
         samples,
+        osc_sent,
+        heartbeats: beats.lock().map(|b| b.len()).unwrap_or(0),
+        heartbeat_max_gap: beats
+            .lock()
+            .map(|b| {
+                b.windows(2)
+                    .map(|w| (w[1] - w[0]).as_secs_f64())
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(f64::NAN),
     }
+}
+
+/// Arrival times of the app's `/heartbeat` messages, collected on a thread for the run.
+fn collect_heartbeats(
+    socket: std::net::UdpSocket,
+) -> std::sync::Arc<std::sync::Mutex<Vec<Instant>>> {
+    let beats = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = beats.clone();
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(500)));
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while std::sync::Arc::strong_count(&sink) > 1 {
+            let Ok(n) = socket.recv(&mut buf) else {
+                continue;
+            };
+            if let Ok((_, rosc::OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) {
+                if m.addr == "/heartbeat" {
+                    if let Ok(mut b) = sink.lock() {
+                        b.push(Instant::now());
+                    }
+                }
+            }
+        }
+    });
+    beats
+}
+
+/// What the show controller sends at tick `k` (every 0.5 s): a layout switch every 4 s, a fit
+/// every 7 s, the tour kept on, a fader held and let go, and each tick a few bad packets
+/// (random bytes, unknown addresses, wrong types, bundles).
+fn osc_traffic(k: u64) -> Vec<Vec<u8>> {
+    use rosc::{OscMessage, OscPacket, OscType};
+    let msg = |addr: &str, args: Vec<OscType>| {
+        rosc::encoder::encode(&OscPacket::Message(OscMessage {
+            addr: addr.into(),
+            args,
+        }))
+        .unwrap_or_default()
+    };
+    let mut out = vec![];
+    if k % 8 == 0 {
+        out.push(msg("/grid", vec![OscType::Int(((k / 8) % 2) as i32)]));
+    }
+    if k % 14 == 3 {
+        out.push(msg("/fit", vec![]));
+    }
+    if k % 10 == 5 {
+        out.push(msg("/tour", vec![OscType::Int(1)]));
+    }
+    if k % 20 == 7 {
+        out.push(msg("/blend", vec![OscType::Float(0.5)]));
+    }
+    if k % 20 == 9 {
+        out.push(msg("/grid", vec![OscType::Int(0)]));
+    }
+    // bad packets: they must change nothing and cost nothing
+    let mut x = k
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for j in 0..6 {
+        let packet = match j % 3 {
+            0 => (0..(x % 200) as usize)
+                .map(|i| (x.rotate_left(i as u32 % 64) & 0xff) as u8)
+                .collect(),
+            1 => msg("/nope", vec![OscType::Int(j)]),
+            _ => msg("/zoom", vec![OscType::String("far".into())]),
+        };
+        out.push(packet);
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+    }
+    out
 }
 
 fn is_valid_png(p: &Path) -> bool {
