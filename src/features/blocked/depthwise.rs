@@ -218,69 +218,38 @@ mod avx2 {
     use super::*;
     use std::arch::x86_64::*;
 
-    /// `NP` output pixels of one row (stride `SW`): `src` is the scratch at the first pixel's
-    /// first tap, `row` the scratch's row length in floats.
+    /// `n` output pixels of one row (stride `SW`) in groups of [`GROUP`], then one group of
+    /// the rest: `src` is the input at the first pixel's first tap, `row` the input's row
+    /// length in floats, `rows` tap rows from `w` on; `out` the first pixel's output.
     #[target_feature(enable = "avx2,fma")]
-    #[inline]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn group<const NP: usize, const SW: usize>(
-        g: &Geometry,
+    unsafe fn span<const SW: usize>(
+        kw: usize,
         src: *const f32,
         row: usize,
+        rows: usize,
         w: *const f32,
         bias: __m256,
         clip: Option<(__m256, __m256)>,
         out: *mut f32,
+        n: usize,
     ) {
-        let mut acc = [bias; NP];
-        let mut wp = w;
-        for ky in 0..g.kh {
-            let rp = src.add(ky * row);
-            for kx in 0..g.kw {
-                let wv = _mm256_loadu_ps(wp);
-                wp = wp.add(BLOCK);
-                for (q, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(rp.add((q * SW + kx) * BLOCK)), *a);
-                }
-            }
+        let mut k = 0;
+        while k + GROUP <= n {
+            let (s, o) = (src.add(k * SW * BLOCK), out.add(k * BLOCK));
+            group::<GROUP, SW>(kw, s, row, rows, w, bias, clip, o);
+            k += GROUP;
         }
-        for (q, &a) in acc.iter().enumerate() {
-            let y = match clip {
-                Some((lo, hi)) => _mm256_min_ps(_mm256_max_ps(a, lo), hi),
-                None => a,
-            };
-            _mm256_storeu_ps(out.add(q * BLOCK), y);
-        }
-    }
-
-    /// One output row: groups of [`GROUP`] pixels, then one group of the rest.
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn row<const SW: usize>(
-        g: &Geometry,
-        src: *const f32,
-        row_len: usize,
-        w: *const f32,
-        bias: __m256,
-        clip: Option<(__m256, __m256)>,
-        out: *mut f32,
-    ) {
-        let mut ox = 0;
-        while ox + GROUP <= g.out_w {
-            let s = src.add(ox * SW * BLOCK);
-            group::<GROUP, SW>(g, s, row_len, w, bias, clip, out.add(ox * BLOCK));
-            ox += GROUP;
-        }
-        let (s, o) = (src.add(ox * SW * BLOCK), out.add(ox * BLOCK));
-        match g.out_w - ox {
+        let (s, o) = (src.add(k * SW * BLOCK), out.add(k * BLOCK));
+        match n - k {
             0 => {}
-            1 => group::<1, SW>(g, s, row_len, w, bias, clip, o),
-            2 => group::<2, SW>(g, s, row_len, w, bias, clip, o),
-            3 => group::<3, SW>(g, s, row_len, w, bias, clip, o),
-            4 => group::<4, SW>(g, s, row_len, w, bias, clip, o),
-            5 => group::<5, SW>(g, s, row_len, w, bias, clip, o),
-            6 => group::<6, SW>(g, s, row_len, w, bias, clip, o),
-            7 => group::<7, SW>(g, s, row_len, w, bias, clip, o),
+            1 => group::<1, SW>(kw, s, row, rows, w, bias, clip, o),
+            2 => group::<2, SW>(kw, s, row, rows, w, bias, clip, o),
+            3 => group::<3, SW>(kw, s, row, rows, w, bias, clip, o),
+            4 => group::<4, SW>(kw, s, row, rows, w, bias, clip, o),
+            5 => group::<5, SW>(kw, s, row, rows, w, bias, clip, o),
+            6 => group::<6, SW>(kw, s, row, rows, w, bias, clip, o),
+            7 => group::<7, SW>(kw, s, row, rows, w, bias, clip, o),
             _ => unreachable!("fewer than {GROUP} pixels left"),
         }
     }
@@ -327,13 +296,13 @@ mod avx2 {
         _mm256_storeu_ps(out, y);
     }
 
-    /// `NP` interior pixels of one row read in place: `src` is the input at the first pixel's
-    /// first valid tap row and column 0 of its taps, `rows` the valid tap rows, `w` the
-    /// weights of the first valid tap row.
+    /// `NP` output pixels of one row whose column taps are all inside the input (the scratch,
+    /// or the input read in place): `src` is the input at the first pixel's first tap row and
+    /// column 0 of its taps, `rows` the tap rows to take, `w` the weights of the first of them.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn direct_group<const NP: usize, const SW: usize>(
+    unsafe fn group<const NP: usize, const SW: usize>(
         kw: usize,
         src: *const f32,
         row: usize,
@@ -377,29 +346,17 @@ mod avx2 {
         (lo, hi): (usize, usize),
         out: *mut f32,
     ) {
+        if lo >= hi {
+            return;
+        }
         let (ky0, ky1, _, _) = valid_taps(g, oy, lo);
         let row = g.in_w * BLOCK;
         let iy0 = oy * g.sh + ky0 - g.pad_top;
         let wr = w.add(ky0 * g.kw * BLOCK);
         let rows = ky1 - ky0;
-        let at = |ox: usize| x.add(iy0 * row + (ox * SW - g.pad_left) * BLOCK);
-        let o = |ox: usize| out.add((oy * g.out_w + ox) * BLOCK);
-        let mut ox = lo;
-        while ox + GROUP <= hi {
-            direct_group::<GROUP, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox));
-            ox += GROUP;
-        }
-        match hi - ox {
-            0 => {}
-            1 => direct_group::<1, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox)),
-            2 => direct_group::<2, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox)),
-            3 => direct_group::<3, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox)),
-            4 => direct_group::<4, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox)),
-            5 => direct_group::<5, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox)),
-            6 => direct_group::<6, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox)),
-            7 => direct_group::<7, SW>(g.kw, at(ox), row, rows, wr, bias, clip, o(ox)),
-            _ => unreachable!("fewer than {GROUP} pixels left"),
-        }
+        let src = x.add(iy0 * row + (lo * SW - g.pad_left) * BLOCK);
+        let o = out.add((oy * g.out_w + lo) * BLOCK);
+        span::<SW>(g.kw, src, row, rows, wr, bias, clip, o, hi - lo);
     }
 
     /// One block's output plane read in place (no scratch).
@@ -457,43 +414,66 @@ mod avx2 {
         for oy in 0..g.out_h {
             let src = scratch.as_ptr().add(oy * g.sh * row_len);
             let o = out.as_mut_ptr().add(oy * g.out_w * BLOCK);
+            let (kw, wp, n) = (g.kw, w.as_ptr(), g.out_w);
             if g.sw == 2 {
-                row::<2>(g, src, row_len, w.as_ptr(), b, clip, o);
+                span::<2>(kw, src, row_len, g.kh, wp, b, clip, o, n);
             } else {
-                row::<1>(g, src, row_len, w.as_ptr(), b, clip, o);
+                span::<1>(kw, src, row_len, g.kh, wp, b, clip, o, n);
             }
         }
     }
 }
 
-/// A depthwise convolution on blocked tensors as a tract op: `[1?, C/8, H, W, 8]` in and out.
+/// A depthwise convolution on blocked tensors as a tract op, `[1?, C/8, H, W, 8]` in and out;
+/// or, like [`FastDepthwise`], the dense stem ([`super::stem`]): plain `[1?, cin, H, W]` in,
+/// blocked out.
 #[derive(Clone)]
 pub struct BlockedDepthwise {
     pub geo: Geometry,
     input_shape: TVec<usize>,
     output_shape: TVec<usize>,
-    /// `[C/8, taps, 8]`.
+    /// Depthwise `[C/8, taps, 8]`; stem `[taps, C]`.
     packed: Arc<Vec<f32>>,
     bias: Arc<Vec<f32>>,
     pub clip: Option<(f32, f32)>,
 }
 
 impl BlockedDepthwise {
-    /// The blocked twin of a [`FastDepthwise`]: a depthwise one (not a stem) over whole blocks
-    /// of channels, one image.
+    /// The blocked twin of a [`FastDepthwise`] (depthwise or stem) over whole blocks of
+    /// channels, one image.
     pub fn from_fast(op: &FastDepthwise) -> Result<Option<Self>> {
         let g = op.geo;
-        if g.dense_in != 0 || g.channels % BLOCK != 0 || op.batch != 1 {
+        if g.channels % BLOCK != 0 || op.batch != 1 {
             return Ok(None);
         }
+        let (input_shape, packed) = if g.dense_in > 0 {
+            let mut plain: TVec<usize> = tvec![g.dense_in, g.in_h, g.in_w];
+            if op.with_n {
+                plain.insert(0, 1);
+            }
+            (
+                plain,
+                super::stem::pack_weights(op.kernel(), g.channels, g.taps())?,
+            )
+        } else {
+            (
+                blocked_shape(op.with_n, g.channels, g.in_h, g.in_w),
+                pack_weights(op.kernel(), g.channels, g.kh * g.kw)?,
+            )
+        };
         Ok(Some(BlockedDepthwise {
             geo: g,
-            input_shape: blocked_shape(op.with_n, g.channels, g.in_h, g.in_w),
+            input_shape,
             output_shape: blocked_shape(op.with_n, g.channels, g.out_h, g.out_w),
-            packed: Arc::new(pack_weights(op.kernel(), g.channels, g.kh * g.kw)?),
+            packed: Arc::new(packed),
             bias: Arc::new(op.bias().to_vec()),
             clip: op.clip,
         }))
+    }
+
+    /// Whether it reads blocked input (a depthwise convolution) or the plain image (the stem).
+    pub fn reads_blocked(&self) -> bool {
+        self.geo.dense_in == 0
     }
 }
 
@@ -521,7 +501,11 @@ impl Eq for BlockedDepthwise {}
 
 impl Op for BlockedDepthwise {
     fn name(&self) -> std::borrow::Cow<'static, str> {
-        "BlockedDepthwise".into()
+        if self.reads_blocked() {
+            "BlockedDepthwise".into()
+        } else {
+            "BlockedStem".into()
+        }
     }
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!("{:?} clip {:?}", self.geo, self.clip)])
@@ -545,20 +529,17 @@ impl EvalOp for BlockedDepthwise {
         );
         let src = input.try_as_plain_ram()?;
         let src = src.as_slice::<f32>()?;
-        // SAFETY: `depthwise` writes every output value before the tensor is read.
+        // SAFETY: `depthwise` and `stem` write every output value before the tensor is read.
         let mut t = unsafe { Tensor::uninitialized::<f32>(&self.output_shape)? };
         {
             let mut view = t.try_as_plain_ram_mut()?;
             let out = view.as_slice_mut::<f32>()?;
-            depthwise(
-                &self.geo,
-                src,
-                &self.packed,
-                &self.bias,
-                self.clip,
-                out,
-                Kernel::detect(),
-            )?;
+            let (g, k, b, c) = (&self.geo, &self.packed, &self.bias, self.clip);
+            if self.reads_blocked() {
+                depthwise(g, src, k, b, c, out, Kernel::detect())?;
+            } else {
+                super::stem::stem(g, src, k, b, c, out, Kernel::detect())?;
+            }
         }
         Ok(tvec!(t.into_tvalue()))
     }
@@ -679,12 +660,16 @@ mod tests {
     }
 
     #[test]
-    fn stems_and_partial_blocks_stay_with_the_chw_kernel() {
+    fn partial_blocks_stay_with_the_chw_kernel_and_stems_read_the_plain_image() {
         let mut stem = geo(32, 16, 16, 3, 2, 1);
         stem.dense_in = 3;
         let op =
             FastDepthwise::new(stem, 1, true, vec![0.0; 32 * 27], vec![0.0; 32], None).expect("op");
-        assert!(BlockedDepthwise::from_fast(&op).expect("check").is_none());
+        let stem_twin = BlockedDepthwise::from_fast(&op)
+            .expect("check")
+            .expect("a twin");
+        assert!(!stem_twin.reads_blocked());
+        assert_eq!(stem_twin.name(), "BlockedStem");
         let g = geo(12, 7, 7, 3, 1, 1);
         let op =
             FastDepthwise::new(g, 1, true, vec![0.0; 12 * 9], vec![0.0; 12], None).expect("op");

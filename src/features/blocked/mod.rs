@@ -26,7 +26,6 @@ use super::depthwise::{FastDepthwise, Kernel};
 use super::pointwise::FastPointwise;
 use depthwise::BlockedDepthwise;
 use pointwise::BlockedPointwise;
-use stem::BlockedStem;
 
 /// Channels per block: one AVX2 vector of f32.
 pub const BLOCK: usize = 8;
@@ -260,10 +259,10 @@ fn blocked_twin(model: &TypedModel, id: usize) -> Result<Option<(Box<dyn TypedOp
         return Ok(BlockedPointwise::from_fast(op)?.map(|o| (boxed(o), true)));
     }
     if let Some(op) = node.op_as::<FastDepthwise>() {
-        if op.geo.dense_in > 0 {
-            return Ok(BlockedStem::from_fast(op)?.map(|o| (boxed(o), false)));
-        }
-        return Ok(BlockedDepthwise::from_fast(op)?.map(|o| (boxed(o), true)));
+        return Ok(BlockedDepthwise::from_fast(op)?.map(|o| {
+            let blocked = o.reads_blocked();
+            (boxed(o), blocked)
+        }));
     }
     Ok(None)
 }

@@ -4,17 +4,14 @@
 //!
 //! Per output pixel every tap `(ci, ky, kx)` is one input value times a vector of 8 output
 //! channels' weights: the kernel computes 4 such vectors (32 channels) × 3 pixels in 12
-//! accumulators. Taps outside the input (the padding) are skipped.
+//! accumulators. Taps outside the input (the padding) are skipped. The tract op is
+//! [`super::depthwise::BlockedDepthwise`], which runs either (as `FastDepthwise` does).
 
 use anyhow::{ensure, Result};
-use std::sync::Arc;
-use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, TypedOp, Validation};
-use tract_onnx::tract_core::{as_op, op_as_typed_op};
 
 use super::depthwise::{interior_columns, valid_taps};
-use super::{blocked_shape, BLOCK};
-use crate::features::depthwise::{FastDepthwise, Geometry, Kernel};
+use super::BLOCK;
+use crate::features::depthwise::{Geometry, Kernel};
 
 /// Weights `[C, cin·kh·kw]` as `[taps][C]`: the weights of one tap are contiguous vectors.
 pub fn pack_weights(k: &[f32], channels: usize, taps: usize) -> Result<Vec<f32>> {
@@ -256,126 +253,6 @@ mod avx2 {
                 row::<1>(g, xp, wp, bp, clip, oy, cols, op);
             }
         }
-    }
-}
-
-/// The stem as a tract op: plain `[1?, cin, H, W]` in, blocked `[1?, C/8, OH, OW, 8]` out.
-#[derive(Clone)]
-pub struct BlockedStem {
-    pub geo: Geometry,
-    input_shape: TVec<usize>,
-    output_shape: TVec<usize>,
-    /// `[taps][C]`.
-    packed: Arc<Vec<f32>>,
-    bias: Arc<Vec<f32>>,
-    pub clip: Option<(f32, f32)>,
-}
-
-impl BlockedStem {
-    /// The blocked twin of a dense [`FastDepthwise`] (a stem) with whole blocks of output
-    /// channels, one image.
-    pub fn from_fast(op: &FastDepthwise) -> Result<Option<Self>> {
-        let g = op.geo;
-        if g.dense_in == 0 || g.channels % BLOCK != 0 || op.batch != 1 {
-            return Ok(None);
-        }
-        let mut input_shape: TVec<usize> = tvec![g.dense_in, g.in_h, g.in_w];
-        if op.with_n {
-            input_shape.insert(0, 1);
-        }
-        Ok(Some(BlockedStem {
-            geo: g,
-            input_shape,
-            output_shape: blocked_shape(op.with_n, g.channels, g.out_h, g.out_w),
-            packed: Arc::new(pack_weights(op.kernel(), g.channels, g.taps())?),
-            bias: Arc::new(op.bias().to_vec()),
-            clip: op.clip,
-        }))
-    }
-}
-
-impl std::fmt::Debug for BlockedStem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockedStem")
-            .field("geo", &self.geo)
-            .field("clip", &self.clip)
-            .finish()
-    }
-}
-
-impl PartialEq for BlockedStem {
-    fn eq(&self, other: &Self) -> bool {
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let clip_bits = |c: Option<(f32, f32)>| c.map(|(a, b)| (a.to_bits(), b.to_bits()));
-        self.geo == other.geo
-            && self.input_shape == other.input_shape
-            && clip_bits(self.clip) == clip_bits(other.clip)
-            && bits(&self.packed) == bits(&other.packed)
-            && bits(&self.bias) == bits(&other.bias)
-    }
-}
-impl Eq for BlockedStem {}
-
-impl Op for BlockedStem {
-    fn name(&self) -> std::borrow::Cow<'static, str> {
-        "BlockedStem".into()
-    }
-    fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{:?} clip {:?}", self.geo, self.clip)])
-    }
-    fn validation(&self) -> Validation {
-        Validation::Rounding
-    }
-    op_as_typed_op!();
-}
-
-impl EvalOp for BlockedStem {
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let [input] = &*inputs else {
-            anyhow::bail!("BlockedStem takes one input, got {}", inputs.len())
-        };
-        ensure!(
-            input.shape() == &*self.input_shape,
-            "input {:?}, want {:?}",
-            input.shape(),
-            self.input_shape
-        );
-        let src = input.try_as_plain_ram()?;
-        let src = src.as_slice::<f32>()?;
-        // SAFETY: `stem` writes every output value before the tensor is read.
-        let mut t = unsafe { Tensor::uninitialized::<f32>(&self.output_shape)? };
-        {
-            let mut view = t.try_as_plain_ram_mut()?;
-            let out = view.as_slice_mut::<f32>()?;
-            stem(
-                &self.geo,
-                src,
-                &self.packed,
-                &self.bias,
-                self.clip,
-                out,
-                Kernel::detect(),
-            )?;
-        }
-        Ok(tvec!(t.into_tvalue()))
-    }
-
-    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
-    }
-}
-
-impl TypedOp for BlockedStem {
-    as_op!();
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs.len() == 1 && inputs[0].datum_type == f32::datum_type());
-        ensure!(
-            inputs[0].shape.as_concrete() == Some(&*self.input_shape),
-            "BlockedStem input {:?}, want {:?}",
-            inputs[0].shape,
-            self.input_shape
-        );
-        Ok(tvec!(f32::fact(self.output_shape.clone())))
     }
 }
 
