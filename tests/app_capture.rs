@@ -6,22 +6,10 @@
 
 mod common;
 
-use common::{app_command, display, signal, wait_for};
+use common::{app_command, display, signal, wait_for, wait_until};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-/// Waits (at most a few minutes: a hang fails, a slow machine does not) until `done` holds.
-fn wait_until(what: &str, log: &Path, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        if start.elapsed() > Duration::from_secs(300) {
-            let stderr = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("waited in vain for {what}; stderr:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use std::time::Duration;
 
 fn pngs(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| {

@@ -6,59 +6,13 @@
 
 mod common;
 
-use common::{app_command, display, signal, wait_for};
+use common::osc::{encode, listen};
+use common::{app_command, display, signal, wait_for, wait_until};
 use rosc::{OscMessage, OscPacket, OscType};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Messages the app sent, with when they arrived.
-type Inbox = Arc<Mutex<Vec<(Instant, OscMessage)>>>;
-
-fn listen(socket: UdpSocket) -> Inbox {
-    let inbox: Inbox = Arc::default();
-    let sink = inbox.clone();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65_536];
-        loop {
-            let Ok(n) = socket.recv(&mut buf) else {
-                if Arc::strong_count(&sink) == 1 {
-                    return;
-                }
-                continue;
-            };
-            if let Ok((_, OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) {
-                sink.lock().unwrap().push((Instant::now(), m));
-            }
-        }
-    });
-    inbox
-}
-
-fn encode(addr: &str, args: Vec<OscType>) -> Vec<u8> {
-    rosc::encoder::encode(&OscPacket::Message(OscMessage {
-        addr: addr.into(),
-        args,
-    }))
-    .unwrap()
-}
-
-/// Wait (at most a few minutes: a hang fails, a slow machine does not) until `done` holds.
-fn wait_until(what: &str, log: &Path, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        if start.elapsed() > Duration::from_secs(300) {
-            let stderr = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("waited in vain for {what}; stderr:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Share of the content's bounding box that is background: the grid packs the images, the
 /// t-SNE map leaves room between its clusters.

@@ -1,6 +1,7 @@
 //! The soak test's 2-minute version (the 30-minute one is `examples/soak.rs`): the real app in
-//! gallery mode on 2 000 images under Xvfb, with frame captures and stats, driven over OSC all
-//! along (commands and bad packets; heartbeats collected). Asserted: it stops on
+//! gallery mode on 2 000 images under Xvfb, started from a show file, with a mirror as a second
+//! output, frame captures of both and stats, driven over OSC all along (commands and bad
+//! packets; heartbeats collected). Asserted: it stops on
 //! SIGTERM with 143 and no panic, memory does not creep after the warm-up, every capture is a
 //! valid PNG and as many were written as the run's length asks. Frame times are printed, not
 //! asserted (timings are noisy on a shared CI machine).

@@ -36,7 +36,11 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
     if effects.is_empty() {
         return;
     }
-    let Some(win) = app.window(model.window) else {
+    // (the outputs share the main window's device: any of them will do once it has closed)
+    let Some(win) = app
+        .window(model.window)
+        .or_else(|| model.outputs.ids.iter().find_map(|id| app.window(*id)))
+    else {
         return;
     };
     let (device, queue) = (win.device(), win.queue());
@@ -53,7 +57,7 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
                 Ok(())
             }
             Effect::CaptureFrame { path } => {
-                if let Err(path) = capture_frame(&win, path) {
+                if let Err(path) = super::windows::capture_all(app, model, path) {
                     model.state.capture_folder_missing(path);
                 }
                 Ok(())

@@ -66,6 +66,18 @@ pub struct AppArgs {
     /// Window size in points, WxH.
     #[arg(long, default_value = "1280x800")]
     pub size: String,
+    /// The windows to draw into, the main one first: comma-separated `KIND[@MONITOR][:WxH]`,
+    /// KIND `view` (the whole view; `mirror` is the same), or `wall` (the next slice of a
+    /// projector wall, left to right); `@MONITOR` goes fullscreen on that monitor (0, 1, …).
+    /// E.g. `view@0,wall@1,wall@2,wall@3`: a control screen and a wall of three projectors.
+    #[arg(long, value_name = "LIST")]
+    pub outputs: Option<String>,
+    /// Pixels by which neighbouring wall slices overlap; the overlap is blended soft-edge.
+    #[arg(long, value_name = "PX", default_value_t = 0.0)]
+    pub wall_overlap: f32,
+    /// The projectors' gamma, for the blend ramp (2.2: sRGB-like, the ramp as it is).
+    #[arg(long, value_name = "GAMMA", default_value_t = 2.2)]
+    pub wall_gamma: f32,
     /// Folder for screenshots and frame captures (S and P).
     #[arg(long, default_value = ".")]
     pub screenshot_dir: PathBuf,
@@ -164,6 +176,21 @@ impl AppArgs {
             return usage(format!("--theta {rule}"));
         }
         parse_size(&self.size).map_err(bad)?;
+        if let Some(o) = &self.outputs {
+            super::outputs::parse_outputs(o).map_err(bad)?;
+        }
+        if !self.wall_overlap.is_finite() || !(0.0..=8192.0).contains(&self.wall_overlap) {
+            return usage(format!(
+                "--wall-overlap: expected 0 to 8192 pixels, got {}",
+                self.wall_overlap
+            ));
+        }
+        if !self.wall_gamma.is_finite() || !(1.0..=4.0).contains(&self.wall_gamma) {
+            return usage(format!(
+                "--wall-gamma: expected 1 to 4, got {}",
+                self.wall_gamma
+            ));
+        }
         if !self.settle_seconds.is_finite() || !(0.0..=600.0).contains(&self.settle_seconds) {
             return usage(format!(
                 "--settle-seconds: expected 0 to 600, got {}",
@@ -299,6 +326,7 @@ mod tests {
             size: "1280x800".into(),
             settle_seconds: 4.0,
             screenshot_dir: dir.path().join("shots"),
+            wall_gamma: 2.2,
             ..Default::default()
         };
         ok.check().unwrap();
@@ -323,6 +351,20 @@ mod tests {
                     ..ok.clone()
                 },
                 "--theta must be between 0 and 1",
+            ),
+            (
+                AppArgs {
+                    outputs: Some("view,wall".into()),
+                    ..ok.clone()
+                },
+                "--outputs: a wall needs at least two `wall` windows (one is a `view`)",
+            ),
+            (
+                AppArgs {
+                    wall_gamma: 9.0,
+                    ..ok.clone()
+                },
+                "--wall-gamma: expected 1 to 4, got 9",
             ),
         ] {
             let e = args.check().unwrap_err();

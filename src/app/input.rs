@@ -98,7 +98,11 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             let (w, h) = win.inner_size_points();
             let scale = win.scale_factor();
             let points = [p.x + w / 2.0, h / 2.0 - p.y];
-            let px = [points[0] * scale, points[1] * scale];
+            // on the canvas (the main window may show a wall scaled down, or be its first slice)
+            let px = model
+                .outputs
+                .canvas
+                .to_canvas(0, [points[0] * scale, points[1] * scale]);
             if let Some((down, _)) = model.mouse.down {
                 let moved = (px[0] - down[0]).hypot(px[1] - down[1]);
                 if model.mouse.dragged || moved > 4.0 {
@@ -153,22 +157,20 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
                     .act(Action::Zoom(1.15f32.powf(lines), Some(model.mouse.px)));
             }
         }
-        WindowEvent::Resized(_) => {
-            if let Some(win) = app.window(model.window) {
-                let (pw, ph) = win.inner_size_pixels();
-                model.state.set_viewport([pw as f32, ph as f32]);
-            }
-        }
+        WindowEvent::Resized(_) => outputs_resized(app, model),
         WindowEvent::Touch(t) => {
             let Some(win) = app.window(model.window) else {
                 return;
             };
             let (w, h) = win.inner_size_points();
             let scale = win.scale_factor();
-            let at = [
-                (t.position.x + w / 2.0) * scale,
-                (h / 2.0 - t.position.y) * scale,
-            ];
+            let at = model.outputs.canvas.to_canvas(
+                0,
+                [
+                    (t.position.x + w / 2.0) * scale,
+                    (h / 2.0 - t.position.y) * scale,
+                ],
+            );
             let phase = match t.phase {
                 nannou::event::TouchPhase::Started => TouchPhase::Start,
                 nannou::event::TouchPhase::Moved => TouchPhase::Move,
@@ -200,5 +202,34 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             model.state.act(Action::Open(path));
         }
         _ => {}
+    }
+}
+
+/// Events of the other outputs (wall slices, mirrors): their keys work as the main window's,
+/// so a keyboard plugged in at a projector's machine is not dead; the pointer stays the main
+/// window's.
+pub(super) fn output_window_event(app: &App, model: &mut Model, event: WindowEvent) {
+    match event {
+        WindowEvent::KeyPressed(key) => {
+            model.state.user_input();
+            if let Some(a) = action_for_key(key, app.keys.mods.ctrl()) {
+                model.state.act(a);
+            }
+        }
+        WindowEvent::ReceivedCharacter(c) => {
+            if let Some(a) = action_for_char(c) {
+                model.state.user_input();
+                model.state.act(a);
+            }
+        }
+        WindowEvent::Resized(_) => outputs_resized(app, model),
+        _ => {}
+    }
+}
+
+/// A window's size changed: the canvas is laid out again, and the camera's viewport follows.
+pub(super) fn outputs_resized(app: &App, model: &mut Model) {
+    if model.outputs.refresh(app) {
+        model.state.set_viewport(model.outputs.canvas.size);
     }
 }

@@ -4,7 +4,8 @@
 //! [`ui`] is the egui panel, [`playback`] paces how the optimizer's frames are shown. The glue that feeds the window
 //! into the state and carries the state's effects out is split by concern: [`args`] (options),
 //! [`hotkeys`], [`input`] (window events, hover), [`osc`] (show control over the network),
-//! [`show`] (the options from a show file), [`schedule`] (opening hours),
+//! [`show`] (the options from a show file), [`schedule`] (opening hours), [`outputs`] (the
+//! windows of a projector wall and mirrors: window-free) and [`windows`] (opening them),
 //! [`apply`] (effects carried out), [`gpu`] (renderers, screenshots, GPU errors),
 //! [`stats`] (health figures for soak tests), [`view`] (drawing a frame); this module is the
 //! model/update loop.
@@ -18,6 +19,7 @@ pub mod gpu;
 pub mod hotkeys;
 mod input;
 pub mod osc;
+pub mod outputs;
 pub mod playback;
 pub mod protocol;
 pub mod schedule;
@@ -26,6 +28,7 @@ pub mod state;
 pub mod stats;
 pub mod ui;
 mod view;
+mod windows;
 pub mod worker;
 
 pub use args::AppArgs;
@@ -77,7 +80,10 @@ pub fn run(args: AppArgs) -> Result<()> {
 }
 
 struct Model {
+    /// The main window (the panel, mouse and touch); it is `outputs.ids[0]`.
     window: WindowId,
+    /// Every window drawn into and the canvas they share.
+    outputs: windows::Outputs,
     egui: Egui,
     state: AppState,
     gpu: Gpu,
@@ -157,7 +163,10 @@ impl ShowControl {
 
 fn model(app: &App) -> Model {
     let args = ARGS.get().cloned().unwrap_or_default();
-    let (w, h) = parse_size(&args.size).unwrap_or((1280, 800));
+    let main_spec = windows::specs(&args)[0];
+    let (w, h) = main_spec
+        .size
+        .unwrap_or_else(|| parse_size(&args.size).unwrap_or((1280, 800)));
     app.set_exit_on_escape(false);
     app.set_fullscreen_on_shortcut(false);
     let mut builder = app
@@ -166,8 +175,11 @@ fn model(app: &App) -> Model {
         .size(w, h)
         .view(view::view)
         .raw_event(input::raw_window_event)
-        .event(input::window_event);
-    if args.fullscreen {
+        .event(input::window_event)
+        .closed(main_closed);
+    if let Some(m) = main_spec.monitor {
+        builder = builder.fullscreen_with(windows::fullscreen_on(app, m, "the main window"));
+    } else if args.fullscreen {
         builder = builder.fullscreen();
     }
     let window = match builder.build() {
@@ -177,16 +189,14 @@ fn model(app: &App) -> Model {
             std::process::exit(1);
         }
     };
-    let (egui, viewport, gpu) = match app.window(window) {
+    let (egui, gpu) = match app.window(window) {
         Some(win) => {
-            let (pw, ph) = win.inner_size_pixels();
             let target = TargetDesc {
                 format: Frame::TEXTURE_FORMAT,
                 sample_count: win.msaa_samples(),
             };
             (
                 Egui::from_window(&win),
-                [pw as f32, ph as f32],
                 Gpu::new(win.device(), target).with_gpu_memory(args.gpu_memory),
             )
         }
@@ -206,7 +216,9 @@ fn model(app: &App) -> Model {
     workers
         .headroom
         .store(args.watch, std::sync::atomic::Ordering::Relaxed);
-    let mut state = AppState::new(viewport);
+    // the other windows; the camera's viewport is the canvas (the wall, or the main window)
+    let outputs = windows::open(app, window, &args);
+    let mut state = AppState::new(outputs.canvas.size);
     state.analysis.max_images = args.max_images.max(1);
     state.analysis.perplexity = args.perplexity;
     state.analysis.theta = args.theta;
@@ -244,6 +256,7 @@ fn model(app: &App) -> Model {
     let background = crate::render::parse_hex_color(&args.background).unwrap_or([16, 16, 20]);
     Model {
         window,
+        outputs,
         egui,
         state,
         gpu,
@@ -306,6 +319,7 @@ fn update(app: &App, model: &mut Model, update: Update) {
     }
     remote_commands(model);
     opening_hours(app, model, now);
+    input::outputs_resized(app, model);
     model.state.update(now);
     report_gui_errors(model);
 
@@ -326,14 +340,26 @@ fn update(app: &App, model: &mut Model, update: Update) {
     let fps = app.fps();
     let (actions, panel_right) = {
         let ctx = model.egui.begin_frame();
-        let tex = model
-            .lightbox
-            .as_ref()
-            .filter(|(i, _, _)| Some(*i) == model.state.overlays.lightbox)
-            .map(|(_, t, plate)| (t, *plate));
-        ui::draw(&ctx, &mut model.state, fps, tex, hover_label)
+        let lightbox = if model.outputs.canvas.draws_lightbox(0) {
+            ui::Lightbox::OnMap
+        } else {
+            ui::Lightbox::Panel(
+                model
+                    .lightbox
+                    .as_ref()
+                    .filter(|(i, _, _)| Some(*i) == model.state.overlays.lightbox)
+                    .map(|(_, t, plate)| (t, *plate)),
+            )
+        };
+        ui::draw(&ctx, &mut model.state, fps, lightbox, hover_label)
     };
-    let inset = panel_right * model.egui.ctx().pixels_per_point();
+    // the panel narrows the map's room only where the main window is the canvas (over a
+    // wall, the map is fitted to the wall and the panel floats over the control view)
+    let inset = if model.outputs.canvas.is_whole_canvas(0) {
+        panel_right * model.egui.ctx().pixels_per_point()
+    } else {
+        0.0
+    };
     if (inset - model.state.framing.left_inset_px).abs() > 1.0 {
         model.state.framing.left_inset_px = inset;
         if model.state.framing.fitted {
@@ -528,9 +554,9 @@ fn scripted(app: &App, model: &mut Model) {
     if let (Some(k), Some(done)) = (model.quit_at, model.startup_done) {
         let due = done + k;
         if model.frames == due {
-            if let (Some(path), Some(win)) = (&model.capture_on_quit, app.window(model.window)) {
+            if let Some(path) = &model.capture_on_quit {
                 // never into a missing folder (nannou would make it or panic on this thread)
-                if let Err(path) = apply::capture_frame(&win, path.clone()) {
+                if let Err(path) = windows::capture_all(app, model, path.clone()) {
                     eprintln!(
                         "warning: frame not captured: the folder of {} is missing",
                         path.display()
@@ -556,6 +582,12 @@ fn report_gui_errors(model: &mut Model) {
         }
         model.gui_errors_reported = n;
     }
+}
+
+/// The main window closed: the show ends (the other outputs close with it).
+fn main_closed(app: &App, model: &mut Model) {
+    model.state.act(Action::Quit);
+    apply_effects(app, model);
 }
 
 fn exit(_app: &App, model: Model) {

@@ -3,7 +3,8 @@
 //! heartbeat and events. The addresses and argument types below are the interface.
 //!
 //! In: `/grid i` (1 grid, 0 t-SNE), `/blend f` (0–1, held: a fader), `/tour i`, `/goto i`
-//! (image index) or `/goto s` (path or file name), `/zoom f` (factor, > 1 closer), `/pan f f`
+//! (image index) or `/goto s` (path or file name), `/lightbox i` (open image i larger on every
+//! output; −1 closes), `/zoom f` (factor, > 1 closer), `/pan f f`
 //! (fractions of the window), `/fit`, `/capture s` (this frame as PNG to path s),
 //! `/screenshot s` (the whole layout), `/load s` (layout JSON), `/analyze s` (folder),
 //! `/watch i`, `/gui i`, and `/quit` with `--osc-allow-quit`. Numbers may come as int, float,
@@ -157,6 +158,18 @@ fn message(m: OscMessage, allow_quit: bool) -> Result<Remote, Bad> {
                 Remote::GotoIndex(i as usize)
             }
         },
+        "/lightbox" => {
+            let i = numbers(1)?[0];
+            if i == -1.0 {
+                Remote::Lightbox(None)
+            } else if i < 0.0 || i.fract() != 0.0 || i > u32::MAX as f64 {
+                return Err(range(&format!(
+                    "{i} is not an image index (or −1 to close)"
+                )));
+            } else {
+                Remote::Lightbox(Some(i as usize))
+            }
+        }
         "/zoom" => {
             let f = numbers(1)?[0];
             if !(1e-3..=1e3).contains(&f) {
@@ -423,6 +436,11 @@ mod tests {
         assert_eq!(p("/blend", vec![Int(1)]), Ok(Remote::Blend(1.0)));
         assert_eq!(p("/tour", vec![Int(0)]), Ok(Remote::Tour(false)));
         assert_eq!(p("/goto", vec![Int(12)]), Ok(Remote::GotoIndex(12)));
+        assert_eq!(p("/lightbox", vec![Int(5)]), Ok(Remote::Lightbox(Some(5))));
+        assert_eq!(
+            p("/lightbox", vec![Float(-1.0)]),
+            Ok(Remote::Lightbox(None))
+        );
         assert_eq!(p("/goto", vec![Double(3.0)]), Ok(Remote::GotoIndex(3)));
         assert_eq!(
             p("/goto", vec![String("cat.jpg".into())]),
@@ -471,6 +489,8 @@ mod tests {
         assert_eq!(kind(p("/blend", vec![Float(1.5)])), BadKind::OutOfRange);
         assert_eq!(kind(p("/blend", vec![Int(1), Int(2)])), BadKind::WrongTypes);
         assert_eq!(kind(p("/goto", vec![Int(-1)])), BadKind::OutOfRange);
+        assert_eq!(kind(p("/lightbox", vec![Int(-2)])), BadKind::OutOfRange);
+        assert_eq!(kind(p("/lightbox", vec![])), BadKind::WrongTypes);
         assert_eq!(kind(p("/goto", vec![Float(1.5)])), BadKind::OutOfRange);
         assert_eq!(kind(p("/zoom", vec![Float(0.0)])), BadKind::OutOfRange);
         assert_eq!(

@@ -40,13 +40,23 @@ pub const HOTKEYS: &[(&str, &str)] = &[
 /// Largest `max num images` the slider offers.
 pub const MAX_IMAGES_LIMIT: usize = 50_000;
 
+/// How the main window shows the lightbox.
+pub enum Lightbox<'a> {
+    /// The panel draws it: the larger image once it is decoded (`None`: still loading), with
+    /// its plate colour when it is drawn on one.
+    Panel(Option<(&'a egui::TextureHandle, Option<[u8; 3]>)>),
+    /// The map's outputs draw it (the main window is a wall slice or shows the wall scaled):
+    /// the panel only names the file and takes the click that closes it.
+    OnMap,
+}
+
 /// Draw the whole UI for this frame; returns what the user asked for and the right edge of the
 /// control panel (egui points; 0 when hidden).
 pub fn draw(
     ctx: &egui::Context,
     state: &mut AppState,
     fps: f32,
-    lightbox: Option<(&egui::TextureHandle, Option<[u8; 3]>)>,
+    lightbox: Lightbox<'_>,
     hover_label: Option<(String, [f32; 2])>,
 ) -> (Vec<Action>, f32) {
     let mut actions = Vec::new();
@@ -298,7 +308,7 @@ fn help(ctx: &egui::Context, state: &mut AppState) {
 fn lightbox_view(
     ctx: &egui::Context,
     state: &mut AppState,
-    texture: Option<(&egui::TextureHandle, Option<[u8; 3]>)>,
+    lightbox: Lightbox<'_>,
     actions: &mut Vec<Action>,
 ) {
     let Some(index) = state.overlays.lightbox else {
@@ -316,6 +326,25 @@ fn lightbox_view(
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
             let r = ui.allocate_rect(screen, egui::Sense::click());
+            let texture = match lightbox {
+                Lightbox::Panel(texture) => texture,
+                Lightbox::OnMap => {
+                    let file = std::path::Path::new(&name)
+                        .file_name()
+                        .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
+                    ui.painter().text(
+                        egui::pos2(screen.center().x, screen.max.y - 12.0),
+                        egui::Align2::CENTER_BOTTOM,
+                        file,
+                        egui::FontId::proportional(15.0),
+                        egui::Color32::WHITE,
+                    );
+                    if r.clicked() {
+                        close = true;
+                    }
+                    return;
+                }
+            };
             ui.painter()
                 .rect_filled(screen, 0.0, egui::Color32::from_black_alpha(200));
             if let Some((tex, plate)) = texture {

@@ -14,7 +14,7 @@
 //! thumbnail arrives, [`QuadRenderer::set_image`]. Larger versions of the images on screen
 //! live in the [`detail`] tier ([`QuadRenderer::set_detail`]); [`lod`] plans which are needed
 //! for a camera. [`instance`] is the per-image data the shader reads; [`colour`] turns the
-//! user's colours into the GPU's. Headless use goes through [`GpuContext`],
+//! user's colours into the GPU's; [`edge_blend`] fades the overlaps of a projector wall. Headless use goes through [`GpuContext`],
 //! [`QuadRenderer::render_offscreen`] and [`QuadRenderer::screenshot`].
 //!
 //! Hooking it into a nannou 0.19 app (the renderer takes nannou's `wgpu` 0.17 types as is):
@@ -46,6 +46,7 @@ pub mod atlas;
 pub mod camera;
 pub mod colour;
 pub mod detail;
+pub mod edge_blend;
 pub mod error;
 pub mod gpu_errors;
 pub mod instance;
@@ -65,6 +66,7 @@ pub use detail::{
     detail_budget, DetailPlan, DetailTier, PreparedDetail, DEFAULT_GPU_MEMORY_BYTES, DETAIL_SIDES,
     MAX_OOM_HALVINGS, NO_DETAIL,
 };
+pub use edge_blend::{EdgeBlend, Shade};
 pub use error::{RenderError, Result};
 pub use gpu_errors::{GpuErrorKind, GpuErrorLog};
 pub use instance::{StaticInstance, FLAG_HIDDEN, FLAG_PLACEHOLDER, FLAG_PLATE};

@@ -132,6 +132,9 @@ pub struct QuadRenderer {
     pub(super) uniform_buffer: wgpu::Buffer,
     pub(super) uniform_layout: wgpu::BindGroupLayout,
     pub(super) uniform_bind_group: wgpu::BindGroup,
+    /// Uniforms of [`render_one`](QuadRenderer::render_one), so it can follow `render` in the
+    /// same submit.
+    pub(super) one_uniforms: (wgpu::Buffer, wgpu::BindGroup),
     pub(super) atlas_bind_group: wgpu::BindGroup,
     /// Layout of `atlas_bind_group` (made anew when a detail level grows).
     pub(super) atlas_layout: wgpu::BindGroupLayout,
@@ -262,6 +265,12 @@ impl QuadRenderer {
             });
             let uniform_bind_group =
                 make_uniform_bind_group(device, &uniform_layout, &uniform_buffer);
+            let one_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("image-tsne one-image uniforms"),
+                contents: bytemuck::bytes_of(&Uniforms::zeroed()),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            });
+            let one_group = make_uniform_bind_group(device, &uniform_layout, &one_buffer);
             let atlas_bind_group = make_atlas_bind_group(device, &atlas_layout, &atlas, &detail);
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("image-tsne pipeline layout"),
@@ -284,6 +293,7 @@ impl QuadRenderer {
                 uniform_buffer,
                 uniform_layout,
                 uniform_bind_group,
+                one_uniforms: (one_buffer, one_group),
                 atlas_bind_group,
                 atlas_layout,
                 shader,
@@ -342,6 +352,7 @@ impl QuadRenderer {
             + self.detail.allocated_bytes()
             + self.instance_buffer_bytes()
             + self.uniform_buffer.size()
+            + self.one_uniforms.0.size()
     }
 
     /// The detail tier (plan, slot caches).
@@ -740,6 +751,16 @@ impl QuadRenderer {
         self.geometry.bounds(&tsne, &cells, &aspects, layout)
     }
 
+    /// World rectangle of image `index` for `layout` (`None` past the end).
+    pub fn instance_world_rect(&self, index: usize, layout: &LayoutParams) -> Option<WorldRect> {
+        let s = self.static_cpu.get(index)?;
+        let cell = [s.grid_cell[0] as u32, s.grid_cell[1] as u32];
+        Some(
+            self.geometry
+                .instance_rect(*self.tsne_cpu.get(index)?, cell, s.aspect, layout),
+        )
+    }
+
     /// Topmost image under the world point `world` for `layout`, skipping hidden images.
     pub fn hit_test(&self, world: [f32; 2], layout: &LayoutParams) -> Option<usize> {
         (0..self.count).rev().find(|&i| {
@@ -822,6 +843,49 @@ impl QuadRenderer {
             clear,
             params.hovered,
         );
+    }
+
+    /// Draws image `index` alone over what `view` holds (no clear), as the hovered image is
+    /// drawn (`params.style.hover_lift` and `outline_px` apply): the lightbox of an output
+    /// without a panel, where the camera frames that one image. Has uniforms of its own, so
+    /// it may follow [`render`](Self::render) in the same submit (once per submit itself).
+    pub fn render_one(
+        &self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        view: &wgpu::TextureView,
+        resolve_target: Option<&wgpu::TextureView>,
+        index: usize,
+        params: &FrameParams,
+    ) {
+        if index >= self.count {
+            return;
+        }
+        let params = FrameParams {
+            hovered: Some(index),
+            ..*params
+        };
+        let (buffer, group) = &self.one_uniforms;
+        queue.write_buffer(buffer, 0, bytemuck::bytes_of(&self.uniforms(&params)));
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("image-tsne one image"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view,
+                resolve_target,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Load,
+                    store: true,
+                },
+            })],
+            depth_stencil_attachment: None,
+        });
+        let i = index as u32;
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, group, &[]);
+        pass.set_bind_group(1, &self.atlas_bind_group, &[]);
+        pass.set_vertex_buffer(0, self.tsne_buffer.slice(..));
+        pass.set_vertex_buffer(1, self.static_buffer.slice(..));
+        pass.draw(6..12, i..i + 1);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod metrics;
+pub mod osc;
 pub mod soak;
 pub mod tract_models;
 
@@ -255,4 +256,16 @@ pub fn app_command(display: &str, tmp: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
+}
+
+/// Wait (at most a few minutes: a hang fails, a slow machine does not) until `done` holds.
+pub fn wait_until(what: &str, log: &Path, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > Duration::from_secs(300) {
+            let stderr = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("waited in vain for {what}; stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -3,7 +3,8 @@
 //! mode (`--gallery --toggle-every 2 --capture-every 5 DIR`) under Xvfb, writing a stats line
 //! every 10 s (`--stats`), driven over OSC all along as a show controller would (`--osc-in`,
 //! `--osc-out`: layout switches, fits, tour on, and a stream of bad packets; the heartbeats are
-//! collected); at the end it gets SIGTERM. The run is judged on what an unattended
+//! collected). A show file drives it (`--show`), with a mirror as a second output whose frames
+//! are captured beside the main window's; at the end it gets SIGTERM. The run is judged on what an unattended
 //! installation needs: no panic, memory that does not creep, frames that do not stall, every
 //! captured frame a valid PNG, and a heartbeat at least every 2 s.
 
@@ -11,6 +12,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The second output of the run: a mirror of the main view at this size.
+pub const MIRROR: &str = "640x360";
+const MIRROR_SIZE: (u32, u32) = (640, 360);
 
 /// What a soak run is asked to do.
 pub struct SoakConfig {
@@ -50,6 +55,8 @@ pub struct SoakReport {
     pub panicked: bool,
     pub captures: usize,
     pub valid_captures: usize,
+    /// Captures of the second output (the mirror) that are valid PNGs of its size.
+    pub mirrored: usize,
     pub expected_captures: usize,
     /// Seconds between the first and the last capture, and seconds the app ran.
     pub capture_span: f64,
@@ -118,6 +125,7 @@ impl SoakReport {
     /// for start-up and the analysis).
     pub fn captures_ok(&self) -> bool {
         self.valid_captures == self.captures
+            && self.mirrored == self.captures
             && self.captures + 1 >= self.expected_captures
             && self.captures <= self.expected_captures + 1
             && self.capture_span + 60.0 >= self.ran
@@ -155,9 +163,10 @@ impl SoakReport {
                 "captures: a valid PNG every 5 s, from start-up to the end",
                 self.captures_ok(),
                 format!(
-                    "{} valid of {} written, {} expected over {:.0} s of {:.0} s",
+                    "{} valid of {} written (and {} of the mirror), {} expected over {:.0} s of {:.0} s",
                     self.valid_captures,
                     self.captures,
+                    self.mirrored,
                     self.expected_captures,
                     self.capture_span,
                     self.ran
@@ -201,22 +210,31 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
         .port();
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
     let app_addr = format!("127.0.0.1:{osc_port}");
+    // the show file drives the run, as at an installation: the map, the tour, a mirror as a
+    // second output, captures, stats and show control
+    let show = cfg.work.join("show.toml");
+    let quote = |p: &Path| toml::Value::String(p.to_string_lossy().into_owned()).to_string();
+    std::fs::write(
+        &show,
+        format!(
+            "path = {}\nmax_images = {}\ngallery = true\ntoggle_every = 2\nhide_gui = true\n\
+             size = \"{}\"\noutputs = \"view,mirror:{MIRROR}\"\n\
+             capture_every = [5, {}]\nstats = {}\ncache_dir = {}\n\
+             osc_in = \"{osc_port}\"\nosc_out = \"{report_to}\"\n",
+            quote(&cfg.dataset),
+            cfg.images,
+            cfg.size,
+            quote(&captures),
+            quote(&stats),
+            quote(&cfg.work.join("cache")),
+        ),
+    )
+    .expect("write the show file");
     let mut child = Command::new(&cfg.app)
         .env("DISPLAY", &cfg.display)
         .env("XDG_RUNTIME_DIR", &runtime)
-        .arg(&cfg.dataset)
-        .args(["--max-images", &cfg.images.to_string()])
-        .args(["--gallery", "--toggle-every", "2", "--hide-gui"])
-        .args(["--size", &cfg.size])
-        .arg("--capture-every")
-        .arg("5")
-        .arg(&captures)
-        .arg("--stats")
-        .arg(&stats)
-        .arg("--cache-dir")
-        .arg(cfg.work.join("cache"))
-        .args(["--osc-in", &osc_port.to_string(), "--osc-out"])
-        .arg(report_to.to_string())
+        .arg("--show")
+        .arg(&show)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -272,10 +290,23 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
         .find(|s| !s.job_running && s.images > 0)
         .map(|s| s.t);
     let warm_from = ready_at.and_then(|r| samples.iter().position(|s| s.t >= r + cfg.warmup));
-    let files: Vec<PathBuf> = std::fs::read_dir(&captures)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    // the main window's captures, and the mirror's beside them (`NAME-1.png`)
+    let (mirrored, files): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(&captures)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|p| {
+            p.file_stem()
+                .is_some_and(|s| s.to_string_lossy().ends_with("-1"))
+        });
     let valid = files.iter().filter(|p| is_valid_png(p)).count();
+    let valid_mirrored = mirrored
+        .iter()
+        .filter(|p| image::image_dimensions(p).ok() == Some(MIRROR_SIZE) && is_valid_png(p))
+        .count();
     // The app's capture clock starts when its window is up: the expected count follows the
     // span between the first and the last capture (one per 5 s, none lost, none extra).
     let times: Vec<std::time::SystemTime> = files
@@ -297,6 +328,7 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
         panicked: stderr.contains("panicked"),
         captures: files.len(),
         valid_captures: valid,
+        mirrored: valid_mirrored,
         expected_captures: if files.is_empty() {
             // nothing captured at all: one per 5 s of the run was expected
             (ran / 5.0).floor() as usize + 1

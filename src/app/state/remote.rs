@@ -22,6 +22,8 @@ pub enum Remote {
     GotoIndex(usize),
     /// Glide to a close-up of the image with this path (or, when none has it, file name).
     GotoPath(String),
+    /// Open image i in the lightbox (on every output), or close it (`None`).
+    Lightbox(Option<usize>),
     /// Zoom by a factor (> 1: closer) around the window's centre.
     Zoom(f32),
     /// Pan by fractions of the window's width and height.
@@ -103,6 +105,20 @@ impl AppState {
                     Some(i) => return self.goto(i),
                     None => return refuse("no image with that path or file name"),
                 }
+            }
+            Remote::Lightbox(None) => self.overlays.lightbox = None,
+            Remote::Lightbox(Some(i)) => {
+                let Some(scene) = self.shown() else {
+                    return refuse("no map yet");
+                };
+                if !scene.used.get(i).copied().unwrap_or(false) {
+                    return Err(Refusal(format!(
+                        "no image {i} on the map (it has {})",
+                        scene.paths.len()
+                    )));
+                }
+                self.user_input();
+                self.act(Action::OpenLightbox(i));
             }
             Remote::Zoom(f) => {
                 self.user_input();
@@ -248,6 +264,17 @@ mod tests {
         s.remote(Remote::Tour(true)).unwrap();
         assert!(s.gallery.enabled);
         assert!(s.remote(Remote::GotoIndex(30)).is_err());
+        // the lightbox opens on an image of the map (its larger version is asked for) and closes
+        assert!(s.remote(Remote::Lightbox(Some(30))).is_err());
+        s.remote(Remote::Lightbox(Some(4))).unwrap();
+        assert_eq!(s.overlays.lightbox, Some(4));
+        assert!(s
+            .drain_effects()
+            .iter()
+            .any(|e| matches!(e, crate::app::state::Effect::LoadLightbox { index: 4, .. })));
+        s.remote(Remote::Lightbox(None)).unwrap();
+        s.remote(Remote::Lightbox(None)).unwrap();
+        assert_eq!(s.overlays.lightbox, None);
         let before = s.camera;
         s.remote(Remote::GotoIndex(7)).unwrap();
         s.update(s.now + 5.0);

@@ -1,0 +1,332 @@
+//! Several outputs, against the real app under Xvfb (started here when `DISPLAY` is not set):
+//! a projector wall of three windows, its captures stitched, equals one wide window showing the
+//! same view — in the overlaps the two slices' light sums to the wide render's, each slice
+//! fading along the blend ramp; a mirror equals the main view; a mirror of the wall shows the
+//! whole wall, letterboxed; `/lightbox i` opens the image large on every output. Captures are taken over OSC once the map is in and the start-up
+//! notices are gone.
+
+mod common;
+
+use common::osc::{encode, listen};
+use common::{app_command, demo_dir, display, signal, wait_for, wait_until};
+use image::RgbaImage;
+use image_tsne_live::render::atlas::srgb_u8_to_linear;
+use image_tsne_live::render::edge_blend::ramp;
+use rosc::OscType;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// A layout of the demo set's first 12 images of each category, in one cluster per category
+/// on a 3 × 3 pattern (points from a fixed generator: the same file every run).
+fn layout(dir: &Path) -> PathBuf {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut jitter = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut categories: Vec<PathBuf> = std::fs::read_dir(demo_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    categories.sort();
+    let mut entries = Vec::new();
+    for (c, cat) in categories.iter().enumerate() {
+        let name = cat.file_name().unwrap().to_string_lossy().into_owned();
+        for path in common::demo_images(&name).into_iter().take(12) {
+            let (cx, cy) = (
+                (c % 3) as f64 / 3.0 + 1.0 / 6.0,
+                (c / 3) as f64 / 3.0 + 1.0 / 6.0,
+            );
+            let point = [
+                (cx + 0.2 * jitter()).clamp(0.0, 1.0),
+                (cy + 0.2 * jitter()).clamp(0.0, 1.0),
+            ];
+            entries.push(serde_json::json!({"path": path, "point": point}));
+        }
+    }
+    assert_eq!(
+        entries.len(),
+        108,
+        "9 demo categories of at least 12 images"
+    );
+    let file = dir.join("layout.json");
+    std::fs::write(&file, serde_json::to_string(&entries).unwrap()).unwrap();
+    file
+}
+
+/// Runs the app on `layout` with `args`, waits until its heartbeat reports all 108 images
+/// shown and the start-up notices have faded, then for each step sends its OSC message (if
+/// any) and captures every output over OSC; ends the app. Returns per step the captures, the
+/// main window's first.
+fn captures(
+    display: &str,
+    tmp: &Path,
+    layout: &Path,
+    args: &[&str],
+    outputs: usize,
+    steps: &[Option<(&str, OscType)>],
+) -> Vec<Vec<RgbaImage>> {
+    let log = tmp.join("stderr.txt");
+    let controller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let report_to = controller.local_addr().unwrap();
+    let inbox = listen(controller);
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = app_command(display, tmp)
+        .arg(layout)
+        .args([
+            "--hide-gui",
+            "--settle-seconds",
+            "0",
+            "--background",
+            "#101014",
+        ])
+        .args([
+            "--osc-in",
+            &port.to_string(),
+            "--osc-out",
+            &report_to.to_string(),
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start the app");
+    wait_until("every image shown", &log, || {
+        inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, m)| m.addr == "/heartbeat" && m.args.get(1) == Some(&OscType::Int(108)))
+    });
+    // the "108 images laid out" notice shows for 4 s, on the main window only
+    std::thread::sleep(Duration::from_secs(6));
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |addr: &str, args: Vec<OscType>| {
+        sender
+            .send_to(&encode(addr, args), ("127.0.0.1", port))
+            .unwrap();
+    };
+    let mut shots = Vec::new();
+    for (j, step) in steps.iter().enumerate() {
+        if let Some((addr, arg)) = step {
+            send(addr, vec![arg.clone()]);
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        let path = tmp.join(format!("step{j}.png"));
+        send(
+            "/capture",
+            vec![OscType::String(path.to_string_lossy().into_owned())],
+        );
+        let paths: Vec<PathBuf> = (0..outputs)
+            .map(|k| match k {
+                0 => path.clone(),
+                k => tmp.join(format!("step{j}-{k}.png")),
+            })
+            .collect();
+        let mut images = Vec::new();
+        wait_until("a capture of every output", &log, || {
+            // written by nannou's capture threads: wait until each reads back whole
+            images = paths
+                .iter()
+                .filter_map(|p| image::open(p).ok().map(|i| i.to_rgba8()))
+                .collect();
+            images.len() == outputs
+        });
+        shots.push(images);
+    }
+    signal(&child, "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(120));
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    shots
+}
+
+fn lin(img: &RgbaImage, x: u32, y: u32) -> [f32; 3] {
+    let p = img.get_pixel(x, y);
+    [0, 1, 2].map(|c| srgb_u8_to_linear(p[c]))
+}
+
+fn luma(c: [f32; 3]) -> f32 {
+    0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+}
+
+#[test]
+fn a_wall_of_three_stitched_equals_one_wide_render_and_a_mirror_equals_the_main_view() {
+    let (display, _xvfb) = display();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = layout(tmp.path());
+    // three slices 300 × 400 overlapping by 60: a canvas of 780 × 400; and a mirror of it
+    let wall_dir = tmp.path().join("wall");
+    std::fs::create_dir_all(&wall_dir).unwrap();
+    let wall = captures(
+        &display,
+        &wall_dir,
+        &layout,
+        &[
+            "--outputs",
+            "wall,wall,wall,mirror:390x300",
+            "--size",
+            "300x400",
+            "--wall-overlap",
+            "60",
+        ],
+        4,
+        &[None, Some(("/lightbox", OscType::Int(40)))],
+    );
+    let (wall, lightbox) = (&wall[0], &wall[1]);
+    let (w, o) = (300u32, 60u32);
+    for (k, img) in wall.iter().take(3).enumerate() {
+        assert_eq!(img.dimensions(), (w, 400), "slice {k}");
+    }
+    // the same view in one wide window, and its mirror
+    let wide_dir = tmp.path().join("wide");
+    std::fs::create_dir_all(&wide_dir).unwrap();
+    let wide = captures(
+        &display,
+        &wide_dir,
+        &layout,
+        &["--outputs", "view,mirror", "--size", "780x400"],
+        2,
+        &[None],
+    );
+    let wide = &wide[0];
+    let one = &wide[0];
+    assert_eq!(one.dimensions(), (780, 400));
+
+    // stitched: every canvas pixel is the sum, in light, of the slices that show it
+    let (mut worst, mut sum_err, mut n) = (0f32, 0f64, 0u64);
+    let (mut ramp_checked, mut ramp_err) = (0u32, 0f32);
+    for y in 0..400 {
+        for x in 0..780u32 {
+            let want = lin(one, x, y);
+            let mut got = [0f32; 3];
+            for (k, slice) in wall.iter().take(3).enumerate() {
+                let left = k as u32 * (w - o);
+                if (left..left + w).contains(&x) {
+                    let p = lin(slice, x - left, y);
+                    for c in 0..3 {
+                        got[c] += p[c];
+                    }
+                    // in an overlap with content, each slice shows its share of the ramp
+                    let inside = x - left;
+                    let t = if k > 0 && inside < o {
+                        Some((inside as f32 + 0.5) / o as f32)
+                    } else if k < 2 && inside >= w - o {
+                        Some((w - inside) as f32 / o as f32 - 0.5 / o as f32)
+                    } else {
+                        None
+                    };
+                    if let Some(t) = t.filter(|_| luma(want) > 0.15) {
+                        ramp_err = ramp_err.max((luma(p) / luma(want) - ramp(t)).abs());
+                        ramp_checked += 1;
+                    }
+                }
+            }
+            for c in 0..3 {
+                let e = (got[c] - want[c]).abs();
+                worst = worst.max(e);
+                sum_err += e as f64;
+                n += 1;
+            }
+        }
+    }
+    let mean = sum_err / n as f64;
+    eprintln!(
+        "wall stitched vs one wide render: max |Δ| {worst:.4}, mean {mean:.6} (linear); \
+         {ramp_checked} overlap pixels with content, ramp share off by at most {ramp_err:.3}"
+    );
+    assert!(worst < 0.03 && mean < 0.002, "max {worst}, mean {mean}");
+    assert!(
+        ramp_checked > 300,
+        "the map reaches into the overlaps ({ramp_checked} content pixels there)"
+    );
+    assert!(
+        ramp_err < 0.08,
+        "each slice fades along the ramp (off by {ramp_err})"
+    );
+
+    // a mirror equals the main view
+    let (a, b) = (&wide[0], &wide[1]);
+    assert_eq!(a.dimensions(), b.dimensions());
+    let diff = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    assert!(diff <= 2, "mirror and main view differ by {diff}");
+
+    // the wall's mirror: the whole 780 × 400 canvas at half size, dimmed letterbox above and
+    // below, the map in between
+    let m = &wall[3];
+    assert_eq!(m.dimensions(), (390, 300));
+    let bg = srgb_u8_to_linear(16);
+    for (x, y) in [(5, 5), (380, 40), (200, 260), (10, 295)] {
+        let l = lin(m, x, y)[0];
+        assert!(
+            (l - 0.3 * bg).abs() < 0.002,
+            "letterbox at {x},{y}: {l} vs {}",
+            0.3 * bg
+        );
+    }
+    assert!(
+        (lin(m, 5, 150)[0] - bg).abs() < 0.002,
+        "the canvas' own background"
+    );
+    let content = (55..245)
+        .flat_map(|y| (0..390).map(move |x| (x, y)))
+        .filter(|&(x, y)| luma(lin(m, x, y)) > 0.05)
+        .count();
+    assert!(
+        content > 2000,
+        "the mirror shows the map ({content} bright pixels)"
+    );
+
+    // `/lightbox 40`: on every output the map dims and the image shows large at the canvas'
+    // centre — across the middle slice, and in the middle of the mirror
+    let mean = |img: &RgbaImage, x0: u32, y0: u32, x1: u32, y1: u32| -> [f32; 3] {
+        let mut sum = [0f32; 3];
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let p = lin(img, x, y);
+                for c in 0..3 {
+                    sum[c] += p[c];
+                }
+            }
+        }
+        sum.map(|v| v / ((x1 - x0) * (y1 - y0)) as f32)
+    };
+    // (above the file name the main window prints at its foot)
+    let dim = mean(&lightbox[0], 0, 0, 150, 300)[0] / mean(&wall[0], 0, 0, 150, 300)[0];
+    assert!(
+        (0.15..0.3).contains(&dim),
+        "the map behind the lightbox dims: ×{dim:.3}"
+    );
+    // the middle slice's centre is the canvas' (390, 200); the mirror's is (195, 150)
+    let before = mean(&wall[1], 90, 140, 210, 260);
+    let centre = mean(&lightbox[1], 90, 140, 210, 260);
+    let mirrored = mean(&lightbox[3], 165, 120, 225, 180);
+    let changed: f32 = (0..3).map(|c| (centre[c] - before[c]).abs()).sum();
+    let agree = (0..3)
+        .map(|c| (centre[c] - mirrored[c]).abs())
+        .fold(0.0, f32::max);
+    eprintln!(
+        "lightbox: map dimmed ×{dim:.3}; centre {centre:?} (was {before:?}), mirror {mirrored:?}"
+    );
+    assert!(changed > 0.03, "the image shows at the centre");
+    assert!(
+        agree < 0.05,
+        "the mirror shows the same image at its centre"
+    );
+}
