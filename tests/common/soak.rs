@@ -213,7 +213,11 @@ pub fn run_soak(cfg: &SoakConfig) -> SoakReport {
     // the show file drives the run, as at an installation: the map, the tour, a mirror as a
     // second output, captures, stats and show control
     let show = cfg.work.join("show.toml");
-    let quote = |p: &Path| toml::Value::String(p.to_string_lossy().into_owned()).to_string();
+    // (absolute: a show file's relative paths are relative to its own folder)
+    let quote = |p: &Path| {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        toml::Value::String(p.to_string_lossy().into_owned()).to_string()
+    };
     std::fs::write(
         &show,
         format!(
