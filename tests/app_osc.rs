@@ -6,10 +6,9 @@
 
 mod common;
 
-use common::osc::{encode, listen};
+use common::osc::{encode, Controller};
 use common::{app_command, display, signal, wait_for, wait_until};
 use rosc::{OscMessage, OscPacket, OscType};
-use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -51,36 +50,18 @@ fn a_show_controller_drives_the_app_over_osc() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("stderr.txt");
     // the controller's side: where the app reports to, and a socket to send from
-    let controller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let report_to = controller.local_addr().unwrap();
-    let inbox = listen(controller);
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let app_addr = format!("127.0.0.1:{port}");
+    let osc = Controller::new();
     let mut child = app_command(&display, tmp.path())
         .args(["--size", "640x400", "--hide-gui", "--settle-seconds", "0"])
         .args(["--background", "#101014"])
-        .args(["--osc-in", &port.to_string(), "--osc-out"])
-        .arg(report_to.to_string())
+        .args(osc.app_args())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start the app");
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let send = |addr: &str, args: Vec<OscType>| {
-        sender.send_to(&encode(addr, args), &app_addr).unwrap();
-    };
-    let got = |addr: &str, args: &[OscType]| {
-        inbox
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, m)| m.addr == addr && m.args == args)
-    };
+    let send = |addr: &str, args: Vec<OscType>| osc.send(addr, args);
+    let got = |addr: &str, args: &[OscType]| osc.got(addr, args);
     let capture = |name: &str| -> image::RgbaImage {
         let path = tmp.path().join(name);
         send(
@@ -156,7 +137,7 @@ fn a_show_controller_drives_the_app_over_osc() {
                 p
             }
         };
-        let _ = sender.send_to(&packet, &app_addr);
+        osc.send_raw(&packet);
         if k % 500 == 0 {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -191,7 +172,8 @@ fn a_show_controller_drives_the_app_over_osc() {
     );
 
     // heartbeats all along: never more than 2 s apart, with the map's image count
-    let beats: Vec<(Instant, OscMessage)> = inbox
+    let beats: Vec<(Instant, OscMessage)> = osc
+        .inbox
         .lock()
         .unwrap()
         .iter()
@@ -236,15 +218,7 @@ fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
     let (display, _xvfb) = display();
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("stderr.txt");
-    let controller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let report_to = controller.local_addr().unwrap();
-    let inbox = listen(controller);
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let app_addr = format!("127.0.0.1:{port}");
+    let osc = Controller::new();
     // opening at the next whole minute (or the one after, when that is too close), for an hour
     let secs_into_minute = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -262,13 +236,11 @@ fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
     let mut child = app_command(&display, tmp.path())
         .args(["--size", "480x320", "--hide-gui", "--settle-seconds", "0"])
         .args(["--schedule-hours", &hours])
-        .args(["--osc-in", &port.to_string(), "--osc-out"])
-        .arg(report_to.to_string())
+        .args(osc.app_args())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start the app");
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     let capture = |name: &str| -> image::RgbaImage {
         let path = tmp.path().join(name);
         let msg = encode(
@@ -280,7 +252,7 @@ fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
         let mut asked: Option<Instant> = None;
         wait_until(name, &log, || {
             if asked.is_none_or(|t| t.elapsed() > Duration::from_secs(2)) {
-                sender.send_to(&msg, &app_addr).unwrap();
+                osc.send_raw(&msg);
                 asked = Some(Instant::now());
             }
             img = image::open(&path).ok();
@@ -290,7 +262,7 @@ fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
     };
     // up and listening: its heart beats
     wait_until("the first heartbeat", &log, || {
-        inbox
+        osc.inbox
             .lock()
             .unwrap()
             .iter()
@@ -318,7 +290,8 @@ fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
         common::spread(&open_frame).0 >= 50,
         "open: the map is drawn again"
     );
-    let beats: Vec<Instant> = inbox
+    let beats: Vec<Instant> = osc
+        .inbox
         .lock()
         .unwrap()
         .iter()

@@ -7,13 +7,12 @@
 
 mod common;
 
-use common::osc::{encode, listen};
+use common::osc::Controller;
 use common::{app_command, demo_dir, display, signal, wait_for, wait_until};
 use image::RgbaImage;
 use image_tsne_live::render::atlas::srgb_u8_to_linear;
 use image_tsne_live::render::edge_blend::ramp;
 use rosc::OscType;
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -72,14 +71,7 @@ fn captures(
     steps: &[Option<(&str, OscType)>],
 ) -> Vec<Vec<RgbaImage>> {
     let log = tmp.join("stderr.txt");
-    let controller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let report_to = controller.local_addr().unwrap();
-    let inbox = listen(controller);
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let osc = Controller::new();
     let mut child = app_command(display, tmp)
         .arg(layout)
         .args([
@@ -89,19 +81,14 @@ fn captures(
             "--background",
             "#101014",
         ])
-        .args([
-            "--osc-in",
-            &port.to_string(),
-            "--osc-out",
-            &report_to.to_string(),
-        ])
+        .args(osc.app_args())
         .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start the app");
     wait_until("every image shown", &log, || {
-        inbox
+        osc.inbox
             .lock()
             .unwrap()
             .iter()
@@ -109,12 +96,7 @@ fn captures(
     });
     // the "108 images laid out" notice shows for 4 s, on the main window only
     std::thread::sleep(Duration::from_secs(6));
-    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let send = |addr: &str, args: Vec<OscType>| {
-        sender
-            .send_to(&encode(addr, args), ("127.0.0.1", port))
-            .unwrap();
-    };
+    let send = |addr: &str, args: Vec<OscType>| osc.send(addr, args);
     let mut shots = Vec::new();
     for (j, step) in steps.iter().enumerate() {
         if let Some((addr, arg)) = step {

@@ -90,7 +90,7 @@ fn an_image_that_joins_a_shown_scene_gets_its_detail_level() {
     let stream_until = |gpu: &mut Gpu, state: &mut AppState, index: usize| {
         let start = Instant::now();
         loop {
-            gpu.stream_details(&ctx.device, &ctx.queue, state, &cache);
+            gpu.stream_details(&ctx.device, &ctx.queue, state, &cache, None);
             let d = gpu.renderers[&1].instances()[index].detail;
             if d != NO_DETAIL {
                 return d >> 28;

@@ -100,14 +100,16 @@ impl Gpu {
         DetailPlan::new(budget, &device.limits())
     }
 
-    /// One frame of detail streaming for the scene on screen: plan from the camera, start
-    /// decodes, upload what is ready within the frame's budget. Warnings go to the panel.
+    /// One frame of detail streaming for the scene on screen: plan from the camera (or from
+    /// `focus`, the lightbox's camera while the outputs draw one), start decodes, upload what
+    /// is ready within the frame's budget. Warnings go to the panel.
     pub fn stream_details(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         state: &mut AppState,
         cache: &crate::cache::Cache,
+        focus: Option<crate::render::Camera>,
     ) {
         let Some(scene) = state.shown() else {
             return;
@@ -127,7 +129,8 @@ impl Gpu {
         // images that joined a watched map since the stream was made
         stream.sync_paths(&scene.paths);
         let layout = state.layout_params();
-        stream.update(renderer, device, queue, &state.camera, &layout);
+        let camera = focus.unwrap_or(state.camera);
+        stream.update(renderer, device, queue, &camera, &layout);
         for text in stream.take_warnings() {
             state.warn(text);
         }

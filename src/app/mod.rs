@@ -487,9 +487,20 @@ fn gpu_frame(app: &App, model: &mut Model, now: f64) {
     if let Some(done) = model.gpu.step_screenshot(device, queue, false) {
         screenshot_done(model, done);
     }
+    // while the outputs draw a lightbox, the detail tier serves its image at that size
+    let focus = model
+        .state
+        .overlays
+        .lightbox
+        .filter(|_| model.outputs.canvas.any_draws_lightbox())
+        .and_then(|i| {
+            let renderer = model.gpu.renderers.get(&model.state.shown()?.id)?;
+            let image = renderer.instance_world_rect(i, &model.state.layout_params())?;
+            model.outputs.canvas.lightbox_camera(&image)
+        });
     model
         .gpu
-        .stream_details(device, queue, &mut model.state, &model.workers.cache);
+        .stream_details(device, queue, &mut model.state, &model.workers.cache, focus);
     for text in std::mem::take(&mut model.gpu.notices) {
         model.state.error(text.clone());
         model.state.warn(text);

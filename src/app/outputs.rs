@@ -266,40 +266,34 @@ impl Canvas {
         window: [f32; 2],
         image: &WorldRect,
     ) -> Option<(Camera, Shade)> {
-        let [iw, ih] = image.size();
-        if !(iw > 0.0 && ih > 0.0 && iw.is_finite() && ih.is_finite()) {
-            return None;
-        }
-        // pixels per world unit on the canvas, and where the canvas centre is in this window
-        let fit = (self.size[0] * LIGHTBOX_FILL / iw).min(self.size[1] * LIGHTBOX_FILL / ih);
-        let mid = [self.size[0] * 0.5, self.size[1] * 0.5];
-        let (zoom, at) = match self.placements.get(k)? {
-            Placement::Slice { origin, .. } => (fit, [mid[0] - origin[0], mid[1] - origin[1]]),
-            Placement::Whole { .. } => {
-                let scale = (window[0] / self.size[0]).min(window[1] / self.size[1]);
-                let offset = [
-                    (window[0] - self.size[0] * scale) * 0.5,
-                    (window[1] - self.size[1] * scale) * 0.5,
-                ];
-                (
-                    fit * scale,
-                    [mid[0] * scale + offset[0], mid[1] * scale + offset[1]],
-                )
-            }
-        };
-        let mut cam = Camera::new(window);
-        cam.zoom = zoom;
-        let c = image.center();
-        cam.center = [
-            c[0] - (at[0] - window[0] * 0.5) / zoom,
-            c[1] - (at[1] - window[1] * 0.5) / zoom,
-        ];
+        let camera = self.camera(k, &self.lightbox_camera(image)?, window);
         let shade = Shade {
             inside: [-1.0; 4],
             outside: LIGHTBOX_DIM,
             ..self.shade(k, window)
         };
-        Some((cam, shade))
+        Some((camera, shade))
+    }
+
+    /// Whether some output draws the lightbox with the quads (see
+    /// [`draws_lightbox`](Self::draws_lightbox)).
+    pub fn any_draws_lightbox(&self) -> bool {
+        (0..self.placements.len()).any(|k| self.draws_lightbox(k))
+    }
+
+    /// The camera over the whole canvas that shows the image whose world rectangle is `image`
+    /// as the lightbox: centred, as large as fits in [`LIGHTBOX_FILL`] of the canvas. Each
+    /// output draws its part of it; the detail tier plans for it while the lightbox is open,
+    /// so the image is sharp at that size.
+    pub fn lightbox_camera(&self, image: &WorldRect) -> Option<Camera> {
+        let [iw, ih] = image.size();
+        if !(iw > 0.0 && ih > 0.0 && iw.is_finite() && ih.is_finite()) {
+            return None;
+        }
+        let mut cam = Camera::new(self.size);
+        cam.zoom = (self.size[0] * LIGHTBOX_FILL / iw).min(self.size[1] * LIGHTBOX_FILL / ih);
+        cam.center = image.center();
+        Some(cam)
     }
 
     /// A point in output `k`'s window (pixels, y down) on the canvas.
@@ -457,8 +451,15 @@ mod tests {
         assert!(c.draws_lightbox(0) && c.draws_lightbox(1));
         // a portrait image: 0.2 × 0.4 world units
         let image = WorldRect::from_center_size([3.0, 1.0], [0.2, 0.4]);
-        // on the canvas: 255 px tall (85 % of 300), centred at (350, 150)
+        // on the canvas: 255 px tall (85 % of 300), centred at (350, 150): the camera the
+        // detail tier plans for while the lightbox is open
         let want_h = 300.0 * LIGHTBOX_FILL;
+        let whole = c.lightbox_camera(&image).unwrap();
+        assert_eq!(whole.viewport, c.size);
+        assert!((whole.zoom * 0.4 - want_h).abs() < 1e-3);
+        let mid = whole.world_to_screen([3.0, 1.0]);
+        assert!((mid[0] - 350.0).abs() < 1e-3 && (mid[1] - 150.0).abs() < 1e-3);
+        assert!(c.any_draws_lightbox());
         for (k, &window) in windows.iter().enumerate().skip(1) {
             let (cam, shade) = c.lightbox(k, window, &image).unwrap();
             assert!((cam.zoom * 0.4 - want_h).abs() < 1e-3);

@@ -10,7 +10,7 @@
 //! `shaders/edge_blend.wgsl`; [`Shade::weight`] is its CPU twin, for tests and for planning.
 
 use super::error::{with_error_scope, Result};
-use super::quads::TargetDesc;
+use super::quads::{begin_pass, TargetDesc};
 
 const SHADER: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -227,18 +227,7 @@ impl EdgeBlend {
             return;
         }
         queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(&shade.uniforms()));
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("image-tsne edge blend"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view,
-                resolve_target,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Load,
-                    store: true,
-                },
-            })],
-            depth_stencil_attachment: None,
-        });
+        let mut pass = begin_pass(encoder, "image-tsne edge blend", view, resolve_target, None);
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.group, &[]);
         pass.draw(0..3, 0..1);

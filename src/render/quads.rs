@@ -867,18 +867,7 @@ impl QuadRenderer {
         };
         let (buffer, group) = &self.one_uniforms;
         queue.write_buffer(buffer, 0, bytemuck::bytes_of(&self.uniforms(&params)));
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("image-tsne one image"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view,
-                resolve_target,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Load,
-                    store: true,
-                },
-            })],
-            depth_stencil_attachment: None,
-        });
+        let mut pass = begin_pass(encoder, "image-tsne one image", view, resolve_target, None);
         let i = index as u32;
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, group, &[]);
@@ -899,19 +888,7 @@ impl QuadRenderer {
         clear: Option<wgpu::Color>,
         hovered: Option<usize>,
     ) {
-        let load = match clear {
-            Some(c) => wgpu::LoadOp::Clear(c),
-            None => wgpu::LoadOp::Load,
-        };
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("image-tsne quads"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view,
-                resolve_target,
-                ops: wgpu::Operations { load, store: true },
-            })],
-            depth_stencil_attachment: None,
-        });
+        let mut pass = begin_pass(encoder, "image-tsne quads", view, resolve_target, clear);
         if self.count == 0 {
             return;
         }
@@ -956,6 +933,30 @@ impl QuadRenderer {
         let group = make_uniform_bind_group(device, &self.uniform_layout, &buffer);
         (buffer, group)
     }
+}
+
+/// A render pass over one colour target that clears it first (`clear`: premultiplied linear)
+/// or draws over what it holds (`None`); with MSAA, `resolve_target` is resolved into.
+pub(super) fn begin_pass<'a>(
+    encoder: &'a mut wgpu::CommandEncoder,
+    label: &'static str,
+    view: &'a wgpu::TextureView,
+    resolve_target: Option<&'a wgpu::TextureView>,
+    clear: Option<wgpu::Color>,
+) -> wgpu::RenderPass<'a> {
+    let load = match clear {
+        Some(c) => wgpu::LoadOp::Clear(c),
+        None => wgpu::LoadOp::Load,
+    };
+    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view,
+            resolve_target,
+            ops: wgpu::Operations { load, store: true },
+        })],
+        depth_stencil_attachment: None,
+    })
 }
 
 /// A filterable 2-D array texture for the fragment shader (the atlas and the detail levels).

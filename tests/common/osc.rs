@@ -2,14 +2,14 @@
 //! messages to send it.
 
 use rosc::{OscMessage, OscPacket, OscType};
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Messages the app sent, with when they arrived.
 pub type Inbox = Arc<Mutex<Vec<(Instant, OscMessage)>>>;
 
-pub fn listen(socket: UdpSocket) -> Inbox {
+fn listen(socket: UdpSocket) -> Inbox {
     let inbox: Inbox = Arc::default();
     let sink = inbox.clone();
     socket
@@ -38,4 +38,61 @@ pub fn encode(addr: &str, args: Vec<OscType>) -> Vec<u8> {
         args,
     }))
     .unwrap()
+}
+
+/// The controller's side of one app run: what the app reports comes into `inbox` (the app is
+/// given `--osc-out` to `report_to`), commands go from a socket of its own to `port`, a free
+/// port for the app's `--osc-in`.
+pub struct Controller {
+    pub inbox: Inbox,
+    pub report_to: SocketAddr,
+    pub port: u16,
+    sender: UdpSocket,
+}
+
+impl Controller {
+    pub fn new() -> Controller {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let report_to = socket.local_addr().unwrap();
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Controller {
+            inbox: listen(socket),
+            report_to,
+            port,
+            sender: UdpSocket::bind("127.0.0.1:0").unwrap(),
+        }
+    }
+
+    /// `--osc-in PORT --osc-out ADDR`: the app's side of this controller.
+    pub fn app_args(&self) -> [String; 4] {
+        [
+            "--osc-in".into(),
+            self.port.to_string(),
+            "--osc-out".into(),
+            self.report_to.to_string(),
+        ]
+    }
+
+    /// Sends the app one message.
+    pub fn send(&self, addr: &str, args: Vec<OscType>) {
+        self.send_raw(&encode(addr, args));
+    }
+
+    /// Sends the app any bytes (a UDP send that fails is ignored, as a network would).
+    pub fn send_raw(&self, packet: &[u8]) {
+        let _ = self.sender.send_to(packet, ("127.0.0.1", self.port));
+    }
+
+    /// Whether the app has sent this message.
+    pub fn got(&self, addr: &str, args: &[OscType]) -> bool {
+        self.inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, m)| m.addr == addr && m.args == args)
+    }
 }
