@@ -1,4 +1,4 @@
-//! Input: window events (keys, mouse, wheel, touch, drops, resizes) turned into [`Action`]s
+//! Input: window events (keys, mouse, wheel, touch, drops) turned into [`Action`]s
 //! (touch gestures are recognised in the state: [`super::state::TouchPoint`]), and the
 //! hovered image (hit-tested only when something that affects it changed).
 
@@ -157,7 +157,6 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
                     .act(Action::Zoom(1.15f32.powf(lines), Some(model.mouse.px)));
             }
         }
-        WindowEvent::Resized(_) => outputs_resized(app, model),
         WindowEvent::Touch(t) => {
             let Some(win) = app.window(model.window) else {
                 return;
@@ -222,14 +221,6 @@ pub(super) fn output_window_event(app: &App, model: &mut Model, event: WindowEve
                 model.state.act(a);
             }
         }
-        WindowEvent::Resized(_) => outputs_resized(app, model),
         _ => {}
-    }
-}
-
-/// A window's size changed: the canvas is laid out again, and the camera's viewport follows.
-pub(super) fn outputs_resized(app: &App, model: &mut Model) {
-    if model.outputs.refresh(app) {
-        model.state.set_viewport(model.outputs.canvas.size);
     }
 }

@@ -163,7 +163,8 @@ impl ShowControl {
 
 fn model(app: &App) -> Model {
     let args = ARGS.get().cloned().unwrap_or_default();
-    let main_spec = windows::specs(&args)[0];
+    let specs = windows::specs(&args);
+    let main_spec = specs[0];
     let (w, h) = main_spec
         .size
         .unwrap_or_else(|| parse_size(&args.size).unwrap_or((1280, 800)));
@@ -217,7 +218,7 @@ fn model(app: &App) -> Model {
         .headroom
         .store(args.watch, std::sync::atomic::Ordering::Relaxed);
     // the other windows; the camera's viewport is the canvas (the wall, or the main window)
-    let outputs = windows::open(app, window, &args);
+    let outputs = windows::open(app, window, &specs, &args);
     let mut state = AppState::new(outputs.canvas.size);
     state.analysis.max_images = args.max_images.max(1);
     state.analysis.perplexity = args.perplexity;
@@ -319,7 +320,11 @@ fn update(app: &App, model: &mut Model, update: Update) {
     }
     remote_commands(model);
     opening_hours(app, model, now);
-    input::outputs_resized(app, model);
+    // a window's size changed (or it went fullscreen): the canvas is laid out again, and the
+    // camera's viewport follows; checked once a frame, for every output at once
+    if model.outputs.refresh(app) {
+        model.state.set_viewport(model.outputs.canvas.size);
+    }
     model.state.update(now);
     report_gui_errors(model);
 

@@ -170,11 +170,8 @@ impl Canvas {
                     slice += 1;
                     p
                 } else {
-                    let scale = (w / size[0]).min(h / size[1]);
-                    Placement::Whole {
-                        scale,
-                        offset: [(w - size[0] * scale) * 0.5, (h - size[1] * scale) * 0.5],
-                    }
+                    let (scale, offset) = fit(size, [w, h]);
+                    Placement::Whole { scale, offset }
                 }
             })
             .collect();
@@ -211,8 +208,7 @@ impl Canvas {
             }
             _ => {
                 // the whole canvas, fitted into this window's size as it is now
-                let scale = (window[0] / self.size[0]).min(window[1] / self.size[1]);
-                cam.zoom = state.zoom * scale;
+                cam.zoom = state.zoom * fit(self.size, window).0;
                 cam.set_viewport(window);
             }
         }
@@ -235,9 +231,8 @@ impl Canvas {
                 }
             }
             _ => {
-                let scale = (window[0] / self.size[0]).min(window[1] / self.size[1]);
+                let (scale, [x0, y0]) = fit(self.size, window);
                 let (w, h) = (self.size[0] * scale, self.size[1] * scale);
-                let (x0, y0) = ((window[0] - w) * 0.5, (window[1] - h) * 0.5);
                 if x0 < 0.5 && y0 < 0.5 {
                     return Shade::NONE;
                 }
@@ -306,6 +301,17 @@ impl Canvas {
             _ => p,
         }
     }
+}
+
+/// The canvas of `size` fitted into a window of `window` pixels: the scale, and the offset
+/// that centres it (window = canvas · scale + offset).
+fn fit(size: [f32; 2], window: [f32; 2]) -> (f32, [f32; 2]) {
+    let scale = (window[0] / size[0]).min(window[1] / size[1]);
+    let offset = [
+        (window[0] - size[0] * scale) * 0.5,
+        (window[1] - size[1] * scale) * 0.5,
+    ];
+    (scale, offset)
 }
 
 /// Where output `k`'s capture goes when the main window's goes to `path`: `path` itself for the

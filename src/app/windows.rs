@@ -91,8 +91,12 @@ pub(super) fn fullscreen_on(app: &App, index: usize, what: &str) -> Option<Fulls
 /// Opens the windows after the main one and builds the canvas and the blend pass. A window
 /// that cannot open, or that got another GPU device than the main window, ends the app with
 /// the reason (an installation must not run with a dark projector unnoticed).
-pub(super) fn open(app: &App, main: WindowId, args: &super::AppArgs) -> Outputs {
-    let specs = specs(args);
+pub(super) fn open(
+    app: &App,
+    main: WindowId,
+    specs: &[OutputSpec],
+    args: &super::AppArgs,
+) -> Outputs {
     let (w, h) = super::args::parse_size(&args.size).unwrap_or((1280, 800));
     let mut ids = vec![main];
     let main_device = app.window(main).map(|win| win.device_queue_pair().clone());
