@@ -9,7 +9,7 @@ mod common;
 
 use common::osc::Controller;
 use common::{app_command, demo_dir, display, signal, wait_for, wait_until};
-use image::RgbaImage;
+use image::{GenericImageView, RgbaImage};
 use image_tsne_live::render::atlas::srgb_u8_to_linear;
 use image_tsne_live::render::edge_blend::ramp;
 use rosc::OscType;
@@ -311,4 +311,187 @@ fn a_wall_of_three_stitched_equals_one_wide_render_and_a_mirror_equals_the_main_
         agree < 0.05,
         "the mirror shows the same image at its centre"
     );
+}
+
+/// X window ids whose title contains `title` (xdotool; the windows are the app's).
+fn windows_titled(display: &str, title: &str) -> Vec<String> {
+    let out = std::process::Command::new("xdotool")
+        .env("DISPLAY", display)
+        .args(["search", "--name", title])
+        .output()
+        .expect("xdotool is needed for this test (apt-get install xdotool)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn xdotool(display: &str, args: &[&str]) {
+    let status = std::process::Command::new("xdotool")
+        .env("DISPLAY", display)
+        .args(args)
+        .status()
+        .expect("run xdotool");
+    assert!(status.success(), "xdotool {args:?}");
+}
+
+/// A touch screen or mouse at the front desk steers the show: the wheel over a mirror zooms
+/// the view on every output around the point under the pointer, and a click on an image there
+/// opens the lightbox on every output.
+#[test]
+fn the_pointer_in_a_mirror_steers_every_output() {
+    let (display, _xvfb) = display();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = layout(tmp.path());
+    let log = tmp.path().join("stderr.txt");
+    let osc = Controller::new();
+    let mut child = app_command(&display, tmp.path())
+        .arg(&layout)
+        .args([
+            "--hide-gui",
+            "--settle-seconds",
+            "0",
+            "--background",
+            "#101014",
+        ])
+        .args(["--outputs", "view,mirror", "--size", "400x300"])
+        .args(osc.app_args())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start the app");
+    wait_until("every image shown", &log, || {
+        osc.inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, m)| m.addr == "/heartbeat" && m.args.get(1) == Some(&OscType::Int(108)))
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    // the main window out of the way, the mirror where the pointer goes
+    let main = windows_titled(&display, "image-tsne-live");
+    let mirror = windows_titled(&display, "output 1");
+    assert_eq!(mirror.len(), 1, "one mirror window: {mirror:?}");
+    for w in main.iter().filter(|w| !mirror.contains(w)) {
+        xdotool(&display, &["windowmove", w, "600", "0"]);
+    }
+    xdotool(&display, &["windowmove", &mirror[0], "0", "0"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = |name: &str| -> Vec<RgbaImage> {
+        let path = tmp.path().join(format!("{name}.png"));
+        osc.send(
+            "/capture",
+            vec![OscType::String(path.to_string_lossy().into_owned())],
+        );
+        let paths = [path.clone(), tmp.path().join(format!("{name}-1.png"))];
+        let mut images = Vec::new();
+        wait_until(name, &log, || {
+            images = paths
+                .iter()
+                .filter_map(|p| image::open(p).ok().map(|i| i.to_rgba8()))
+                .collect();
+            images.len() == 2
+        });
+        images
+    };
+    let before = shot("before");
+    // five wheel steps up over the mirror's centre: closer, on both outputs
+    xdotool(&display, &["mousemove", "200", "150"]);
+    for _ in 0..5 {
+        xdotool(&display, &["click", "4"]);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let zoomed = shot("zoomed");
+    let bg = [16u8, 16, 20];
+    let share = |img: &RgbaImage| {
+        let is_bg = |p: &image::Rgba<u8>| (0..3).all(|c| (p[c] as i32 - bg[c] as i32).abs() <= 6);
+        img.pixels().filter(|p| is_bg(p)).count() as f64 / img.pixels().len() as f64
+    };
+    eprintln!(
+        "background share: main {:.3} → {:.3}, mirror {:.3} → {:.3}",
+        share(&before[0]),
+        share(&zoomed[0]),
+        share(&before[1]),
+        share(&zoomed[1])
+    );
+    assert!(
+        share(&zoomed[0]) + 0.1 < share(&before[0]),
+        "the wheel over the mirror zoomed the main view in"
+    );
+    let diff = zoomed[0]
+        .as_raw()
+        .iter()
+        .zip(zoomed[1].as_raw())
+        .map(|(a, b)| (*a as i32 - *b as i32).unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    assert!(diff <= 2, "the mirror still equals the main view ({diff})");
+    // a click on an image near the mirror's centre: the lightbox on both outputs
+    let m = &zoomed[1];
+    let solid = |x: u32, y: u32| {
+        (x.saturating_sub(3)..x + 4).all(|xx| {
+            (y.saturating_sub(3)..y + 4).all(|yy| {
+                let p = m.get_pixel(xx.min(m.width() - 1), yy.min(m.height() - 1));
+                (0..3).any(|c| (p[c] as i32 - bg[c] as i32).abs() > 30)
+            })
+        })
+    };
+    let (cx, cy) = (0..120)
+        .flat_map(|r| (0..8 * r.max(1)).map(move |i| (r, i)))
+        .map(|(r, i)| {
+            let a = i as f32 / (8 * r.max(1)) as f32 * std::f32::consts::TAU;
+            (
+                (200.0 + r as f32 * a.cos()).clamp(5.0, 394.0) as u32,
+                (150.0 + r as f32 * a.sin()).clamp(5.0, 294.0) as u32,
+            )
+        })
+        .find(|&(x, y)| solid(x, y))
+        .expect("an image near the mirror's centre");
+    // (moved off and back: the pointer's arrival is an event even where it already was)
+    xdotool(&display, &["mousemove", "5", "5"]);
+    xdotool(&display, &["mousemove", &cx.to_string(), &cy.to_string()]);
+    std::thread::sleep(Duration::from_millis(500));
+    let at = std::process::Command::new("xdotool")
+        .env("DISPLAY", &display)
+        .args(["getmouselocation", "--shell"])
+        .output()
+        .expect("xdotool getmouselocation");
+    let at = String::from_utf8_lossy(&at.stdout).into_owned();
+    assert!(
+        at.contains(&format!("WINDOW={}", mirror[0])),
+        "the pointer is over the mirror: {at}"
+    );
+
+    xdotool(&display, &["click", "1"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let opened = shot("opened");
+    let mean = |img: &RgbaImage| {
+        img.pixels()
+            .map(|p| p[0] as f64 + p[1] as f64 + p[2] as f64)
+            .sum::<f64>()
+            / img.pixels().len() as f64
+    };
+    // the corners of the view dim (the map behind the lightbox)
+    let corner = |img: &RgbaImage| {
+        let c = img.view(0, 0, 60, 60).to_image();
+        mean(&c)
+    };
+    eprintln!(
+        "corners: main {:.1} → {:.1}, mirror {:.1} → {:.1}",
+        corner(&zoomed[0]),
+        corner(&opened[0]),
+        corner(&zoomed[1]),
+        corner(&opened[1])
+    );
+    for k in 0..2 {
+        assert!(
+            corner(&opened[k]) < 0.65 * corner(&zoomed[k]),
+            "output {k}: the lightbox dims the map"
+        );
+    }
+    signal(&child, "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(120));
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

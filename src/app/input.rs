@@ -12,8 +12,10 @@ use nannou::prelude::*;
 pub(super) struct Mouse {
     /// Position in window pixels, y down.
     pub px: [f32; 2],
-    /// Position in egui points, y down.
+    /// Position in egui points, y down (of the window it is in).
     pub points: [f32; 2],
+    /// The output the pointer is in (0: the main window).
+    pub output: usize,
     pub down: Option<([f32; 2], f64)>,
     pub dragged: bool,
     pub last_click: Option<([f32; 2], f64)>,
@@ -73,10 +75,22 @@ pub(super) fn raw_window_event(
     model.egui.handle_raw_event(event);
 }
 
+/// Events of the main window.
 pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
-    let egui_wants_keys = model.egui.ctx().wants_keyboard_input();
+    output_event(app, model, 0, event);
+}
+
+/// Events of output `k`: keys act as anywhere; the mouse and touch act on the canvas where
+/// the window shows it (a touch screen at the front desk, a mirror, can steer the wall). The
+/// panel lives in the main window only, so only there does it take the pointer or the keys.
+pub(super) fn output_event(app: &App, model: &mut Model, k: usize, event: WindowEvent) {
+    let Some(&id) = model.outputs.ids.get(k) else {
+        return;
+    };
+    let main = k == 0;
+    let egui_wants_keys = main && model.egui.ctx().wants_keyboard_input();
     let egui_wants_pointer =
-        model.egui.ctx().wants_pointer_input() || model.egui.ctx().is_pointer_over_area();
+        main && (model.egui.ctx().wants_pointer_input() || model.egui.ctx().is_pointer_over_area());
     let now = model.start.elapsed().as_secs_f64();
     match event {
         WindowEvent::KeyPressed(key) if !egui_wants_keys => {
@@ -92,7 +106,7 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             }
         }
         WindowEvent::MouseMoved(p) => {
-            let Some(win) = app.window(model.window) else {
+            let Some(win) = app.window(id) else {
                 return;
             };
             let (w, h) = win.inner_size_points();
@@ -102,7 +116,7 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             let px = model
                 .outputs
                 .canvas
-                .to_canvas(0, [points[0] * scale, points[1] * scale]);
+                .to_canvas(k, [points[0] * scale, points[1] * scale]);
             if let Some((down, _)) = model.mouse.down {
                 let moved = (px[0] - down[0]).hypot(px[1] - down[1]);
                 if model.mouse.dragged || moved > 4.0 {
@@ -116,6 +130,14 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             }
             model.mouse.px = px;
             model.mouse.points = points;
+            model.mouse.output = k;
+        }
+        // the panel closes the lightbox on a click in the main window; elsewhere a click does
+        WindowEvent::MousePressed(MouseButton::Left)
+            if !main && model.state.overlays.lightbox.is_some() =>
+        {
+            model.state.user_input();
+            model.state.act(Action::Escape);
         }
         WindowEvent::MousePressed(MouseButton::Left)
             if (!egui_wants_pointer || model.state.overlays.lightbox.is_some())
@@ -158,13 +180,13 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
             }
         }
         WindowEvent::Touch(t) => {
-            let Some(win) = app.window(model.window) else {
+            let Some(win) = app.window(id) else {
                 return;
             };
             let (w, h) = win.inner_size_points();
             let scale = win.scale_factor();
             let at = model.outputs.canvas.to_canvas(
-                0,
+                k,
                 [
                     (t.position.x + w / 2.0) * scale,
                     (h / 2.0 - t.position.y) * scale,
@@ -199,27 +221,6 @@ pub(super) fn window_event(app: &App, model: &mut Model, event: WindowEvent) {
         WindowEvent::DroppedFile(path) => {
             model.state.user_input();
             model.state.act(Action::Open(path));
-        }
-        _ => {}
-    }
-}
-
-/// Events of the other outputs (wall slices, mirrors): their keys work as the main window's,
-/// so a keyboard plugged in at a projector's machine is not dead; the pointer stays the main
-/// window's.
-pub(super) fn output_window_event(app: &App, model: &mut Model, event: WindowEvent) {
-    match event {
-        WindowEvent::KeyPressed(key) => {
-            model.state.user_input();
-            if let Some(a) = action_for_key(key, app.keys.mods.ctrl()) {
-                model.state.act(a);
-            }
-        }
-        WindowEvent::ReceivedCharacter(c) => {
-            if let Some(a) = action_for_char(c) {
-                model.state.user_input();
-                model.state.act(a);
-            }
         }
         _ => {}
     }

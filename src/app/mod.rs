@@ -75,7 +75,11 @@ pub fn run(args: AppArgs) -> Result<()> {
         log::warn!("cannot handle Ctrl-C ({e}); it will end the app at once");
     }
     let _ = ARGS.set(args);
-    nannou::app(model).update(update).exit(exit).run();
+    nannou::app(model)
+        .event(event)
+        .update(update)
+        .exit(exit)
+        .run();
     Ok(())
 }
 
@@ -330,10 +334,12 @@ fn update(app: &App, model: &mut Model, update: Update) {
 
     // The egui panel.
     model.egui.set_elapsed_time(update.since_start);
+    // (the label is the panel's, so it shows where the pointer is in the main window)
     let hover_label = model
         .state
         .overlays
         .hovered
+        .filter(|_| model.mouse.output == 0)
         .and_then(|i| model.state.shown()?.paths.get(i))
         .map(|p| {
             let name = p
@@ -597,6 +603,20 @@ fn report_gui_errors(model: &mut Model) {
                 .warn("the GUI panel could not be drawn (see the log); the map goes on".into());
         }
         model.gui_errors_reported = n;
+    }
+}
+
+/// Events of the other outputs (the main window's come through its own handlers): nannou's
+/// per-window handlers do not say which window, the app's event does.
+fn event(app: &App, model: &mut Model, event: Event) {
+    if let Event::WindowEvent {
+        id,
+        simple: Some(e),
+    } = event
+    {
+        if let Some(k) = model.outputs.index(id).filter(|&k| k > 0) {
+            input::output_event(app, model, k, e);
+        }
     }
 }
 

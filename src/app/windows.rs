@@ -110,8 +110,7 @@ pub(super) fn open(
             .new_window()
             .title(format!("image-tsne-live — output {k} ({kind})"))
             .size(ww, wh)
-            .view(super::view::view)
-            .event(super::input::output_window_event);
+            .view(super::view::view);
         if let Some(m) = spec.monitor {
             builder = builder.fullscreen_with(fullscreen_on(app, m, &format!("output {k}")));
         }
