@@ -10,7 +10,8 @@ use nannou::prelude::*;
 /// The mouse as the app tracks it.
 #[derive(Default)]
 pub(super) struct Mouse {
-    /// Position in window pixels, y down.
+    /// Position on the canvas in pixels, y down (the window's pixels mapped through its
+    /// output's placement: what the state's camera sees).
     pub px: [f32; 2],
     /// Position in egui points, y down (of the window it is in).
     pub points: [f32; 2],
