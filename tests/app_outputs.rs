@@ -58,78 +58,109 @@ fn layout(dir: &Path) -> PathBuf {
     file
 }
 
-/// Runs the app on `layout` with `args`, waits until its heartbeat reports all 108 images
-/// shown and the start-up notices have faded, then for each step sends its OSC message (if
-/// any) and captures every output over OSC; ends the app. Returns per step the captures, the
-/// main window's first.
-fn captures(
-    display: &str,
-    tmp: &Path,
-    layout: &Path,
-    args: &[&str],
+/// The app running on the test layout with its outputs, driven over OSC.
+struct Show {
+    child: std::process::Child,
+    log: PathBuf,
+    osc: Controller,
+    dir: PathBuf,
     outputs: usize,
-    steps: &[Option<(&str, OscType)>],
-) -> Vec<Vec<RgbaImage>> {
-    let log = tmp.join("stderr.txt");
-    let osc = Controller::new();
-    let mut child = app_command(display, tmp)
-        .arg(layout)
-        .args([
-            "--hide-gui",
-            "--settle-seconds",
-            "0",
-            "--background",
-            "#101014",
-        ])
-        .args(osc.app_args())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start the app");
-    wait_until("every image shown", &log, || {
-        osc.inbox
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, m)| m.addr == "/heartbeat" && m.args.get(1) == Some(&OscType::Int(108)))
-    });
-    // the "108 images laid out" notice shows for 4 s, on the main window only
-    std::thread::sleep(Duration::from_secs(6));
-    let send = |addr: &str, args: Vec<OscType>| osc.send(addr, args);
-    let mut shots = Vec::new();
-    for (j, step) in steps.iter().enumerate() {
-        if let Some((addr, arg)) = step {
-            send(addr, vec![arg.clone()]);
-            std::thread::sleep(Duration::from_millis(1500));
+}
+
+impl Show {
+    /// Starts the app on `layout` with `args` (and `outputs` windows) and waits until its
+    /// heartbeat reports all 108 images shown and the start-up notices have faded.
+    fn start(display: &str, dir: &Path, layout: &Path, args: &[&str], outputs: usize) -> Show {
+        let log = dir.join("stderr.txt");
+        let osc = Controller::new();
+        let child = app_command(display, dir)
+            .arg(layout)
+            .args([
+                "--hide-gui",
+                "--settle-seconds",
+                "0",
+                "--background",
+                "#101014",
+            ])
+            .args(osc.app_args())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start the app");
+        wait_until("every image shown", &log, || {
+            osc.inbox
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, m)| m.addr == "/heartbeat" && m.args.get(1) == Some(&OscType::Int(108)))
+        });
+        // the "108 images laid out" notice shows for 4 s, on the main window only
+        std::thread::sleep(Duration::from_secs(6));
+        Show {
+            child,
+            log,
+            osc,
+            dir: dir.to_path_buf(),
+            outputs,
         }
-        let path = tmp.join(format!("step{j}.png"));
-        send(
+    }
+
+    /// Captures every output over OSC (`NAME.png`, `NAME-k.png`); the main window's first.
+    fn capture(&self, name: &str) -> Vec<RgbaImage> {
+        let path = self.dir.join(format!("{name}.png"));
+        self.osc.send(
             "/capture",
             vec![OscType::String(path.to_string_lossy().into_owned())],
         );
-        let paths: Vec<PathBuf> = (0..outputs)
+        let paths: Vec<PathBuf> = (0..self.outputs)
             .map(|k| match k {
                 0 => path.clone(),
-                k => tmp.join(format!("step{j}-{k}.png")),
+                k => self.dir.join(format!("{name}-{k}.png")),
             })
             .collect();
         let mut images = Vec::new();
-        wait_until("a capture of every output", &log, || {
+        wait_until("a capture of every output", &self.log, || {
             // written by nannou's capture threads: wait until each reads back whole
             images = paths
                 .iter()
                 .filter_map(|p| image::open(p).ok().map(|i| i.to_rgba8()))
                 .collect();
-            images.len() == outputs
+            images.len() == self.outputs
         });
-        shots.push(images);
+        images
     }
-    signal(&child, "TERM");
-    let status = wait_for(&mut child, Duration::from_secs(120));
-    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
-    assert_eq!(status.code(), Some(143), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    /// Ends the app with SIGTERM: it exits with 143 and did not panic.
+    fn stop(mut self) {
+        signal(&self.child, "TERM");
+        let status = wait_for(&mut self.child, Duration::from_secs(120));
+        let stderr = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert_eq!(status.code(), Some(143), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Runs a [`Show`], and for each step sends its OSC message (if any) and captures every
+/// output. Returns per step the captures, the main window's first.
+fn captures(
+    display: &str,
+    dir: &Path,
+    layout: &Path,
+    args: &[&str],
+    outputs: usize,
+    steps: &[Option<(&str, OscType)>],
+) -> Vec<Vec<RgbaImage>> {
+    let show = Show::start(display, dir, layout, args, outputs);
+    let mut shots = Vec::new();
+    for (j, step) in steps.iter().enumerate() {
+        if let Some((addr, arg)) = step {
+            show.osc.send(addr, vec![arg.clone()]);
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        shots.push(show.capture(&format!("step{j}")));
+    }
+    show.stop();
     shots
 }
 
@@ -343,31 +374,13 @@ fn the_pointer_in_a_mirror_steers_every_output() {
     let (display, _xvfb) = display();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
-    let log = tmp.path().join("stderr.txt");
-    let osc = Controller::new();
-    let mut child = app_command(&display, tmp.path())
-        .arg(&layout)
-        .args([
-            "--hide-gui",
-            "--settle-seconds",
-            "0",
-            "--background",
-            "#101014",
-        ])
-        .args(["--outputs", "view,mirror", "--size", "400x300"])
-        .args(osc.app_args())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start the app");
-    wait_until("every image shown", &log, || {
-        osc.inbox
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, m)| m.addr == "/heartbeat" && m.args.get(1) == Some(&OscType::Int(108)))
-    });
-    std::thread::sleep(Duration::from_secs(6));
+    let show = Show::start(
+        &display,
+        tmp.path(),
+        &layout,
+        &["--outputs", "view,mirror", "--size", "400x300"],
+        2,
+    );
     // the main window out of the way, the mirror where the pointer goes
     let main = windows_titled(&display, "image-tsne-live");
     let mirror = windows_titled(&display, "output 1");
@@ -377,23 +390,7 @@ fn the_pointer_in_a_mirror_steers_every_output() {
     }
     xdotool(&display, &["windowmove", &mirror[0], "0", "0"]);
     std::thread::sleep(Duration::from_millis(500));
-    let shot = |name: &str| -> Vec<RgbaImage> {
-        let path = tmp.path().join(format!("{name}.png"));
-        osc.send(
-            "/capture",
-            vec![OscType::String(path.to_string_lossy().into_owned())],
-        );
-        let paths = [path.clone(), tmp.path().join(format!("{name}-1.png"))];
-        let mut images = Vec::new();
-        wait_until(name, &log, || {
-            images = paths
-                .iter()
-                .filter_map(|p| image::open(p).ok().map(|i| i.to_rgba8()))
-                .collect();
-            images.len() == 2
-        });
-        images
-    };
+    let shot = |name: &str| show.capture(name);
     let before = shot("before");
     // five wheel steps up over the mirror's centre: closer, on both outputs
     xdotool(&display, &["mousemove", "200", "150"]);
@@ -489,9 +486,5 @@ fn the_pointer_in_a_mirror_steers_every_output() {
             "output {k}: the lightbox dims the map"
         );
     }
-    signal(&child, "TERM");
-    let status = wait_for(&mut child, Duration::from_secs(120));
-    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
-    assert_eq!(status.code(), Some(143), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    show.stop();
 }
