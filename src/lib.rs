@@ -10,6 +10,8 @@
 //! 4. [`pca`] → [`tsne`] (our Barnes-Hut t-SNE) → [`grid`] (exact linear assignment).
 //! 5. [`layout_io`] — the ml4a layout JSON; [`map`] — a finished map that grows (its `.map`
 //!    sidecar and the one grow driver).
+//! 6. [`clusters`] — the map's groups, found (HDBSCAN) and named by the model's ImageNet head,
+//!    with a curator's names kept beside the layout.
 //!
 //! [`pipeline`] is the one analyze driver over stages 1–4, reporting through [`progress`].
 //! [`render`] draws layouts on the GPU (instanced quads from a texture atlas); [`detail`] streams
@@ -19,6 +21,7 @@
 pub mod app;
 pub mod cache;
 pub mod cli;
+pub mod clusters;
 pub mod detail;
 pub mod features;
 pub mod grid;

@@ -91,6 +91,8 @@ pub struct Analysis {
     pub pca_basis: crate::pca::PcaBasis,
     /// Which model and preprocessing made the features (see [`feature_key`]).
     pub feature_key: String,
+    /// The model's raw feature vectors, one row per image (what names the clusters).
+    pub features: Array2<f32>,
     pub grid: GridAssignment,
     pub skipped: Vec<(PathBuf, String)>,
     /// Wall time per stage, in order.
@@ -198,6 +200,7 @@ pub fn analyze_with(
         raw_points,
         pca_basis: features.basis,
         feature_key: features.feature_key,
+        features: set.features,
         grid,
         skipped: set.skipped,
         timings,

@@ -19,6 +19,7 @@ pub enum Stage {
     Pca,
     Tsne,
     Grid,
+    Clusters,
     Render,
     Save,
 }
@@ -32,6 +33,7 @@ impl Stage {
             Stage::Pca => "pca",
             Stage::Tsne => "t-SNE",
             Stage::Grid => "grid",
+            Stage::Clusters => "clusters",
             Stage::Render => "render",
             Stage::Save => "save",
         }

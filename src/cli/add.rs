@@ -6,6 +6,7 @@
 
 use super::args::{check_cancelled, parse_aspect, reporter, warn_non_utf8, CommonArgs};
 use crate::cache::CacheArgs;
+use crate::clusters;
 use crate::features::FeatureModel;
 use crate::images::Preprocess;
 use crate::input::scan;
@@ -134,6 +135,20 @@ pub fn run(args: &AddArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     state.save(&sidecar_path(&args.output))?;
     let mut written = vec![args.output.display().to_string()];
+    // the layout's clusters (and a curator's names) grow with it: newcomers join the cluster
+    // of their nearest neighbour
+    match clusters::sidecar::load(&clusters::sidecar::sidecar_path(&args.layout)) {
+        Ok(Some(saved)) => {
+            let paths: Vec<PathBuf> = entries.iter().map(|e| e.path.clone()).collect();
+            let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
+            let grown_clusters = saved.apply(&paths, &points);
+            let file = clusters::sidecar::sidecar_path(&args.output);
+            clusters::sidecar::save(&file, &paths, &grown_clusters, saved.min_size)?;
+            written.push(file.display().to_string());
+        }
+        Ok(None) => {}
+        Err(e) => rep.warn(&format!("{e:#}; the clusters were not carried over")),
+    }
     if let (Some(out), Some(g)) = (&args.grid_output, &state.grid) {
         let size = [g.shape.cols as u32, g.shape.rows as u32];
         layout_io::write_grid_layout(out, &entries, size, loaded.tsne)

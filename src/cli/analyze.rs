@@ -27,6 +27,14 @@ pub struct AnalyzeArgs {
     /// Also write the grid layout (as `grid` does) to this file.
     #[arg(long)]
     pub grid_output: Option<PathBuf>,
+    /// Also find the map's clusters, named from the images, and write them as CSV
+    /// (`path,cluster,label`, as `clusters` does); they are kept beside the layout too.
+    #[arg(long)]
+    pub clusters_output: Option<PathBuf>,
+    /// The smallest group that counts as a cluster, with --clusters-output (default: 20, and a
+    /// fortieth of the images on maps under 800, at least 5).
+    #[arg(long, value_parser = super::clusters::parse_min_size)]
+    pub min_size: Option<usize>,
     /// Use at most this many images (a seeded random subset when there are more).
     #[arg(long, default_value_t = defaults::MAX_IMAGES)]
     pub max_images: usize,
@@ -104,7 +112,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let rep = reporter(args.common.quiet);
     let opts = args.options();
     validate_tsne(&opts.tsne)?;
-    let analysis = pipeline::analyze(&args.dir, &opts, rep.as_ref())?;
+    let mut analysis = pipeline::analyze(&args.dir, &opts, rep.as_ref())?;
     let entries = analysis.entries();
     check_cancelled(&rep)?;
     warn_non_utf8(&rep, &entries);
@@ -131,6 +139,29 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
         written.push(grid_out.display().to_string());
     }
     timer.finish(&format!("wrote {}", written.join(" and ")));
+    if let Some(out) = &args.clusters_output {
+        let min_size = args
+            .min_size
+            .unwrap_or_else(|| crate::clusters::auto_min_size(analysis.paths.len()));
+        let features = crate::clusters::Features {
+            matrix: std::mem::take(&mut analysis.features),
+            row_of: (0..analysis.paths.len()).map(Some).collect(),
+            head: crate::clusters::naming::ClassHead::of_model(args.model.as_deref())?,
+        };
+        let clustering = super::clusters::find_named(
+            &analysis.paths,
+            &analysis.points,
+            &features,
+            min_size,
+            None,
+            rep.as_ref(),
+        )?;
+        check_cancelled(&rep)?;
+        let file = crate::clusters::sidecar::sidecar_path(&args.output);
+        crate::clusters::sidecar::save(&file, &analysis.paths, &clustering, min_size)?;
+        super::clusters::write_csv(out, &analysis.paths, &clustering)?;
+        super::clusters::report(rep.as_ref(), out, &clustering);
+    }
     let total: f64 = analysis.timings.iter().map(|(_, d)| d.as_secs_f64()).sum();
     rep.println(&format!(
         "{:>9} {} images used, {} skipped, {:.1} s in all",

@@ -1,11 +1,12 @@
 //! The command line, one file per subcommand: with no subcommand it opens the live viewer
-//! ([`crate::app`]); [`analyze`], [`add`], [`grid`] and [`render`] do every computing or saving
+//! ([`crate::app`]); [`analyze`], [`add`], [`grid`], [`render`] and [`clusters`] do every computing or saving
 //! action headless. [`args`] holds what they share (options, value checks, the thread pool and
 //! the terminal reporter).
 
 pub mod add;
 pub mod analyze;
 pub mod args;
+pub mod clusters;
 pub mod grid;
 pub mod render;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Grid(grid::GridArgs),
     /// Render a layout JSON to a PNG offscreen (the whole layout, any size).
     Render(render::RenderArgs),
+    /// Find the layout's clusters, named from the images, and write `path,cluster,label` CSV.
+    Clusters(clusters::ClustersArgs),
 }
 
 /// Parse the command line, run it, and exit with its status: 0 done, 1 failed, 2 bad usage,
@@ -58,6 +61,9 @@ pub fn main() {
         Some(Command::Add(args)) => args::with_threads(args.common.threads, || add::run(&args)),
         Some(Command::Grid(args)) => args::with_threads(args.common.threads, || grid::run(&args)),
         Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Clusters(args)) => {
+            args::with_threads(args.common.threads, || clusters::run(&args))
+        }
         None => crate::app::run(cli.app),
     };
     if let Err(e) = result {
