@@ -316,3 +316,92 @@ fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
         "{text}"
     );
 }
+
+/// Named clusters in the running app: the tour flies to each cluster and tells the controller
+/// its number and name (`/tour/cluster i name`, the caption on screen); `/cluster i` flies there
+/// (the cluster fills the window: less background than the whole map), `/cluster -1` back to the
+/// whole map, `/cluster 99` changes nothing.
+#[test]
+fn the_tour_and_a_controller_visit_named_clusters() {
+    let (display, _xvfb) = display();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("stderr.txt");
+    let osc = Controller::new();
+    let mut child = app_command(&display, tmp.path())
+        .args(["--size", "640x400", "--hide-gui", "--settle-seconds", "0"])
+        .args([
+            "--background",
+            "#101014",
+            "--gallery",
+            "--toggle-every",
+            "0",
+        ])
+        .args(osc.app_args())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start the app");
+    let capture = |name: &str| -> image::RgbaImage {
+        let path = tmp.path().join(name);
+        osc.send(
+            "/capture",
+            vec![OscType::String(path.to_string_lossy().into_owned())],
+        );
+        wait_until(name, &log, || path.is_file());
+        let mut img = None;
+        wait_until("a readable capture", &log, || {
+            img = image::open(&path).ok();
+            img.is_some()
+        });
+        img.unwrap().to_rgba8()
+    };
+    // the tour's second move visits cluster 0 and names it
+    let mut visit = None;
+    wait_until("/tour/cluster", &log, || {
+        visit = osc
+            .inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, m)| m.addr == "/tour/cluster")
+            .map(|(_, m)| m.args.clone());
+        visit.is_some()
+    });
+    match visit.unwrap().as_slice() {
+        [OscType::Int(0), OscType::String(name)] => assert!(!name.is_empty()),
+        other => panic!("/tour/cluster {other:?}"),
+    }
+    // a controller takes over: the whole map, then cluster 0 close up
+    osc.send("/cluster", vec![OscType::Int(-1)]);
+    std::thread::sleep(Duration::from_secs(3));
+    let whole = capture("whole.png");
+    osc.send("/cluster", vec![OscType::Int(0)]);
+    std::thread::sleep(Duration::from_secs(3));
+    let close = capture("cluster.png");
+    osc.send("/cluster", vec![OscType::Int(99)]);
+    std::thread::sleep(Duration::from_secs(1));
+    let still = capture("still.png");
+    let bg = [16, 16, 20];
+    let share = |img: &image::RgbaImage| {
+        let is_bg = |p: &image::Rgba<u8>| (0..3).all(|c| (p[c] as i32 - bg[c] as i32).abs() <= 6);
+        img.pixels().filter(|p| is_bg(p)).count() as f64 / (img.width() * img.height()) as f64
+    };
+    let (w, c) = (share(&whole), share(&close));
+    eprintln!("background share: whole map {w:.3}, cluster 0 {c:.3}");
+    assert!(
+        c + 0.1 < w,
+        "cluster 0 fills the window: background {c:.2}, whole map {w:.2}"
+    );
+    let d = mean_abs_diff(&close, &still);
+    assert!(d < 1.0, "/cluster 99 moved the view (mean |Δ| {d:.2})");
+    if let Some(keep) = std::env::var_os("OSC_TEST_KEEP") {
+        for f in ["whole.png", "cluster.png"] {
+            let _ = std::fs::copy(tmp.path().join(f), Path::new(&keep).join(f));
+        }
+    }
+    signal(&child, "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(120));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(143), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}

@@ -94,7 +94,9 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
             | Effect::LoadLightbox { .. }
             | Effect::LoadCells { .. }
             | Effect::StartWatch { .. }
-            | Effect::Autosave(_)) => {
+            | Effect::Autosave(_)
+            | Effect::FindClusters(_)
+            | Effect::SaveClusters { .. }) => {
                 apply_worker_effect(model, effect);
                 Ok(())
             }
@@ -241,6 +243,8 @@ fn apply_worker_effect(model: &mut Model, effect: Effect) {
             model.workers.watch(dir, known, stop)
         }
         Effect::Autosave(request) => model.workers.autosave(request),
+        Effect::FindClusters(request) => model.workers.find_clusters(request),
+        Effect::SaveClusters { layout, snapshot } => model.workers.save_clusters(layout, snapshot),
         _ => {} // (the other effects are dispatched elsewhere by `apply_effects`)
     }
 }

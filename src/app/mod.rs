@@ -362,7 +362,14 @@ fn update(app: &App, model: &mut Model, update: Update) {
                     .map(|(_, t, plate)| (t, *plate)),
             )
         };
-        ui::draw(&ctx, &mut model.state, fps, lightbox, hover_label)
+        // the cluster names, placed through the main window's camera
+        let window = ctx.screen_rect().size() * ctx.pixels_per_point();
+        let main_camera = model
+            .outputs
+            .canvas
+            .camera(0, &model.state.camera, [window.x, window.y]);
+        let labels = model.state.cluster_labels(&main_camera);
+        ui::draw(&ctx, &mut model.state, fps, lightbox, hover_label, &labels)
     };
     // the panel narrows the map's room only where the main window is the canvas (over a
     // wall, the map is fitted to the wall and the panel floats over the control view)

@@ -170,6 +170,18 @@ fn message(m: OscMessage, allow_quit: bool) -> Result<Remote, Bad> {
                 Remote::Lightbox(Some(i as usize))
             }
         }
+        "/cluster" => {
+            let i = numbers(1)?[0];
+            if i == -1.0 {
+                Remote::Cluster(None)
+            } else if i < 0.0 || i.fract() != 0.0 || i > u32::MAX as f64 {
+                return Err(range(&format!(
+                    "{i} is not a cluster number (or −1 for the whole map)"
+                )));
+            } else {
+                Remote::Cluster(Some(i as usize))
+            }
+        }
         "/zoom" => {
             let f = numbers(1)?[0];
             if !(1e-3..=1e3).contains(&f) {
@@ -404,6 +416,10 @@ impl OscOut {
             RemoteEvent::Joined { path, index } => self.send("/joined", path_index(path, *index)),
             RemoteEvent::TourAt { path, index } => self.send("/tour/at", path_index(path, *index)),
             RemoteEvent::Layout(grid) => self.send("/layout", vec![OscType::Int(*grid as i32)]),
+            RemoteEvent::TourCluster { index, label } => self.send(
+                "/tour/cluster",
+                vec![OscType::Int(*index as i32), OscType::String(label.clone())],
+            ),
         }
     }
 }
@@ -437,6 +453,9 @@ mod tests {
         assert_eq!(p("/tour", vec![Int(0)]), Ok(Remote::Tour(false)));
         assert_eq!(p("/goto", vec![Int(12)]), Ok(Remote::GotoIndex(12)));
         assert_eq!(p("/lightbox", vec![Int(5)]), Ok(Remote::Lightbox(Some(5))));
+        assert_eq!(p("/cluster", vec![Int(2)]), Ok(Remote::Cluster(Some(2))));
+        assert_eq!(p("/cluster", vec![Float(-1.0)]), Ok(Remote::Cluster(None)));
+        assert!(p("/cluster", vec![Float(1.5)]).is_err());
         assert_eq!(
             p("/lightbox", vec![Float(-1.0)]),
             Ok(Remote::Lightbox(None))

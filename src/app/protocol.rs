@@ -62,6 +62,45 @@ pub struct AutosaveRequest {
     pub grid_size: Option<[u32; 2]>,
     pub tsne: Option<TsneSettings>,
     pub map: Option<Arc<MapState>>,
+    /// The map's clusters, written beside it (`LAYOUT.json.clusters.json`).
+    pub clusters: Option<ClustersSnapshot>,
+}
+
+/// A map's clusters to write beside a layout: over `paths` (the used images, in the
+/// layout's order), found with `min_size`.
+#[derive(Clone, Debug)]
+pub struct ClustersSnapshot {
+    pub paths: Vec<PathBuf>,
+    pub clustering: crate::clusters::Clustering,
+    pub min_size: usize,
+}
+
+impl ClustersSnapshot {
+    /// Write it beside `layout` (atomically).
+    pub fn save_beside(&self, layout: &std::path::Path) -> Result<()> {
+        crate::clusters::sidecar::save(
+            &crate::clusters::sidecar::sidecar_path(layout),
+            &self.paths,
+            &self.clustering,
+            self.min_size,
+        )
+    }
+}
+
+/// Find (or carry over) the clusters of a scene's map, off the render thread.
+#[derive(Clone, Debug)]
+pub struct ClusterRequest {
+    pub scene: u64,
+    /// The used images and their t-SNE points, in the layout's order.
+    pub paths: Vec<PathBuf>,
+    pub points: Vec<[f32; 2]>,
+    /// The clusters file of the layout the scene was loaded from, if any: used when it is there.
+    pub file: Option<PathBuf>,
+    /// Clusters the map had before it changed: kept (`keep`: it grew, newcomers join) or only
+    /// their curators' names carried onto clusters found anew (its points moved).
+    pub previous: Option<(crate::clusters::sidecar::Saved, bool)>,
+    /// How the map's features were made (its `.map` file's, else the analysis options').
+    pub preprocess: Option<crate::images::Preprocess>,
 }
 
 /// A growing scene's atlas capacity for `count` images: a quarter more, at least 16.
@@ -303,6 +342,11 @@ pub enum Msg {
         dir: PathBuf,
         result: Result<(), String>,
     },
+    /// A scene's clusters were found (over the request's images, with their min size), or not.
+    Clusters {
+        scene: u64,
+        result: Result<ClustersSnapshot, String>,
+    },
 }
 
 impl Msg {
@@ -332,7 +376,8 @@ impl Msg {
             | Msg::Opened { .. }
             | Msg::Watched { .. }
             | Msg::Autosaved { .. }
-            | Msg::CaptureFolder { .. } => None,
+            | Msg::CaptureFolder { .. }
+            | Msg::Clusters { .. } => None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! progress bar and status line, notices, the hotkey help, the hover label and the lightbox.
 //! It only reads and edits [`AppState`] and returns [`Action`]s.
 
-use super::state::{Action, AppState};
+use super::state::{Action, AppState, ClusterLabel};
 use crate::render::PlateMode;
 use nannou_egui::egui;
 
@@ -58,9 +58,11 @@ pub fn draw(
     fps: f32,
     lightbox: Lightbox<'_>,
     hover_label: Option<(String, [f32; 2])>,
+    labels: &[ClusterLabel],
 ) -> (Vec<Action>, f32) {
     let mut actions = Vec::new();
     let mut panel_right = 0.0;
+    cluster_labels(ctx, labels);
     if state.overlays.gui_visible {
         panel_right = panel(ctx, state, fps, &mut actions);
     }
@@ -122,6 +124,8 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
                     ui.radio_value(&mut state.view.plates, mode, mode.name());
                 }
             });
+
+            clusters_section(ui, state, actions);
 
             ui.separator();
             ui.heading("analyze");
@@ -259,6 +263,123 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             ui.small("press ? for hotkeys");
         });
     shown.map(|r| r.response.rect.right()).unwrap_or(0.0)
+}
+
+/// The clusters: names over the map on / off, and the list (click: fly there; ✎: rename).
+fn clusters_section(ui: &mut egui::Ui, state: &mut AppState, actions: &mut Vec<Action>) {
+    ui.separator();
+    ui.heading("clusters");
+    let rows: Vec<(usize, String, usize, String)> = match state.shown_clusters() {
+        None => {
+            ui.label(if state.finding_clusters() {
+                "finding clusters…"
+            } else {
+                "none yet (they are found when a map is laid out)"
+            });
+            return;
+        }
+        Some(found) => found
+            .snapshot
+            .clustering
+            .clusters
+            .iter()
+            .enumerate()
+            .map(|(c, k)| {
+                let why = if k.classes.is_empty() {
+                    "named after its most typical image".to_string()
+                } else {
+                    let classes: Vec<String> = k
+                        .classes
+                        .iter()
+                        .map(|(n, p)| format!("{n} {:.0} %", 100.0 * p))
+                        .collect();
+                    format!("ImageNet classes: {}", classes.join(", "))
+                };
+                let why = if k.renamed {
+                    format!("named by you (found as \"{}\")", k.auto_label)
+                } else {
+                    why
+                };
+                (c, k.label.clone(), k.members.len(), why)
+            })
+            .collect(),
+    };
+    let mut labels = state.clusters.labels_visible;
+    if ui.checkbox(&mut labels, "show cluster names").changed() {
+        actions.push(Action::ToggleClusterLabels);
+    }
+    egui::ScrollArea::vertical()
+        .id_source("clusters-list")
+        .max_height(180.0)
+        .show(ui, |ui| {
+            for (c, label, count, why) in rows {
+                ui.horizontal(|ui| {
+                    let editing = state.clusters.renaming.as_ref().is_some_and(|r| r.0 == c);
+                    if editing {
+                        let mut done = None;
+                        if let Some((_, text)) = state.clusters.renaming.as_mut() {
+                            let r = ui.add(egui::TextEdit::singleline(text).desired_width(170.0));
+                            r.request_focus();
+                            if ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                                done = Some(Some(text.clone()));
+                            } else if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                                done = Some(None);
+                            }
+                        }
+                        match done {
+                            Some(Some(name)) => actions.push(Action::RenameCluster(c, name)),
+                            Some(None) => state.clusters.renaming = None,
+                            None => {}
+                        }
+                    } else {
+                        if ui
+                            .small_button("✏")
+                            .on_hover_text("rename (kept beside the layout)")
+                            .clicked()
+                        {
+                            state.clusters.renaming = Some((c, label.clone()));
+                        }
+                        if ui
+                            .selectable_label(false, format!("{c}  {label}  ({count})"))
+                            .on_hover_text(why)
+                            .clicked()
+                        {
+                            actions.push(Action::GotoCluster(c));
+                        }
+                    }
+                });
+            }
+        });
+}
+
+/// Cluster names over the map (behind the panel and the notices), each on a dark tag so it
+/// reads on any image, fading as its cluster fills the window.
+fn cluster_labels(ctx: &egui::Context, labels: &[ClusterLabel]) {
+    if labels.is_empty() {
+        return;
+    }
+    let ppp = ctx.pixels_per_point().max(1e-3);
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Background,
+        egui::Id::new("cluster-labels"),
+    ));
+    for l in labels.iter().filter(|l| l.alpha > 0.01) {
+        let a = l.alpha.clamp(0.0, 1.0);
+        let centre = egui::pos2(l.screen[0] / ppp, l.screen[1] / ppp);
+        let galley = painter.layout_no_wrap(
+            l.text.clone(),
+            egui::FontId::proportional(16.0),
+            egui::Color32::from_white_alpha((255.0 * a) as u8),
+        );
+        let rect =
+            egui::Rect::from_center_size(centre, galley.size()).expand2(egui::vec2(8.0, 4.0));
+        painter.rect_filled(
+            rect,
+            6.0,
+            egui::Color32::from_black_alpha((170.0 * a) as u8),
+        );
+        painter.galley(rect.min + egui::vec2(8.0, 4.0), galley);
+    }
 }
 
 fn notices(ctx: &egui::Context, state: &AppState) {

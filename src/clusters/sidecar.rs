@@ -146,6 +146,36 @@ pub fn load(file: &Path) -> Result<Option<Saved>> {
 }
 
 impl Saved {
+    /// Clusters held in memory as if read from a file (an app's map that grows before it was
+    /// ever saved): [`Saved::apply`] then carries them onto the grown map.
+    pub fn of(paths: &[PathBuf], clustering: &Clustering, min_size: usize) -> Saved {
+        let text = |p: &PathBuf| p.to_string_lossy().into_owned();
+        Saved {
+            min_size,
+            clusters: clustering
+                .clusters
+                .iter()
+                .map(|c| {
+                    let members: Vec<PathBuf> =
+                        c.members.iter().map(|&i| paths[i].clone()).collect();
+                    let saved = SavedCluster {
+                        label: c.label.clone(),
+                        auto_label: c.auto_label.clone(),
+                        renamed: c.renamed,
+                        classes: c.classes.clone(),
+                        typical: text(&paths[c.typical]),
+                        members: members.iter().map(text).collect(),
+                    };
+                    (saved, members, paths[c.typical].clone())
+                })
+                .collect(),
+            none: (0..paths.len())
+                .filter(|&i| clustering.of.get(i).copied().flatten().is_none())
+                .map(|i| paths[i].clone())
+                .collect(),
+        }
+    }
+
     /// The saved clusters on the layout's images: members that left are dropped (and clusters
     /// left empty), newcomers join their nearest known neighbour's cluster.
     pub fn apply(&self, paths: &[PathBuf], points: &[[f32; 2]]) -> Clustering {
@@ -366,6 +396,23 @@ mod tests {
         let left = fresh.of[5].unwrap();
         assert_eq!(fresh.clusters[left].label, "Left");
         assert!(!fresh.clusters[1 - left].renamed);
+    }
+
+    #[test]
+    fn clusters_in_memory_grow_like_saved_ones() {
+        let (paths, points) = layout(20);
+        let mut c = two_clusters(20);
+        c.rename(0, "Kept");
+        let mem = Saved::of(&paths, &c, 7);
+        assert_eq!(mem.min_size, 7);
+        assert_eq!(mem.apply(&paths, &points), c);
+        let (mut p2, mut q2) = (paths.clone(), points.clone());
+        p2.insert(0, PathBuf::from("/photos/first.jpg"));
+        q2.insert(0, [0.2, 0.1]);
+        let grown = mem.apply(&p2, &q2);
+        // the newcomer (now index 0) sits by image 1 (old index 0, an outlier): none
+        assert_eq!(grown.of[0], None);
+        assert_eq!(grown.of[2], c.of[1]);
     }
 
     #[test]

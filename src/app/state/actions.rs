@@ -45,6 +45,12 @@ pub enum Action {
     OpenLightbox(usize),
     /// Watch the map's folder for new and removed images, or stop.
     ToggleWatch,
+    /// Fly to cluster c (the panel's list).
+    GotoCluster(usize),
+    /// A curator names cluster c (empty: its automatic name again).
+    RenameCluster(usize, String),
+    /// Cluster names over the map on / off.
+    ToggleClusterLabels,
     Quit,
 }
 
@@ -189,6 +195,15 @@ impl AppState {
             Action::ToggleWatch => {
                 let on = !self.growing.watch_wanted;
                 self.set_watch(on);
+            }
+            Action::GotoCluster(c) => {
+                if let Err(why) = self.goto_cluster(c) {
+                    self.notify(why.0);
+                }
+            }
+            Action::RenameCluster(c, name) => self.rename_cluster(c, &name),
+            Action::ToggleClusterLabels => {
+                self.clusters.labels_visible = !self.clusters.labels_visible;
             }
             Action::Quit => {
                 self.cancel_job();

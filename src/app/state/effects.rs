@@ -89,6 +89,13 @@ pub enum Effect {
     },
     /// Write the `--autosave` layout and its map file (on the autosave thread).
     Autosave(crate::app::protocol::AutosaveRequest),
+    /// Find a scene's clusters on a worker (answered by `Msg::Clusters`).
+    FindClusters(crate::app::protocol::ClusterRequest),
+    /// Write the clusters beside `layout` (`LAYOUT.json.clusters.json`, atomically, on a thread).
+    SaveClusters {
+        layout: PathBuf,
+        snapshot: crate::app::protocol::ClustersSnapshot,
+    },
     Quit,
 }
 

@@ -54,6 +54,8 @@ pub struct Tick {
     pub visiting: Option<usize>,
     /// The move is a close-up of this image (a new arrival or a random one).
     pub close_up: Option<usize>,
+    /// The move may visit a cluster instead (every third move, when the map has clusters).
+    pub may_visit_cluster: bool,
 }
 
 impl Gallery {
@@ -145,10 +147,13 @@ impl Gallery {
                     tick.close_up = Some(i);
                     Some(cam)
                 }
-                None => self.next_view(camera, scene, &params).map(|(cam, pick)| {
-                    tick.close_up = pick;
-                    cam
-                }),
+                None => {
+                    tick.may_visit_cluster = self.step % 3 == 1;
+                    self.next_view(camera, scene, &params).map(|(cam, pick)| {
+                        tick.close_up = pick;
+                        cam
+                    })
+                }
             };
             self.next_move = now + MOVE_SECONDS + HOLD_SECONDS;
             self.step += 1;

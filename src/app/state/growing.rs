@@ -344,6 +344,7 @@ impl AppState {
             grid_size,
             tsne,
             map: scene.map.clone(),
+            clusters: self.clusters_to_save(),
         }));
     }
 

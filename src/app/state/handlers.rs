@@ -93,6 +93,7 @@ impl AppState {
             Msg::Opened { path, is_dir } => self.on_opened(path, is_dir),
             Msg::Cell { scene, index, cell } => self.on_reloaded_cell(scene, index, cell),
             Msg::CaptureFolder { dir, result } => self.on_capture_folder(dir, result),
+            Msg::Clusters { scene, result } => self.on_clusters(scene, result),
         }
     }
 
@@ -338,8 +339,17 @@ impl AppState {
             }
         }
         if job.kind == JobKind::Grow {
+            // the clusters grow with the map: newcomers join the cluster beside them
+            self.find_clusters(true);
             return self.maybe_start_watch();
         }
+        if matches!(job.kind, JobKind::Analyze | JobKind::Load) {
+            // another map: its own clusters (from the file beside a loaded layout)
+            self.clusters.found = None;
+            self.clusters.layout_file = None;
+        }
+        // found anew; after a re-run, the curator's names follow the groups they named
+        self.find_clusters(false);
         if let Some(s) = self.current.as_ref() {
             let text = format!("{} images laid out", s.used_count());
             self.notify(text);

@@ -304,10 +304,18 @@ impl AppState {
             theta: scene.theta,
         });
         self.effects.push(Effect::SaveJson {
-            path,
+            path: path.clone(),
             entries,
             tsne,
         });
+        // the clusters (and a curator's names) go beside it, and are kept there from now on
+        if let Some(snapshot) = self.clusters_to_save() {
+            self.effects.push(Effect::SaveClusters {
+                layout: path.clone(),
+                snapshot,
+            });
+        }
+        self.clusters.layout_file = Some(path);
     }
 }
 

@@ -9,10 +9,12 @@
 //! the glue), [`growing`] (a watched map grows), [`settle`] and [`glide`] (changes shown at a
 //! watchable pace), [`replies`] (helper threads' answers), [`capture`] (frame captures and
 //! their folder), [`gallery`] (the unattended tour), [`remote`] (a show controller's commands
-//! and what it is told), [`touch`] (fingers on a touch screen).
+//! and what it is told), [`touch`] (fingers on a touch screen), [`clusters`] (the map's named
+//! groups: labels, the list, flying there, renaming).
 
 mod actions;
 mod capture;
+mod clusters;
 mod effects;
 pub mod gallery;
 mod glide;
@@ -27,6 +29,7 @@ mod touch;
 
 pub use actions::{dialog_location, Action};
 pub use capture::{capture_folder, CaptureFolder};
+pub use clusters::{ClusterLabel, ClusterView, SceneClusters};
 pub use effects::Effect;
 pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
@@ -87,6 +90,8 @@ pub struct AppState {
     /// unlocked them (`None`: the sliders stay disabled).
     pub tsne_unlocked: Option<AnalysisSettings>,
     pub gallery: Gallery,
+    /// The shown map's named clusters.
+    pub clusters: ClusterView,
     pub effects: Vec<Effect>,
     pub now: f64,
     /// Seconds over which an optimizer run (analysis, re-run, new images) is played back;
@@ -258,6 +263,7 @@ impl AppState {
             retsne_after_job: false,
             tsne_unlocked: None,
             gallery: Gallery::default(),
+            clusters: ClusterView::default(),
             effects: vec![],
             now: 0.0,
             settle_seconds: DEFAULT_SETTLE_SECONDS,
@@ -434,9 +440,24 @@ impl AppState {
             let params = self.layout_params().with_t(self.target_t());
             let shown = self.pending.as_ref().or(self.current.as_ref());
             let can_toggle = shown.is_some_and(|s| s.grid.is_some());
-            let tick = self
+            let mut tick = self
                 .gallery
                 .tick(now, &self.camera, shown, &params, can_toggle);
+            if tick.camera.is_some() && tick.may_visit_cluster && !tick.toggle_grid {
+                // a cluster instead of a random close-up, its name as the caption
+                if let Some((index, camera, label)) = self.next_tour_cluster() {
+                    tick.camera = Some(camera);
+                    tick.close_up = None;
+                    if let Some(old) = self.clusters.caption.replace(label.clone()) {
+                        self.overlays.notices.retain(|n| n.text != old);
+                    }
+                    self.notify(label.clone());
+                    if self.remote_listening {
+                        self.remote_events
+                            .push(RemoteEvent::TourCluster { index, label });
+                    }
+                }
+            }
             if tick.toggle_grid && self.grid_available() {
                 self.view.held_blend = None;
                 self.view.view_as_grid = !self.view.view_as_grid;

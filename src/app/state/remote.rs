@@ -24,6 +24,9 @@ pub enum Remote {
     GotoPath(String),
     /// Open image i in the lightbox (on every output), or close it (`None`).
     Lightbox(Option<usize>),
+    /// Fly to cluster c (its number in the panel and in `clusters`' CSV), or back to the whole
+    /// map (`None`).
+    Cluster(Option<usize>),
     /// Zoom by a factor (> 1: closer) around the window's centre.
     Zoom(f32),
     /// Pan by fractions of the window's width and height.
@@ -59,6 +62,8 @@ pub enum RemoteEvent {
     TourAt { path: PathBuf, index: usize },
     /// The layout switched (`true`: grid).
     Layout(bool),
+    /// The tour flew to a cluster (its number and name).
+    TourCluster { index: usize, label: String },
 }
 
 /// How many images across the shorter side a `goto` close-up shows.
@@ -120,6 +125,11 @@ impl AppState {
                 self.user_input();
                 self.act(Action::OpenLightbox(i));
             }
+            Remote::Cluster(None) => {
+                self.user_input();
+                self.act(Action::Fit);
+            }
+            Remote::Cluster(Some(c)) => return self.goto_cluster(c),
             Remote::Zoom(f) => {
                 self.user_input();
                 self.act(Action::Zoom(f, None));

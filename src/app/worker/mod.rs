@@ -6,8 +6,10 @@
 //! What goes over the channel is in [`crate::app::protocol`]. Rooms: [`jobs`] (analyze, load, re-run),
 //! [`reporter`] (progress for the GUI), [`saving`], [`dialogs`], [`lightbox`], [`reload`]
 //! (thumbnails back onto a rebuilt GPU atlas), [`newcomers`] (new images join the map, removed
-//! ones leave, through [`crate::map::grow()`]), [`watching`] (the folder watch and the autosave).
+//! ones leave, through [`crate::map::grow()`]), [`watching`] (the folder watch and the autosave),
+//! [`clusters`] (the map's named clusters).
 
+mod clusters;
 mod dialogs;
 mod jobs;
 mod lightbox;

@@ -28,6 +28,18 @@ impl Workers {
         });
     }
 
+    /// Write a map's clusters beside `layout` on a thread.
+    pub fn save_clusters(
+        self: &Arc<Self>,
+        layout: PathBuf,
+        snapshot: crate::app::protocol::ClustersSnapshot,
+    ) {
+        let file = crate::clusters::sidecar::sidecar_path(&layout);
+        self.save(file, move |_| {
+            snapshot.save_beside(&layout).map_err(|e| format!("{e:#}"))
+        });
+    }
+
     /// Encode and write a PNG on a thread.
     pub fn save_png(self: &Arc<Self>, path: PathBuf, image: RgbaImage) {
         self.save(path, move |p| {

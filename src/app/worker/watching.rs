@@ -127,5 +127,8 @@ pub fn write_autosave(r: &AutosaveRequest) -> Result<(), String> {
         map.save(&crate::map::sidecar_path(&r.path))
             .map_err(|e| format!("{e:#}"))?;
     }
+    if let Some(c) = &r.clusters {
+        c.save_beside(&r.path).map_err(|e| format!("{e:#}"))?;
+    }
     Ok(())
 }
