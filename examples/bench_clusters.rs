@@ -269,9 +269,7 @@ fn measure(set: &Set, python: Option<&str>) -> anyhow::Result<Vec<Row>> {
         seconds: t.elapsed().as_secs_f64(),
     });
     let t = Instant::now();
-    let feat = clusters::find(set.features.view(), clusters::DEFAULT_MIN_SIZE, &mut || {
-        true
-    })?;
+    let feat = clusters::find(set.features.view(), min_size, &mut || true)?;
     rows.push(Row {
         method: "ours on PCA-50 features".into(),
         clusters: feat.clusters.len(),

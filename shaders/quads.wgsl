@@ -44,7 +44,16 @@ const FLAG_PLACEHOLDER: u32 = 1u;
 const FLAG_HIDDEN: u32 = 2u;
 // Drawn on a plate: an opaque card behind the image (see src/render/plate.rs).
 const FLAG_PLATE: u32 = 4u;
+// Selected by a curator: a ring around the image (see src/render/instance.rs).
+const FLAG_SELECTED: u32 = 8u;
+// Not matching the filter: drawn dimmed.
+const FLAG_DIMMED: u32 = 16u;
 const FADE_SHIFT: u32 = 8u;
+// The selection ring: width in pixels, colour (linear, premultiplied; a warm yellow).
+const SELECT_PX: f32 = 3.0;
+const SELECT_COLOR: vec4<f32> = vec4<f32>(1.0, 0.62, 0.05, 1.0);
+// What a dimmed image keeps of its light.
+const DIM: f32 = 0.15;
 // Set by the vertex shader for the second (hovered-instance) draw, vertices 6..12.
 const FLAG_OVERLAY: u32 = 0x80000000u;
 
@@ -121,6 +130,8 @@ fn vs_main(
     if (overlay) {
         size_px = size_px * u.style.x;
         pad = u.style.y;
+    } else if ((flags & FLAG_SELECTED) != 0u) {
+        pad = SELECT_PX;
     }
     let center_px = (center - u.camera.xy) * zoom + 0.5 * u.viewport.xy;
     let local_px = corner * (size_px + vec2<f32>(2.0 * pad, 2.0 * pad)) - vec2<f32>(pad, pad);
@@ -249,6 +260,10 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
     }
     if (overlay && !in_image) {
         color = u.outline_color;
+    } else if (!in_image && (in.flags & FLAG_SELECTED) != 0u) {
+        color = SELECT_COLOR;
+    } else if ((in.flags & FLAG_DIMMED) != 0u) {
+        color = vec4<f32>(color.rgb * DIM, color.a);
     }
     // bits 8..16: how far the image has faded out (a removed image leaving)
     let fade = 1.0 - f32((in.flags >> FADE_SHIFT) & 0xffu) / 255.0;

@@ -11,7 +11,9 @@
 //! 5. [`layout_io`] — the ml4a layout JSON; [`map`] — a finished map that grows (its `.map`
 //!    sidecar and the one grow driver).
 //! 6. [`clusters`] — the map's groups, found (HDBSCAN) and named by the model's ImageNet head,
-//!    with a curator's names kept beside the layout.
+//!    with a curator's names kept beside the layout; [`selection`] — images a curator pulls
+//!    out (lasso geometry, export, copies, a new map of them); [`metadata`] — a curator's CSV
+//!    about the images (captions, filters, numeric columns to order the grid by).
 //!
 //! [`pipeline`] is the one analyze driver over stages 1–4, reporting through [`progress`].
 //! [`render`] draws layouts on the GPU (instanced quads from a texture atlas); [`detail`] streams
@@ -29,9 +31,11 @@ pub mod images;
 pub mod input;
 pub mod layout_io;
 pub mod map;
+pub mod metadata;
 pub mod pca;
 pub mod pipeline;
 pub mod progress;
 pub mod render;
+pub mod selection;
 pub mod tsne;
 pub mod util;

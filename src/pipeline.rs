@@ -175,10 +175,25 @@ pub fn analyze_with(
     rep: &dyn Reporter,
     hooks: &dyn AnalysisHooks,
 ) -> Result<Analysis> {
-    let mut timings = Vec::new();
     let t = Instant::now();
     let paths = scan_folder(dir, opts, rep)?;
-    timings.push((Stage::Scan, t.elapsed()));
+    let scanned = t.elapsed();
+    analyze_listed(dir, paths, scanned, opts, model, rep, hooks)
+}
+
+/// The analysis of a given list of images (a selection made into a new map): features → PCA →
+/// t-SNE → grid, as [`analyze_with`] after its scan. `dir` names where they are (their common
+/// folder); `scanned` is the time the list took.
+pub fn analyze_listed(
+    dir: &Path,
+    paths: Vec<PathBuf>,
+    scanned: Duration,
+    opts: &AnalyzeOptions,
+    model: &FeatureModel,
+    rep: &dyn Reporter,
+    hooks: &dyn AnalysisHooks,
+) -> Result<Analysis> {
+    let mut timings = vec![(Stage::Scan, scanned)];
     hooks.scanned(dir, &paths)?;
 
     let t = Instant::now();

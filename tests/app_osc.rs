@@ -317,10 +317,11 @@ fn outside_the_opening_hours_the_window_is_black_and_it_wakes_on_time() {
     );
 }
 
-/// Named clusters in the running app: the tour flies to each cluster and tells the controller
-/// its number and name (`/tour/cluster i name`, the caption on screen); `/cluster i` flies there
-/// (the cluster fills the window: less background than the whole map), `/cluster -1` back to the
-/// whole map, `/cluster 99` changes nothing.
+/// Named clusters and metadata in the running app: the tour flies to each cluster and tells the
+/// controller its number and name (`/tour/cluster i name`, the caption on screen); `/cluster i`
+/// flies there (the cluster fills the window: less background than the whole map),
+/// `/cluster -1` back to the whole map, `/cluster 99` changes nothing; with the demo set's
+/// `labels.csv` as `--metadata`, `/filter flag` dims every image but the flags.
 #[test]
 fn the_tour_and_a_controller_visit_named_clusters() {
     let (display, _xvfb) = display();
@@ -328,6 +329,8 @@ fn the_tour_and_a_controller_visit_named_clusters() {
     let log = tmp.path().join("stderr.txt");
     let osc = Controller::new();
     let mut child = app_command(&display, tmp.path())
+        // the demo set where its labels.csv is (the metadata's relative paths lead there)
+        .arg(common::demo_dir())
         .args(["--size", "640x400", "--hide-gui", "--settle-seconds", "0"])
         .args([
             "--background",
@@ -336,6 +339,8 @@ fn the_tour_and_a_controller_visit_named_clusters() {
             "--toggle-every",
             "0",
         ])
+        .arg("--metadata")
+        .arg(common::demo_dir().join("labels.csv"))
         .args(osc.app_args())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -394,8 +399,49 @@ fn the_tour_and_a_controller_visit_named_clusters() {
     );
     let d = mean_abs_diff(&close, &still);
     assert!(d < 1.0, "/cluster 99 moved the view (mean |Δ| {d:.2})");
+    // the filter: the flags keep their light, the rest dims to 15 %
+    osc.send("/cluster", vec![OscType::Int(-1)]);
+    std::thread::sleep(Duration::from_secs(3));
+    let before = capture("unfiltered.png");
+    osc.send("/filter", vec![OscType::String("flag".into())]);
+    std::thread::sleep(Duration::from_secs(1));
+    let filtered = capture("filtered.png");
+    let light = |img: &image::RgbaImage| {
+        img.pixels()
+            .map(|p| p[0] as f64 + p[1] as f64 + p[2] as f64)
+            .sum::<f64>()
+            / (img.width() * img.height()) as f64
+    };
+    let (lb, lf) = (light(&before), light(&filtered));
+    // where the map is drawn, most pixels keep 15 % of their light, the flags' all of it
+    let (mut kept, mut dimmed, mut drawn) = (0usize, 0usize, 0usize);
+    for (a, b) in before.pixels().zip(filtered.pixels()) {
+        let (la, lb) = (
+            a[0] as f64 + a[1] as f64 + a[2] as f64,
+            b[0] as f64 + b[1] as f64 + b[2] as f64,
+        );
+        if la > 150.0 {
+            drawn += 1;
+            kept += usize::from(lb > 0.85 * la);
+            dimmed += usize::from(lb < 0.6 * la);
+        }
+    }
+    let (kept, dimmed) = (kept as f64 / drawn as f64, dimmed as f64 / drawn as f64);
+    eprintln!(
+        "mean light: unfiltered {lb:.1}, filtered {lf:.1}; of the bright pixels {kept:.3} kept, {dimmed:.3} dimmed"
+    );
+    assert!(lf < 0.75 * lb, "the filter dims the map: {lb:.1} → {lf:.1}");
+    assert!(
+        kept > 0.03 && dimmed > 0.6,
+        "kept {kept:.3}, dimmed {dimmed:.3}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !text.contains("match no image"),
+        "the demo's labels.csv describes every image: {text}"
+    );
     if let Some(keep) = std::env::var_os("OSC_TEST_KEEP") {
-        for f in ["whole.png", "cluster.png"] {
+        for f in ["whole.png", "cluster.png", "filtered.png"] {
             let _ = std::fs::copy(tmp.path().join(f), Path::new(&keep).join(f));
         }
     }

@@ -1166,3 +1166,38 @@ fn changing_the_background_decides_again() {
     );
     assert_eq!((r.has_plate(0), r.has_plate(1)), (true, true));
 }
+
+/// A curator's marks: a selected image gets a 3 px ring (drawn just outside it, in the
+/// selection colour); an image the filter leaves out keeps 15 % of its light; unmarked ones
+/// are drawn as before, and clearing the marks restores the picture.
+#[test]
+fn selected_images_get_a_ring_and_filtered_out_ones_dim() {
+    use image_tsne_live::render::Marks;
+    let ctx = gpu();
+    let mut r = rgb_scene(&ctx, TargetDesc::OFFSCREEN);
+    let params = rgb_params(0.0);
+    let mut marks = vec![Marks::default(); 4];
+    marks[1].selected = true;
+    marks[0].dimmed = true;
+    r.set_marks(&ctx.queue, &marks);
+    let img = render(&ctx, &r, &params, &opts(BLACK, 1));
+    let ring = [
+        linear_to_srgb_u8(1.0),
+        linear_to_srgb_u8(0.62),
+        linear_to_srgb_u8(0.05),
+        255,
+    ];
+    // (dimmed, not see-through: the alpha is kept)
+    // green spans x 25..55 around y 150: the ring is 55..58
+    assert_px(&img, 56, 150, ring, 3, "the ring right of green");
+    assert_px(&img, 23, 150, ring, 3, "the ring left of green");
+    assert_px(&img, 60, 150, BLACK, 0, "outside the ring");
+    assert_px(&img, 40, 150, GREEN, 2, "the selected image itself");
+    let dim = linear_to_srgb_u8(0.15);
+    assert_px(&img, 150, 150, [dim, 0, 0, 255], 3, "dimmed red");
+    assert_px(&img, 150, 40, BLUE, 2, "unmarked blue");
+    r.set_marks(&ctx.queue, &[]);
+    let back = render(&ctx, &r, &params, &opts(BLACK, 1));
+    assert_px(&back, 150, 150, RED, 2, "red again");
+    assert_px(&back, 56, 150, BLACK, 0, "no ring");
+}

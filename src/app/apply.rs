@@ -85,7 +85,8 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
             | Effect::Visibility { .. }
             | Effect::Opacity { .. }
             | Effect::Positions { .. }
-            | Effect::Grid { .. }) => apply_gpu_effect(model, device, queue, effect),
+            | Effect::Grid { .. }
+            | Effect::Marks { .. }) => apply_gpu_effect(model, device, queue, effect),
             effect @ (Effect::StartJob(_)
             | Effect::Open(_)
             | Effect::Dialog(_)
@@ -96,7 +97,10 @@ pub(super) fn apply_effects(app: &App, model: &mut Model) {
             | Effect::StartWatch { .. }
             | Effect::Autosave(_)
             | Effect::FindClusters(_)
-            | Effect::SaveClusters { .. }) => {
+            | Effect::SaveClusters { .. }
+            | Effect::ExportPaths { .. }
+            | Effect::CopyFiles { .. }
+            | Effect::ReadMetadata(_)) => {
                 apply_worker_effect(model, effect);
                 Ok(())
             }
@@ -127,8 +131,16 @@ fn apply_gpu_effect(
             // (a grown scene's renderer is replaced by a larger one)
             model.gpu.create_scene(device, scene, plan)?;
             let len = gpu::find_scene(&model.state, scene).map_or(0, |s| s.len());
+            let marks = model.state.marks(scene);
             if let Some(r) = model.gpu.renderers.get_mut(&scene) {
                 gpu::hide_free_slots(r, queue, len)?;
+                r.set_marks(queue, &marks);
+            }
+        }
+        Effect::Marks { scene } => {
+            let marks = model.state.marks(scene);
+            if let Some(r) = model.gpu.renderers.get_mut(&scene) {
+                r.set_marks(queue, &marks);
             }
         }
         Effect::DropScene { scene } => model.gpu.drop_scene(scene),
@@ -244,6 +256,9 @@ fn apply_worker_effect(model: &mut Model, effect: Effect) {
         }
         Effect::Autosave(request) => model.workers.autosave(request),
         Effect::FindClusters(request) => model.workers.find_clusters(request),
+        Effect::ExportPaths { file, paths } => model.workers.export_paths(file, paths),
+        Effect::CopyFiles { dir, paths } => model.workers.copy_files(dir, paths),
+        Effect::ReadMetadata(path) => model.workers.read_metadata(path),
         Effect::SaveClusters { layout, snapshot } => model.workers.save_clusters(layout, snapshot),
         _ => {} // (the other effects are dispatched elsewhere by `apply_effects`)
     }

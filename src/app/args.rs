@@ -16,6 +16,12 @@ pub struct AppArgs {
     /// Start with the GUI hidden (H shows it).
     #[arg(long)]
     pub hide_gui: bool,
+    /// A curator's CSV about the images: the first column a path (absolute or relative to the
+    /// CSV) or a file name, the others anything (title, artist, year, tags…). Titles are the
+    /// captions, every field shows in the lightbox, the filter searches them, numeric columns
+    /// can order the grid.
+    #[arg(long, value_name = "FILE.csv")]
+    pub metadata: Option<PathBuf>,
     /// Unattended gallery tour: slow camera moves and layout toggles; input takes over.
     #[arg(long)]
     pub gallery: bool,

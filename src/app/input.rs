@@ -19,6 +19,8 @@ pub(super) struct Mouse {
     pub output: usize,
     pub down: Option<([f32; 2], f64)>,
     pub dragged: bool,
+    /// The press came with shift: the drag draws a lasso (a click picks one image).
+    pub lasso: bool,
     pub last_click: Option<([f32; 2], f64)>,
 }
 
@@ -118,7 +120,10 @@ pub(super) fn output_event(app: &App, model: &mut Model, k: usize, event: Window
                 .outputs
                 .canvas
                 .to_canvas(k, [points[0] * scale, points[1] * scale]);
-            if let Some((down, _)) = model.mouse.down {
+            if model.mouse.lasso && model.mouse.down.is_some() {
+                model.state.user_input();
+                model.state.act(Action::LassoTo(px));
+            } else if let Some((down, _)) = model.mouse.down {
                 let moved = (px[0] - down[0]).hypot(px[1] - down[1]);
                 if model.mouse.dragged || moved > 4.0 {
                     model.mouse.dragged = true;
@@ -146,11 +151,22 @@ pub(super) fn output_event(app: &App, model: &mut Model, k: usize, event: Window
         {
             model.mouse.down = Some((model.mouse.px, now));
             model.mouse.dragged = false;
+            // shift: select (a lasso, or one image) instead of panning or opening
+            model.mouse.lasso = app.keys.mods.shift();
+            if model.mouse.lasso {
+                model.state.user_input();
+                model.state.act(Action::LassoStart(model.mouse.px));
+            }
         }
         WindowEvent::MouseReleased(MouseButton::Left) => {
             let Some((down, _)) = model.mouse.down.take() else {
                 return;
             };
+            if std::mem::take(&mut model.mouse.lasso) {
+                model.mouse.dragged = false;
+                model.state.act(Action::LassoEnd);
+                return;
+            }
             if model.mouse.dragged {
                 model.mouse.dragged = false;
                 return;

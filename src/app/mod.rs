@@ -256,6 +256,9 @@ fn model(app: &App) -> Model {
         (None, None) => Action::AnalyzeDemo,
     });
     state.view.plates = args.plates;
+    if let Some(m) = &args.metadata {
+        state.act(Action::LoadMetadata(m.clone()));
+    }
     let remote = ShowControl::open(&args);
     state.remote_listening = remote.output.is_some();
     let background = crate::render::parse_hex_color(&args.background).unwrap_or([16, 16, 20]);
@@ -340,14 +343,9 @@ fn update(app: &App, model: &mut Model, update: Update) {
         .overlays
         .hovered
         .filter(|_| model.mouse.output == 0)
-        .and_then(|i| model.state.shown()?.paths.get(i))
-        .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (name, model.mouse.points)
-        });
+        // the title from the metadata, else the file name
+        .and_then(|i| model.state.caption(i))
+        .map(|name| (name, model.mouse.points));
     let fps = app.fps();
     let (actions, panel_right) = {
         let ctx = model.egui.begin_frame();
@@ -369,7 +367,26 @@ fn update(app: &App, model: &mut Model, update: Update) {
             .canvas
             .camera(0, &model.state.camera, [window.x, window.y]);
         let labels = model.state.cluster_labels(&main_camera);
-        ui::draw(&ctx, &mut model.state, fps, lightbox, hover_label, &labels)
+        // the lasso being drawn, in the main window's pixels
+        let lasso: Vec<[f32; 2]> = model
+            .state
+            .selection
+            .lasso
+            .iter()
+            .flatten()
+            .map(|&p| main_camera.world_to_screen(model.state.camera.screen_to_world(p)))
+            .collect();
+        ui::draw(
+            &ctx,
+            &mut model.state,
+            fps,
+            lightbox,
+            hover_label,
+            ui::Overlay {
+                labels: &labels,
+                lasso: &lasso,
+            },
+        )
     };
     // the panel narrows the map's room only where the main window is the canvas (over a
     // wall, the map is fitted to the wall and the panel floats over the control view)

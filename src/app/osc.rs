@@ -170,6 +170,10 @@ fn message(m: OscMessage, allow_quit: bool) -> Result<Remote, Bad> {
                 Remote::Lightbox(Some(i as usize))
             }
         }
+        "/filter" => match &args[..] {
+            [] => Remote::Filter(String::new()),
+            _ => Remote::Filter(text()?),
+        },
         "/cluster" => {
             let i = numbers(1)?[0];
             if i == -1.0 {
@@ -454,6 +458,14 @@ mod tests {
         assert_eq!(p("/goto", vec![Int(12)]), Ok(Remote::GotoIndex(12)));
         assert_eq!(p("/lightbox", vec![Int(5)]), Ok(Remote::Lightbox(Some(5))));
         assert_eq!(p("/cluster", vec![Int(2)]), Ok(Remote::Cluster(Some(2))));
+        assert_eq!(
+            p("/filter", vec![String("red flag".into())]),
+            Ok(Remote::Filter("red flag".into()))
+        );
+        assert_eq!(
+            p("/filter", vec![]),
+            Ok(Remote::Filter(std::string::String::new()))
+        );
         assert_eq!(p("/cluster", vec![Float(-1.0)]), Ok(Remote::Cluster(None)));
         assert!(p("/cluster", vec![Float(1.5)]).is_err());
         assert_eq!(

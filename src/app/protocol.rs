@@ -122,6 +122,12 @@ pub enum DialogKind {
     LoadJson,
     SaveJson,
     SaveScreenshot,
+    /// Where to write the selection's paths (CSV or JSON).
+    ExportSelection,
+    /// The folder to copy the selected files into.
+    CopySelection,
+    /// A metadata CSV to read.
+    LoadMetadata,
 }
 
 impl DialogKind {
@@ -131,6 +137,9 @@ impl DialogKind {
             DialogKind::LoadJson => "layout JSON to load",
             DialogKind::SaveJson => "save layout JSON as",
             DialogKind::SaveScreenshot => "save screenshot PNG as",
+            DialogKind::ExportSelection => "export the selection's paths as (CSV or JSON)",
+            DialogKind::CopySelection => "folder to copy the selected files into",
+            DialogKind::LoadMetadata => "metadata CSV to read",
         }
     }
 }
@@ -160,7 +169,10 @@ impl JobRequest {
 #[derive(Debug)]
 pub struct AnalyzeJob {
     pub job: u64,
+    /// The folder to scan (`None`: the bundled demo set).
     pub dir: Option<PathBuf>,
+    /// Instead of a scan, these images (a selection made into a new map).
+    pub paths: Option<Vec<PathBuf>>,
     /// The sliders' values, read again while t-SNE runs (a change restarts it).
     pub settings: SharedSettings,
     pub cancel: Arc<AtomicBool>,
@@ -342,6 +354,16 @@ pub enum Msg {
         dir: PathBuf,
         result: Result<(), String>,
     },
+    /// Selected files were copied into `dir` (what happened to each), or not at all.
+    Copied {
+        dir: PathBuf,
+        result: Result<crate::selection::CopyReport, String>,
+    },
+    /// A metadata CSV was read (or not: the error says why).
+    Metadata {
+        path: PathBuf,
+        result: Result<crate::metadata::Metadata, String>,
+    },
     /// A scene's clusters were found (over the request's images, with their min size), or not.
     Clusters {
         scene: u64,
@@ -377,7 +399,9 @@ impl Msg {
             | Msg::Watched { .. }
             | Msg::Autosaved { .. }
             | Msg::CaptureFolder { .. }
-            | Msg::Clusters { .. } => None,
+            | Msg::Clusters { .. }
+            | Msg::Copied { .. }
+            | Msg::Metadata { .. } => None,
         }
     }
 }

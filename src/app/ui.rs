@@ -50,6 +50,13 @@ pub enum Lightbox<'a> {
     OnMap,
 }
 
+/// What is drawn over the map besides the panel: the cluster names and the lasso being drawn
+/// (both in the main window's pixels).
+pub struct Overlay<'a> {
+    pub labels: &'a [ClusterLabel],
+    pub lasso: &'a [[f32; 2]],
+}
+
 /// Draw the whole UI for this frame; returns what the user asked for and the right edge of the
 /// control panel (egui points; 0 when hidden).
 pub fn draw(
@@ -58,11 +65,12 @@ pub fn draw(
     fps: f32,
     lightbox: Lightbox<'_>,
     hover_label: Option<(String, [f32; 2])>,
-    labels: &[ClusterLabel],
+    overlay: Overlay<'_>,
 ) -> (Vec<Action>, f32) {
     let mut actions = Vec::new();
     let mut panel_right = 0.0;
-    cluster_labels(ctx, labels);
+    cluster_labels(ctx, overlay.labels);
+    lasso(ctx, overlay.lasso);
     if state.overlays.gui_visible {
         panel_right = panel(ctx, state, fps, &mut actions);
     }
@@ -126,6 +134,8 @@ fn panel(ctx: &egui::Context, state: &mut AppState, fps: f32, actions: &mut Vec<
             });
 
             clusters_section(ui, state, actions);
+            selection_section(ui, state, actions);
+            metadata_section(ui, state, actions);
 
             ui.separator();
             ui.heading("analyze");
@@ -304,6 +314,11 @@ fn clusters_section(ui: &mut egui::Ui, state: &mut AppState, actions: &mut Vec<A
             })
             .collect(),
     };
+    // (a cluster named after its typical image shows that image's title, when there is one)
+    let rows: Vec<(usize, String, usize, String)> = rows
+        .into_iter()
+        .map(|(c, label, n, why)| (c, state.cluster_label(c).unwrap_or(label), n, why))
+        .collect();
     let mut labels = state.clusters.labels_visible;
     if ui.checkbox(&mut labels, "show cluster names").changed() {
         actions.push(Action::ToggleClusterLabels);
@@ -340,6 +355,13 @@ fn clusters_section(ui: &mut egui::Ui, state: &mut AppState, actions: &mut Vec<A
                             state.clusters.renaming = Some((c, label.clone()));
                         }
                         if ui
+                            .small_button("☐")
+                            .on_hover_text("select its images")
+                            .clicked()
+                        {
+                            actions.push(Action::SelectCluster(c));
+                        }
+                        if ui
                             .selectable_label(false, format!("{c}  {label}  ({count})"))
                             .on_hover_text(why)
                             .clicked()
@@ -350,6 +372,136 @@ fn clusters_section(ui: &mut egui::Ui, state: &mut AppState, actions: &mut Vec<A
                 });
             }
         });
+}
+
+/// The selection: its count and what can be done with it.
+fn selection_section(ui: &mut egui::Ui, state: &mut AppState, actions: &mut Vec<Action>) {
+    ui.separator();
+    ui.heading("selection");
+    let n = state.selected().len();
+    if n == 0 {
+        ui.small("shift-drag: lasso · shift-click: add or remove one · ☐ by a cluster: all of it");
+        return;
+    }
+    ui.horizontal(|ui| {
+        ui.label(format!("{n} images selected"));
+        if ui.small_button("clear").clicked() {
+            actions.push(Action::ClearSelection);
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("export paths…")
+            .on_hover_text("their paths as CSV, or as a JSON array for a .json file")
+            .clicked()
+        {
+            actions.push(Action::ExportSelectionDialog);
+        }
+        if ui
+            .button("copy files to…")
+            .on_hover_text("copies into a folder: nothing there is overwritten, names are kept")
+            .clicked()
+        {
+            actions.push(Action::CopySelectionDialog);
+        }
+        if ui
+            .button("new map from selection")
+            .on_hover_text("analyzes just these images: their own t-SNE and grid")
+            .clicked()
+        {
+            actions.push(Action::NewMapFromSelection);
+        }
+    });
+}
+
+/// The metadata: which file, the filter box and its count, and the grid's order.
+fn metadata_section(ui: &mut egui::Ui, state: &mut AppState, actions: &mut Vec<Action>) {
+    ui.separator();
+    ui.heading("metadata");
+    ui.horizontal(|ui| {
+        let file = state
+            .metadata_file()
+            .and_then(|f| f.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        ui.label(file.unwrap_or_else(|| "no metadata file".into()));
+        if ui
+            .small_button("load CSV…")
+            .on_hover_text(
+                "first column: a path or file name; the others: title, artist, year, tags…",
+            )
+            .clicked()
+        {
+            actions.push(Action::LoadMetadataDialog);
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("filter");
+        let mut text = state.metadata.filter_text.clone();
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut text)
+                .hint_text("words in any field or file name")
+                .desired_width(170.0),
+        );
+        if r.changed() {
+            actions.push(Action::SetFilter(text));
+        }
+    });
+    if let Some((hits, of)) = state.filter_count() {
+        ui.horizontal(|ui| {
+            ui.label(format!("{hits} of {of} match"));
+            if ui.small_button("select them").clicked() {
+                actions.push(Action::SelectMatches);
+            }
+            if ui.small_button("clear").clicked() {
+                actions.push(Action::SetFilter(String::new()));
+            }
+        });
+    }
+    let columns = state.sortable_columns();
+    if !columns.is_empty() && state.grid_available() {
+        let current = state.metadata.sort_column;
+        let name = |c: Option<usize>| match c {
+            None => "t-SNE (similarity)".to_string(),
+            Some(c) => columns
+                .iter()
+                .find(|k| k.0 == c)
+                .map_or_else(String::new, |k| format!("by {}", k.1)),
+        };
+        egui::ComboBox::from_label("grid order")
+            .selected_text(name(current))
+            .show_ui(ui, |ui| {
+                for choice in std::iter::once(None).chain(columns.iter().map(|k| Some(k.0))) {
+                    if ui
+                        .selectable_label(current == choice, name(choice))
+                        .clicked()
+                        && current != choice
+                    {
+                        actions.push(Action::SortGrid(choice));
+                    }
+                }
+            });
+    }
+}
+
+/// The lasso being drawn: its outline, closed back to where it began.
+fn lasso(ctx: &egui::Context, points: &[[f32; 2]]) {
+    if points.len() < 2 {
+        return;
+    }
+    let ppp = ctx.pixels_per_point().max(1e-3);
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::new("lasso"),
+    ));
+    let mut line: Vec<egui::Pos2> = points
+        .iter()
+        .map(|p| egui::pos2(p[0] / ppp, p[1] / ppp))
+        .collect();
+    line.push(line[0]);
+    painter.add(egui::Shape::line(
+        line,
+        egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 206, 63)),
+    ));
 }
 
 /// Cluster names over the map (behind the panel and the notices), each on a dark tag so it
@@ -507,6 +659,22 @@ fn lightbox_view(
                 close = true;
             }
         });
+    // the image's metadata, every field
+    let fields = state.fields(index);
+    if !fields.is_empty() {
+        egui::Area::new("lightbox-fields")
+            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-16.0, 16.0))
+            .order(egui::Order::Foreground)
+            .show(ctx, |ui| {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.set_max_width(320.0);
+                    for (k, v) in &fields {
+                        ui.label(egui::RichText::new(k).small().strong());
+                        ui.label(v);
+                    }
+                });
+            });
+    }
     if close {
         actions.push(Action::Escape);
     }

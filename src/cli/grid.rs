@@ -4,6 +4,7 @@
 use super::args::{check_cancelled, parse_aspect, reporter, warn_non_utf8, CommonArgs, SolverArg};
 use crate::layout_io;
 use crate::pipeline;
+use crate::progress::Reporter;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -20,6 +21,13 @@ pub struct GridArgs {
     pub aspect: f64,
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     pub solver: SolverArg,
+    /// A curator's CSV about the images (first column: path or file name), for --sort-by.
+    #[arg(long, value_name = "FILE.csv", requires = "sort_by")]
+    pub metadata: Option<PathBuf>,
+    /// Order the grid by this numeric metadata column, row by row (images without a value
+    /// last), instead of by similarity.
+    #[arg(long, value_name = "COLUMN", requires = "metadata")]
+    pub sort_by: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -41,6 +49,23 @@ pub fn run(args: &GridArgs) -> Result<()> {
         rep.as_ref(),
     )?;
     check_cancelled(&rep)?;
+    if let (Some(file), Some(column)) = (&args.metadata, &args.sort_by) {
+        use crate::metadata::{fill_rows, numeric_column, sorted_order, Metadata};
+        let meta = Metadata::read(file)?;
+        let c = numeric_column(&meta, column)?;
+        let paths: Vec<PathBuf> = entries.iter().map(|e| e.path.clone()).collect();
+        let matched = meta.match_paths(&paths);
+        for line in matched.summary(file) {
+            rep.warn(&line);
+        }
+        let all: Vec<usize> = (0..entries.len()).collect();
+        let order = sorted_order(&all, |i| matched.row_of[i].and_then(|r| meta.number(r, c)));
+        let mut cells: Vec<[u32; 2]> = entries.iter().map(|e| e.grid.unwrap_or([0, 0])).collect();
+        fill_rows(&order, size[0], &mut cells);
+        for (e, cell) in entries.iter_mut().zip(cells) {
+            e.grid = Some(cell);
+        }
+    }
     warn_non_utf8(&rep, &entries);
     layout_io::write_grid_layout(&args.output, &entries, size, loaded.tsne)
         .with_context(|| format!("cannot write {}", args.output.display()))?;

@@ -1,5 +1,5 @@
 //! The command line, one file per subcommand: with no subcommand it opens the live viewer
-//! ([`crate::app`]); [`analyze`], [`add`], [`grid`], [`render`] and [`clusters`] do every computing or saving
+//! ([`crate::app`]); [`analyze`], [`add`], [`grid`], [`render`], [`clusters`] and [`select`] do every computing or saving
 //! action headless. [`args`] holds what they share (options, value checks, the thread pool and
 //! the terminal reporter).
 
@@ -9,6 +9,7 @@ pub mod args;
 pub mod clusters;
 pub mod grid;
 pub mod render;
+pub mod select;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +41,9 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Find the layout's clusters, named from the images, and write `path,cluster,label` CSV.
     Clusters(clusters::ClustersArgs),
+    /// Select images of a layout (by cluster, by a metadata filter) and export their paths, copy
+    /// their files, or make a new map of them.
+    Select(select::SelectArgs),
 }
 
 /// Parse the command line, run it, and exit with its status: 0 done, 1 failed, 2 bad usage,
@@ -63,6 +67,9 @@ pub fn main() {
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Clusters(args)) => {
             args::with_threads(args.common.threads, || clusters::run(&args))
+        }
+        Some(Command::Select(args)) => {
+            args::with_threads(args.common.threads, || select::run(&args))
         }
         None => crate::app::run(cli.app),
     };

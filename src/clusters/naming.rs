@@ -86,7 +86,7 @@ impl ClassHead {
         };
         let w = w.into_plain_array::<f32>()?;
         let b = b.into_plain_array::<f32>()?;
-        if w.ndim() != 2 || b.len() == 0 {
+        if w.ndim() != 2 || b.is_empty() {
             return Ok(None);
         }
         let w = w.into_dimensionality::<ndarray::Ix2>()?;
@@ -126,7 +126,7 @@ impl ClassHead {
                 self.feature_len()
             );
         }
-        Ok(features.dot(&self.weights.t()) + &self.bias.view().insert_axis(Axis(0)))
+        Ok(features.dot(&self.weights.t()) + self.bias.view().insert_axis(Axis(0)))
     }
 
     /// Mean class probabilities (softmax of each row's logits, averaged) of `rows` of

@@ -12,6 +12,26 @@ pub const FLAG_PLACEHOLDER: u32 = 1;
 pub const FLAG_HIDDEN: u32 = 2;
 /// Instance flag: draw the image on a plate (see [`super::plate`]).
 pub const FLAG_PLATE: u32 = 4;
+/// Instance flag: the image is selected (drawn with a ring around it).
+pub const FLAG_SELECTED: u32 = 8;
+/// Instance flag: the image does not match the filter (drawn dimmed).
+pub const FLAG_DIMMED: u32 = 16;
+
+/// What a curator marked on an image: selected, or dimmed by the filter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    pub selected: bool,
+    pub dimmed: bool,
+}
+
+impl Marks {
+    /// The instance flag bits for these marks.
+    pub fn flags(self) -> u32 {
+        (if self.selected { FLAG_SELECTED } else { 0 })
+            | (if self.dimmed { FLAG_DIMMED } else { 0 })
+    }
+}
+
 /// Instance flags bits 8..16: how far the image has faded out (0 = opaque, 255 = transparent).
 pub const FADE_SHIFT: u32 = 8;
 pub(crate) const FADE_MASK: u32 = 0xff << FADE_SHIFT;

@@ -69,7 +69,9 @@ pub use detail::{
 pub use edge_blend::{EdgeBlend, Shade};
 pub use error::{RenderError, Result};
 pub use gpu_errors::{GpuErrorKind, GpuErrorLog};
-pub use instance::{StaticInstance, FLAG_HIDDEN, FLAG_PLACEHOLDER, FLAG_PLATE};
+pub use instance::{
+    Marks, StaticInstance, FLAG_DIMMED, FLAG_HIDDEN, FLAG_PLACEHOLDER, FLAG_PLATE, FLAG_SELECTED,
+};
 pub use layout::{ease, LayoutGeometry, LayoutParams, WorldRect};
 pub use offscreen::{read_texture_bytes, read_texture_rgba8, GpuContext, OffscreenTarget};
 pub use plate::{PlateMode, PlateStats, Plates};

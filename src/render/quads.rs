@@ -634,6 +634,20 @@ impl QuadRenderer {
         Ok(())
     }
 
+    /// Selection rings and filter dimming: `marks[i]` for image `i` (images past its end are
+    /// unmarked). Only the instances that change are uploaded.
+    pub fn set_marks(&mut self, queue: &wgpu::Queue, marks: &[super::instance::Marks]) {
+        let bits = super::instance::FLAG_SELECTED | super::instance::FLAG_DIMMED;
+        for index in 0..self.count.min(self.static_cpu.len()) {
+            let want = marks.get(index).copied().unwrap_or_default().flags();
+            let inst = &mut self.static_cpu[index];
+            if inst.flags & bits != want {
+                inst.flags = (inst.flags & !bits) | want;
+                self.write_static(queue, index);
+            }
+        }
+    }
+
     /// Hides or shows image `index`.
     pub fn set_hidden(&mut self, queue: &wgpu::Queue, index: usize, hidden: bool) -> Result<()> {
         self.check_index(index)?;

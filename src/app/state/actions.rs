@@ -51,6 +51,35 @@ pub enum Action {
     RenameCluster(usize, String),
     /// Cluster names over the map on / off.
     ToggleClusterLabels,
+    /// Shift-press: a lasso starts here (screen pixels, y down).
+    LassoStart([f32; 2]),
+    /// The lasso goes on to here.
+    LassoTo([f32; 2]),
+    /// The lasso closes: the images inside join the selection (a tiny one is a shift-click:
+    /// the image under it joins or leaves).
+    LassoEnd,
+    /// Image i joins the selection, or leaves it.
+    ToggleSelect(usize),
+    /// Select cluster c (instead of what was selected).
+    SelectCluster(usize),
+    /// Select the filter's matches.
+    SelectMatches,
+    ClearSelection,
+    /// Write the selected paths here (`.json`: a JSON array; else CSV).
+    ExportSelection(PathBuf),
+    ExportSelectionDialog,
+    /// Copy the selected files into this folder (never overwriting).
+    CopySelection(PathBuf),
+    CopySelectionDialog,
+    /// Analyze just the selected images: a new map of them.
+    NewMapFromSelection,
+    /// Read a metadata CSV (captions, filter, numeric columns).
+    LoadMetadata(PathBuf),
+    LoadMetadataDialog,
+    /// The filter box's text.
+    SetFilter(String),
+    /// Order the grid by metadata column c (`None`: the t-SNE grid).
+    SortGrid(Option<usize>),
     Quit,
 }
 
@@ -202,6 +231,28 @@ impl AppState {
                 }
             }
             Action::RenameCluster(c, name) => self.rename_cluster(c, &name),
+            a @ (Action::LassoStart(_)
+            | Action::LassoTo(_)
+            | Action::LassoEnd
+            | Action::ToggleSelect(_)
+            | Action::SelectCluster(_)
+            | Action::ClearSelection
+            | Action::ExportSelection(_)
+            | Action::CopySelection(_)
+            | Action::NewMapFromSelection) => self.act_selection(a),
+            a @ (Action::LoadMetadata(_)
+            | Action::SetFilter(_)
+            | Action::SelectMatches
+            | Action::SortGrid(_)) => self.act_metadata(a),
+            Action::ExportSelectionDialog => self
+                .effects
+                .push(Effect::Dialog(DialogKind::ExportSelection)),
+            Action::CopySelectionDialog => {
+                self.effects.push(Effect::Dialog(DialogKind::CopySelection))
+            }
+            Action::LoadMetadataDialog => {
+                self.effects.push(Effect::Dialog(DialogKind::LoadMetadata))
+            }
             Action::ToggleClusterLabels => {
                 self.clusters.labels_visible = !self.clusters.labels_visible;
             }

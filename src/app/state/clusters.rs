@@ -177,6 +177,19 @@ impl AppState {
         }
     }
 
+    /// The name shown for cluster `c`: the curator's, or the classes'; one named after its most
+    /// typical image shows that image's title when the metadata has one.
+    pub fn cluster_label(&self, c: usize) -> Option<String> {
+        let found = self.shown_clusters()?;
+        let k = found.snapshot.clustering.clusters.get(c)?;
+        if k.renamed || !k.classes.is_empty() {
+            return Some(k.label.clone());
+        }
+        let typical = *found.rows.get(k.typical)?;
+        let title = self.title(typical);
+        Some(title.unwrap_or_else(|| k.label.clone()))
+    }
+
     /// Whether clusters are being found for a scene.
     pub fn finding_clusters(&self) -> bool {
         self.clusters.finding.is_some()
@@ -328,7 +341,9 @@ impl AppState {
                 && (0.0..=camera.viewport[1]).contains(&screen[1]);
             out.push(ClusterLabel {
                 cluster: c,
-                text: cluster.label.clone(),
+                text: self
+                    .cluster_label(c)
+                    .unwrap_or_else(|| cluster.label.clone()),
                 count: cluster.members.len(),
                 screen,
                 alpha: if inside { fade } else { 0.0 },
@@ -346,9 +361,7 @@ impl AppState {
         let c = self.clusters.tour_next % n;
         self.clusters.tour_next = (c + 1) % n;
         let cam = self.cluster_camera(c)?;
-        let label = self.shown_clusters()?.snapshot.clustering.clusters[c]
-            .label
-            .clone();
+        let label = self.cluster_label(c)?;
         Some((c, cam, label))
     }
 }
@@ -364,33 +377,9 @@ fn cell_of(scene: &Scene, i: usize) -> [u32; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::protocol::{GridCells, Msg};
+    use crate::app::protocol::Msg;
+    use crate::app::state::test_maps::two_groups;
     use crate::app::state::{Remote, RemoteEvent};
-
-    /// A shown map of two round groups of 40 images (top left and bottom right), with a grid.
-    fn two_groups() -> AppState {
-        let mut s = AppState::new([800.0, 600.0]);
-        let n = 80;
-        let paths = (0..n)
-            .map(|i| PathBuf::from(format!("/imgs/{i:03}.png")))
-            .collect();
-        let mut scene = Scene::new(1, Source::Json("/maps/two.json".into()), paths);
-        scene.points = (0..n)
-            .map(|i| {
-                let c = if i < 40 { 0.25 } else { 0.75 };
-                let (a, r) = (i as f32 * 2.4, 0.2 * ((i % 40) as f32 / 40.0).sqrt());
-                [c + r * a.cos(), c + r * a.sin()]
-            })
-            .collect();
-        scene.grid = Some(GridCells {
-            cols: 9,
-            rows: 9,
-            cells: (0..n as u32).map(|i| [i % 9, i / 9]).collect(),
-        });
-        s.current = Some(scene);
-        s.fit_camera(false);
-        s
-    }
 
     /// Carry out the state's cluster request as the worker would (no features: named by file).
     fn serve(s: &mut AppState) -> ClusterRequest {

@@ -89,6 +89,22 @@ pub enum Effect {
     },
     /// Write the `--autosave` layout and its map file (on the autosave thread).
     Autosave(crate::app::protocol::AutosaveRequest),
+    /// Draw scene `scene`'s selection rings and filter dimming anew ([`AppState::marks`]).
+    Marks {
+        scene: u64,
+    },
+    /// Write these paths (a selection) as CSV or JSON, atomically, on a thread.
+    ExportPaths {
+        file: PathBuf,
+        paths: Vec<PathBuf>,
+    },
+    /// Copy these files into `dir` on a thread, never overwriting (answered by `Msg::Copied`).
+    CopyFiles {
+        dir: PathBuf,
+        paths: Vec<PathBuf>,
+    },
+    /// Read a metadata CSV on a thread (answered by `Msg::Metadata`).
+    ReadMetadata(PathBuf),
     /// Find a scene's clusters on a worker (answered by `Msg::Clusters`).
     FindClusters(crate::app::protocol::ClusterRequest),
     /// Write the clusters beside `layout` (`LAYOUT.json.clusters.json`, atomically, on a thread).

@@ -26,6 +26,8 @@ pub struct Gallery {
     rng: u64,
     /// Images to visit next (new arrivals), in order.
     visit: std::collections::VecDeque<usize>,
+    /// The filter's matches: close-ups keep to these (`None`: any image).
+    pub keep_to: Option<Vec<usize>>,
 }
 
 impl Default for Gallery {
@@ -40,6 +42,7 @@ impl Default for Gallery {
             step: 0,
             rng: 0x2545_F491_4F6C_DD1D,
             visit: Default::default(),
+            keep_to: None,
         }
     }
 }
@@ -190,7 +193,20 @@ impl Gallery {
             target.fit(&bounds, 24.0);
             return Some((target, None));
         }
-        let used = scene.used_indices();
+        let used: Vec<usize> = match &self.keep_to {
+            // the filter's matches, when any is on the map
+            Some(keep)
+                if keep
+                    .iter()
+                    .any(|&i| scene.used.get(i).copied().unwrap_or(false)) =>
+            {
+                keep.iter()
+                    .copied()
+                    .filter(|&i| scene.used.get(i).copied().unwrap_or(false))
+                    .collect()
+            }
+            _ => scene.used_indices(),
+        };
         let pick = used[(self.random() % used.len() as u64) as usize];
         // About 5–8 images across the shorter side of the screen.
         let across = 5.0 + (self.random() % 4) as f32;

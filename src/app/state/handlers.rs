@@ -94,6 +94,8 @@ impl AppState {
             Msg::Cell { scene, index, cell } => self.on_reloaded_cell(scene, index, cell),
             Msg::CaptureFolder { dir, result } => self.on_capture_folder(dir, result),
             Msg::Clusters { scene, result } => self.on_clusters(scene, result),
+            Msg::Metadata { path, result } => self.on_metadata(path, result),
+            Msg::Copied { dir, result } => self.on_copied(dir, result),
         }
     }
 
@@ -341,6 +343,7 @@ impl AppState {
         if job.kind == JobKind::Grow {
             // the clusters grow with the map: newcomers join the cluster beside them
             self.find_clusters(true);
+            self.after_map_changed();
             return self.maybe_start_watch();
         }
         if matches!(job.kind, JobKind::Analyze | JobKind::Load) {
@@ -350,6 +353,7 @@ impl AppState {
         }
         // found anew; after a re-run, the curator's names follow the groups they named
         self.find_clusters(false);
+        self.after_map_changed();
         if let Some(s) = self.current.as_ref() {
             let text = format!("{} images laid out", s.used_count());
             self.notify(text);

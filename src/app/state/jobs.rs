@@ -177,12 +177,18 @@ impl AppState {
 
     /// Analyze a folder; `None`: the bundled demo set.
     pub(super) fn start_analyze(&mut self, dir: Option<PathBuf>) {
+        self.start_analyze_of(dir, None);
+    }
+
+    /// Analyze a folder (`None`: the demo set), or a list of images.
+    pub(super) fn start_analyze_of(&mut self, dir: Option<PathBuf>, paths: Option<Vec<PathBuf>>) {
         let scene = self.next_id();
         let (job, cancel, settings) = self.new_job(JobKind::Analyze, scene);
         self.effects.push(Effect::StartJob(JobRequest::Analyze(
             crate::app::protocol::AnalyzeJob {
                 job,
                 dir,
+                paths,
                 settings,
                 cancel,
             },

@@ -10,7 +10,9 @@
 //! watchable pace), [`replies`] (helper threads' answers), [`capture`] (frame captures and
 //! their folder), [`gallery`] (the unattended tour), [`remote`] (a show controller's commands
 //! and what it is told), [`touch`] (fingers on a touch screen), [`clusters`] (the map's named
-//! groups: labels, the list, flying there, renaming).
+//! groups: labels, the list, flying there, renaming), [`selection`] (lasso, shift-click and
+//! what is done with the picked images), [`metadata`] (a curator's CSV: captions, the filter,
+//! the grid ordered by a column).
 
 mod actions;
 mod capture;
@@ -21,9 +23,11 @@ mod glide;
 mod growing;
 mod handlers;
 mod jobs;
+mod metadata;
 mod remote;
 mod replies;
 mod scene;
+mod selection;
 mod settle;
 mod touch;
 
@@ -33,8 +37,10 @@ pub use clusters::{ClusterLabel, ClusterView, SceneClusters};
 pub use effects::Effect;
 pub use growing::{WatchState, HIGHLIGHT_SECONDS};
 pub use jobs::{Job, JobKind};
+pub use metadata::MetadataView;
 pub use remote::{Refusal, Remote, RemoteEvent};
 pub use scene::{spiral, Scene, ViewSettings};
+pub use selection::Selection;
 pub use touch::{TouchPhase, TouchPoint};
 
 use crate::app::protocol::{AnalysisSettings, DialogKind, GridCells, SharedSettings, Source};
@@ -92,6 +98,10 @@ pub struct AppState {
     pub gallery: Gallery,
     /// The shown map's named clusters.
     pub clusters: ClusterView,
+    /// The images a curator picked.
+    pub selection: Selection,
+    /// A curator's metadata CSV and the filter.
+    pub metadata: MetadataView,
     pub effects: Vec<Effect>,
     pub now: f64,
     /// Seconds over which an optimizer run (analysis, re-run, new images) is played back;
@@ -264,6 +274,8 @@ impl AppState {
             tsne_unlocked: None,
             gallery: Gallery::default(),
             clusters: ClusterView::default(),
+            selection: Selection::default(),
+            metadata: MetadataView::default(),
             effects: vec![],
             now: 0.0,
             settle_seconds: DEFAULT_SETTLE_SECONDS,
@@ -561,5 +573,37 @@ impl AppState {
             ));
         }
         parts.join(" · ")
+    }
+}
+
+/// Maps for the state's tests.
+#[cfg(test)]
+pub(crate) mod test_maps {
+    use super::*;
+    use crate::app::protocol::{GridCells, Source};
+
+    /// A shown map of two round groups of 40 images (top left and bottom right), with a grid.
+    pub fn two_groups() -> AppState {
+        let mut s = AppState::new([800.0, 600.0]);
+        let n = 80;
+        let paths = (0..n)
+            .map(|i| PathBuf::from(format!("/imgs/{i:03}.png")))
+            .collect();
+        let mut scene = Scene::new(1, Source::Json("/maps/two.json".into()), paths);
+        scene.points = (0..n)
+            .map(|i| {
+                let c = if i < 40 { 0.25 } else { 0.75 };
+                let (a, r) = (i as f32 * 2.4, 0.2 * ((i % 40) as f32 / 40.0).sqrt());
+                [c + r * a.cos(), c + r * a.sin()]
+            })
+            .collect();
+        scene.grid = Some(GridCells {
+            cols: 9,
+            rows: 9,
+            cells: (0..n as u32).map(|i| [i % 9, i / 9]).collect(),
+        });
+        s.current = Some(scene);
+        s.fit_camera(false);
+        s
     }
 }

@@ -27,6 +27,9 @@ pub enum Remote {
     /// Fly to cluster c (its number in the panel and in `clusters`' CSV), or back to the whole
     /// map (`None`).
     Cluster(Option<usize>),
+    /// The filter box's text (empty: no filter): images that do not match dim, the tour keeps
+    /// to the matches.
+    Filter(String),
     /// Zoom by a factor (> 1: closer) around the window's centre.
     Zoom(f32),
     /// Pan by fractions of the window's width and height.
@@ -130,6 +133,12 @@ impl AppState {
                 self.act(Action::Fit);
             }
             Remote::Cluster(Some(c)) => return self.goto_cluster(c),
+            Remote::Filter(text) => {
+                if self.shown().is_none() {
+                    return refuse("no map yet");
+                }
+                self.act(Action::SetFilter(text));
+            }
             Remote::Zoom(f) => {
                 self.user_input();
                 self.act(Action::Zoom(f, None));

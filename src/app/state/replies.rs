@@ -18,6 +18,9 @@ impl AppState {
                 DialogKind::LoadJson => super::Action::Load(path),
                 DialogKind::SaveJson => super::Action::Save(path),
                 DialogKind::SaveScreenshot => super::Action::SaveScreenshot(Some(path)),
+                DialogKind::ExportSelection => super::Action::ExportSelection(path),
+                DialogKind::CopySelection => super::Action::CopySelection(path),
+                DialogKind::LoadMetadata => super::Action::LoadMetadata(path),
             }),
             Ok(None) => {}
             Err(e) => {
@@ -25,6 +28,7 @@ impl AppState {
                 let suggestion = match kind {
                     DialogKind::SaveJson => "layout.json",
                     DialogKind::SaveScreenshot => "layout.png",
+                    DialogKind::ExportSelection => "selection.csv",
                     _ => "",
                 };
                 self.overlays.path_prompt = Some(super::PathPrompt {

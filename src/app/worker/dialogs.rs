@@ -47,6 +47,14 @@ fn run_dialog(kind: DialogKind, location: Option<&Path>) -> Result<Option<PathBu
             .set_filename("layout.png")
             .save_single_file()
             .show(),
+        DialogKind::ExportSelection => builder
+            .add_filter("CSV", ["csv"])
+            .add_filter("JSON", ["json"])
+            .set_filename("selection.csv")
+            .save_single_file()
+            .show(),
+        DialogKind::CopySelection => builder.open_single_dir().show(),
+        DialogKind::LoadMetadata => builder.add_filter("CSV", ["csv"]).open_single_file().show(),
     };
     result.map_err(|e| match e {
         native_dialog::Error::MissingDep => {

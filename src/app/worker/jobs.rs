@@ -35,16 +35,12 @@ impl Workers {
         &self,
         job: u64,
         dir: Option<&Path>,
+        paths: Option<Vec<PathBuf>>,
         settings: SharedSettings,
         cancel: Arc<AtomicBool>,
     ) -> Result<()> {
         let opts = self.job_options(read(&settings));
         let rep = ChannelReporter::new(self, job, cancel.clone(), settings.clone(), true);
-        let dir = match dir {
-            Some(d) => d.to_path_buf(),
-            None => crate::input::demo::demo_dir(&self.cache)
-                .map_err(|e| anyhow!("cannot unpack the demo set: {e}"))?,
-        };
         let model = self.model()?;
         let hooks = AppHooks {
             workers: self,
@@ -52,7 +48,30 @@ impl Workers {
             rep: &rep,
             settings: &settings,
         };
-        let analysis = pipeline::analyze_with(&dir, &opts, &model, &rep, &hooks)?;
+        let analysis = match paths {
+            // a selection made into a new map: these images, wherever they are
+            Some(paths) => {
+                let dir = crate::input::watch::common_folder(&paths)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                pipeline::analyze_listed(
+                    &dir,
+                    paths,
+                    std::time::Duration::ZERO,
+                    &opts,
+                    &model,
+                    &rep,
+                    &hooks,
+                )?
+            }
+            None => {
+                let dir = match dir {
+                    Some(d) => d.to_path_buf(),
+                    None => crate::input::demo::demo_dir(&self.cache)
+                        .map_err(|e| anyhow!("cannot unpack the demo set: {e}"))?,
+                };
+                pipeline::analyze_with(&dir, &opts, &model, &rep, &hooks)?
+            }
+        };
         let map = MapState::from_analysis(&analysis, self.options.preprocess, self.options.aspect);
         self.send(Msg::Map {
             job,

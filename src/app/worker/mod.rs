@@ -129,7 +129,7 @@ impl Workers {
             let run = || {
                 this.install(|| match request {
                     JobRequest::Analyze(r) => {
-                        this.analyze(r.job, r.dir.as_deref(), r.settings, r.cancel)
+                        this.analyze(r.job, r.dir.as_deref(), r.paths, r.settings, r.cancel)
                     }
                     JobRequest::Load(r) => this.load(r.job, &r.path, r.cancel),
                     JobRequest::Retsne(r) => this.retsne(r),

@@ -40,6 +40,51 @@ impl Workers {
         });
     }
 
+    /// Write a selection's paths (CSV, or JSON for a `.json` file) on a thread.
+    pub fn export_paths(self: &Arc<Self>, file: PathBuf, paths: Vec<PathBuf>) {
+        self.save(file, move |p| {
+            crate::selection::export_paths(p, &paths).map_err(|e| format!("{e:#}"))
+        });
+    }
+
+    /// Copy files into a folder on a thread (never overwriting); answers with `Msg::Copied`.
+    pub fn copy_files(self: &Arc<Self>, dir: PathBuf, paths: Vec<PathBuf>) {
+        let this = self.clone();
+        self.saving.fetch_add(1, Ordering::SeqCst);
+        let target = dir.clone();
+        let spawned = self.spawn("itl-copy", move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::selection::copy_files(&paths, &dir, &|| false).map_err(|e| format!("{e:#}"))
+            }))
+            .unwrap_or_else(|_| Err("internal error while copying".into()));
+            this.saving.fetch_sub(1, Ordering::SeqCst);
+            this.send(Msg::Copied { dir, result });
+        });
+        if let Err(e) = spawned {
+            self.saving.fetch_sub(1, Ordering::SeqCst);
+            self.send(Msg::Copied {
+                dir: target,
+                result: Err(format!("cannot start a thread to copy: {e}")),
+            });
+        }
+    }
+
+    /// Read a metadata CSV on a thread; answers with `Msg::Metadata`.
+    pub fn read_metadata(self: &Arc<Self>, path: PathBuf) {
+        let this = self.clone();
+        let fallback = path.clone();
+        let spawned = self.spawn("itl-metadata", move || {
+            let result = crate::metadata::Metadata::read(&path).map_err(|e| format!("{e:#}"));
+            this.send(Msg::Metadata { path, result });
+        });
+        if let Err(e) = spawned {
+            self.send(Msg::Metadata {
+                path: fallback,
+                result: Err(format!("cannot start a thread to read it: {e}")),
+            });
+        }
+    }
+
     /// Encode and write a PNG on a thread.
     pub fn save_png(self: &Arc<Self>, path: PathBuf, image: RgbaImage) {
         self.save(path, move |p| {
