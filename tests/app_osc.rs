@@ -62,21 +62,7 @@ fn a_show_controller_drives_the_app_over_osc() {
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
     let send = |addr: &str, args: Vec<OscType>| osc.send(addr, args);
     let got = |addr: &str, args: &[OscType]| osc.got(addr, args);
-    let capture = |name: &str| -> image::RgbaImage {
-        let path = tmp.path().join(name);
-        send(
-            "/capture",
-            vec![OscType::String(path.to_string_lossy().into_owned())],
-        );
-        wait_until(name, &log, || path.is_file());
-        // written by nannou's capture thread: wait until it reads back whole
-        let mut img = None;
-        wait_until("a readable capture", &log, || {
-            img = image::open(&path).ok();
-            img.is_some()
-        });
-        img.unwrap().to_rgba8()
-    };
+    let capture = |name: &str| osc.capture(&tmp.path().join(name), &log);
 
     // the demo map is analysed; the grid is there when the analysis is done: /grid 1 is
     // refused until then and told back as /layout 1 once it takes
@@ -346,20 +332,7 @@ fn the_tour_and_a_controller_visit_named_clusters() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start the app");
-    let capture = |name: &str| -> image::RgbaImage {
-        let path = tmp.path().join(name);
-        osc.send(
-            "/capture",
-            vec![OscType::String(path.to_string_lossy().into_owned())],
-        );
-        wait_until(name, &log, || path.is_file());
-        let mut img = None;
-        wait_until("a readable capture", &log, || {
-            img = image::open(&path).ok();
-            img.is_some()
-        });
-        img.unwrap().to_rgba8()
-    };
+    let capture = |name: &str| osc.capture(&tmp.path().join(name), &log);
     // the tour's second move visits cluster 0 and names it
     let mut visit = None;
     wait_until("/tour/cluster", &log, || {

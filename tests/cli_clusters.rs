@@ -10,21 +10,8 @@ use image_tsne_live::clusters::{agreement::adjusted_mutual_info, hdbscan, points
 use image_tsne_live::layout_io;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_image-tsne-live"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run image-tsne-live");
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::{cli as bin, run_ok as run};
 
 /// `path -> (cluster, label)` from a clusters CSV, checking its header and that no path repeats.
 fn read_csv(path: &Path) -> HashMap<PathBuf, (i64, String)> {

@@ -8,21 +8,8 @@ mod common;
 use image_tsne_live::layout_io;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_image-tsne-live"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run image-tsne-live");
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::{cli as bin, run_ok as run};
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

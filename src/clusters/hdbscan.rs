@@ -373,14 +373,18 @@ fn condense(n: usize, merges: &[Merge], mcs: usize) -> Vec<Condensed> {
     out
 }
 
-/// Clusters chosen by excess of mass, the root excluded: `selected[c - n]`.
-fn select_eom(n: usize, tree: &[Condensed], max_size: usize) -> Vec<bool> {
-    let clusters = tree
-        .iter()
+/// How many clusters (the root counted) a condensed tree over `n` points has.
+fn cluster_count(n: usize, tree: &[Condensed]) -> usize {
+    tree.iter()
         .map(|e| e.parent.max(e.child))
         .filter(|&c| c >= n)
         .max()
-        .map_or(1, |m| m - n + 1);
+        .map_or(1, |m| m - n + 1)
+}
+
+/// Clusters chosen by excess of mass, the root excluded: `selected[c - n]`.
+fn select_eom(n: usize, tree: &[Condensed], max_size: usize) -> Vec<bool> {
+    let clusters = cluster_count(n, tree);
     let mut birth = vec![0f32; clusters];
     let mut size = vec![n; clusters];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); clusters];
@@ -423,12 +427,7 @@ fn select_eom(n: usize, tree: &[Condensed], max_size: usize) -> Vec<bool> {
 
 /// The leaves of the condensed tree (clusters with no cluster below them), the root excluded.
 fn select_leaves(n: usize, tree: &[Condensed]) -> Vec<bool> {
-    let clusters = tree
-        .iter()
-        .map(|e| e.parent.max(e.child))
-        .filter(|&c| c >= n)
-        .max()
-        .map_or(1, |m| m - n + 1);
+    let clusters = cluster_count(n, tree);
     let mut has_child = vec![false; clusters];
     for e in tree.iter().filter(|e| e.child >= n) {
         has_child[e.parent - n] = true;

@@ -17,6 +17,22 @@ use std::time::{Duration, Instant};
 
 /// A file or folder of the repository's test fixtures (`tests/fixtures/<rel>`), canonical.
 /// Panics when it is missing: a test never passes by skipping its data.
+/// The program under test, as a command.
+pub fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_image-tsne-live"))
+}
+
+/// Run `cmd`; fails the test with its stderr unless it succeeds.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("run image-tsne-live");
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn fixture(rel: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

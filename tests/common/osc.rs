@@ -87,6 +87,23 @@ impl Controller {
         let _ = self.sender.send_to(packet, ("127.0.0.1", self.port));
     }
 
+    /// `/capture` the app's window into `path` and read it back, once nannou's capture thread
+    /// has written it whole (`log`: the app's stderr, shown if it never comes).
+    pub fn capture(&self, path: &std::path::Path, log: &std::path::Path) -> image::RgbaImage {
+        self.send(
+            "/capture",
+            vec![OscType::String(path.to_string_lossy().into_owned())],
+        );
+        let name = path.display().to_string();
+        super::wait_until(&name, log, || path.is_file());
+        let mut img = None;
+        super::wait_until("a readable capture", log, || {
+            img = image::open(path).ok();
+            img.is_some()
+        });
+        img.unwrap().to_rgba8()
+    }
+
     /// Whether the app has sent this message.
     pub fn got(&self, addr: &str, args: &[OscType]) -> bool {
         self.inbox

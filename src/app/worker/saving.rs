@@ -49,24 +49,13 @@ impl Workers {
 
     /// Copy files into a folder on a thread (never overwriting); answers with `Msg::Copied`.
     pub fn copy_files(self: &Arc<Self>, dir: PathBuf, paths: Vec<PathBuf>) {
-        let this = self.clone();
-        self.saving.fetch_add(1, Ordering::SeqCst);
-        let target = dir.clone();
-        let spawned = self.spawn("itl-copy", move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                crate::selection::copy_files(&paths, &dir, &|| false).map_err(|e| format!("{e:#}"))
-            }))
-            .unwrap_or_else(|_| Err("internal error while copying".into()));
-            this.saving.fetch_sub(1, Ordering::SeqCst);
-            this.send(Msg::Copied { dir, result });
-        });
-        if let Err(e) = spawned {
-            self.saving.fetch_sub(1, Ordering::SeqCst);
-            self.send(Msg::Copied {
-                dir: target,
-                result: Err(format!("cannot start a thread to copy: {e}")),
-            });
-        }
+        self.write_on_thread(
+            dir,
+            move |d| {
+                crate::selection::copy_files(&paths, d, &|| false).map_err(|e| format!("{e:#}"))
+            },
+            |dir, result| Msg::Copied { dir, result },
+        );
     }
 
     /// Read a metadata CSV on a thread; answers with `Msg::Metadata`.
@@ -97,22 +86,34 @@ impl Workers {
         path: PathBuf,
         write: impl FnOnce(&Path) -> Result<(), String> + Send + 'static,
     ) {
+        self.write_on_thread(path, write, |path, result| Msg::Saved { path, result });
+    }
+
+    /// Write to `path` on a thread the app waits for before it exits, and answer with
+    /// `reply(path, result)` (also when no thread can be started, or the writer panics).
+    fn write_on_thread<T: Send + 'static>(
+        self: &Arc<Self>,
+        path: PathBuf,
+        write: impl FnOnce(&Path) -> Result<T, String> + Send + 'static,
+        reply: impl FnOnce(PathBuf, Result<T, String>) -> Msg + Send + Clone + 'static,
+    ) {
         let this = self.clone();
         self.saving.fetch_add(1, Ordering::SeqCst);
         let target = path.clone();
+        let answer = reply.clone();
         let spawned = self.spawn("itl-save", move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&path)))
                 .unwrap_or_else(|_| Err("internal error while writing".into()));
             this.saving.fetch_sub(1, Ordering::SeqCst);
-            this.send(Msg::Saved { path, result });
+            this.send(answer(path, result));
         });
         if let Err(e) = spawned {
             self.saving.fetch_sub(1, Ordering::SeqCst);
-            log::error!("cannot start a thread to save {}: {e}", target.display());
-            self.send(Msg::Saved {
-                path: target,
-                result: Err(format!("cannot start a thread to write it: {e}")),
-            });
+            log::error!("cannot start a thread to write {}: {e}", target.display());
+            self.send(reply(
+                target,
+                Err(format!("cannot start a thread to write it: {e}")),
+            ));
         }
     }
 
