@@ -129,17 +129,9 @@ impl Clustering {
             head.mean_probabilities(f.matrix.view(), &all).ok()
         });
         for c in &mut self.clusters {
-            let with_features: Vec<usize> = match features {
-                Some(f) => c
-                    .members
-                    .iter()
-                    .filter(|&&i| f.row_of[i].is_some())
-                    .copied()
-                    .collect(),
-                None => Vec::new(),
-            };
+            // the feature rows of the members that have features
             let rows: Vec<usize> = match features {
-                Some(f) => with_features.iter().filter_map(|&i| f.row_of[i]).collect(),
+                Some(f) => c.members.iter().filter_map(|&i| f.row_of[i]).collect(),
                 None => Vec::new(),
             };
             c.typical = match features {

@@ -136,15 +136,19 @@ impl ClassHead {
         features: ArrayView2<f32>,
         rows: &[usize],
     ) -> Result<Vec<f32>> {
-        let picked = features.select(Axis(0), rows);
-        let logits = self.logits(picked.view())?;
-        let mut mean = vec![0f32; self.names.len()];
-        for row in logits.rows() {
-            for (m, p) in mean.iter_mut().zip(softmax(row)) {
-                *m += p / rows.len().max(1) as f32;
+        let mut sum = vec![0f64; self.names.len()];
+        // a block of rows at a time: a whole collection's logits would be n × 1000 floats
+        for block in rows.chunks(1024) {
+            let picked = features.select(Axis(0), block);
+            let logits = self.logits(picked.view())?;
+            for row in logits.rows() {
+                for (m, p) in sum.iter_mut().zip(softmax(row)) {
+                    *m += f64::from(p);
+                }
             }
         }
-        Ok(mean)
+        let n = rows.len().max(1) as f64;
+        Ok(sum.into_iter().map(|m| (m / n) as f32).collect())
     }
 }
 

@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 /// Panics when it is missing: a test never passes by skipping its data.
 /// The program under test, as a command.
 pub fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_image-tsne-live"))
+    let Some(bin) = option_env!("CARGO_BIN_EXE_image-tsne-live") else {
+        panic!("cli() is for integration tests (cargo sets the binary's path for them)")
+    };
+    Command::new(bin)
 }
 
 /// Run `cmd`; fails the test with its stderr unless it succeeds.

@@ -169,6 +169,10 @@ impl AppState {
                 if before != Some(n) {
                     self.notify(format!("{n} clusters"));
                 }
+                // an autosaved map keeps its clusters beside it too
+                if self.growing.autosave.is_some() && self.job.is_none() {
+                    self.autosave_now();
+                }
             }
             Err(e) => {
                 self.clusters.found = None;
@@ -285,6 +289,7 @@ impl AppState {
                 layout,
                 snapshot: found.snapshot.clone(),
             }),
+            None if self.growing.autosave.is_some() => self.autosave_now(),
             None => self.notify(format!(
                 "cluster {c} is now \"{label}\" (saved with the layout: J)"
             )),

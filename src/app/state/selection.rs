@@ -23,12 +23,17 @@ pub struct Selection {
 }
 
 impl AppState {
-    /// The selected images of the shown map (indices, ascending).
+    /// The selected images of the shown map (indices, ascending; an image that left the map
+    /// is not selected any more).
     pub fn selected(&self) -> Vec<usize> {
         match self.shown() {
-            Some(s) if s.id == self.selection.scene => {
-                self.selection.members.iter().copied().collect()
-            }
+            Some(s) if s.id == self.selection.scene => self
+                .selection
+                .members
+                .iter()
+                .copied()
+                .filter(|&i| s.used.get(i).copied().unwrap_or(false))
+                .collect(),
             _ => Vec::new(),
         }
     }

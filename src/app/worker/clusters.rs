@@ -37,7 +37,9 @@ impl Workers {
         if let Some((prev, true)) = &req.previous {
             return Ok(snapshot(prev.apply(&req.paths, &req.points), prev.min_size));
         }
-        let saved = match req.file.as_deref().map(sidecar::load) {
+        // (after a re-run the points moved: found anew, whatever file is beside the layout)
+        let file = req.file.as_deref().filter(|_| req.previous.is_none());
+        let saved = match file.map(sidecar::load) {
             Some(Ok(s)) => s,
             Some(Err(e)) => {
                 self.send(Msg::Warning {
