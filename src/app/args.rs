@@ -16,6 +16,10 @@ pub struct AppArgs {
     /// Start with the GUI hidden (H shows it).
     #[arg(long)]
     pub hide_gui: bool,
+    /// Draw the clusters' names over the map also with --hide-gui (they are shown with the
+    /// panel, and the panel's check box turns them on and off; the main window only).
+    #[arg(long)]
+    pub cluster_names: bool,
     /// A curator's CSV about the images: the first column a path (absolute or relative to the
     /// CSV) or a file name, the others anything (title, artist, year, tags…). Titles are the
     /// captions, every field shows in the lightbox, the filter searches them, numeric columns

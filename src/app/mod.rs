@@ -229,6 +229,8 @@ fn model(app: &App) -> Model {
     state.analysis.theta = args.theta;
     state.view.view_as_grid = args.grid;
     state.overlays.gui_visible = !args.hide_gui;
+    // a show without the panel is a clean map unless it asks for the names
+    state.clusters.labels_visible = !args.hide_gui || args.cluster_names;
     state.overlays.fullscreen = args.fullscreen;
     state.captures.screenshot_dir = args.screenshot_dir.clone();
     state.settle_seconds = args.settle_seconds;
