@@ -4,11 +4,12 @@
 //! the same run. Printed as a markdown table, with the cluster names of the emoji maps.
 //!
 //! ```text
-//! cargo run --release --example bench_clusters -- [--peer-python PYTHON] [--sets emoji1000,emoji,digits,blobs10k]
+//! cargo run --release --example bench_clusters -- [--peer-python PYTHON] [--sets demo,emoji1000,emoji,digits,blobs10k,blobs50k]
 //! ```
 //! * emoji sets: `emoji-google` analysed by our pipeline (features from the default cache),
 //!   categories from its `labels.csv`; `emoji1000` is the seeded 1 000-image subset.
-//! * `digits`, `blobs10k`: the shared PCA-50 inputs with labels, mapped by our t-SNE.
+//! * `digits`, `blobs10k`, `blobs50k` (not in the default list: its t-SNE takes minutes): the
+//!   shared PCA-50 inputs with labels, mapped by our t-SNE.
 //! * `--peer-python`: a Python with scikit-learn runs `sklearn.cluster.HDBSCAN(min_cluster_size=20)`
 //!   and `KMeans(k, n_init=10)` on the same points, as a cross-check of our rows.
 //!
@@ -377,6 +378,7 @@ fn main() -> anyhow::Result<()> {
             "emoji" => emoji(4000)?,
             "digits" => shared_pca("digits", 1797)?,
             "blobs10k" => shared_pca("blobs10k", 10000)?,
+            "blobs50k" => shared_pca("blobs50k", 50000)?,
             other => anyhow::bail!("unknown set {other}"),
         };
         for r in measure(&set, python.as_deref())? {
