@@ -76,12 +76,7 @@ pub fn read_layout(path: &Path) -> Result<LoadedLayout, LayoutError> {
         path: path.into(),
         source,
     })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let base = if base.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        base
-    };
+    let base = crate::util::folder_of(path);
     // Absolute, so the paths we keep (and save again) are absolute too.
     let base = std::path::absolute(&base).unwrap_or(base);
     parse_layout(&text, &base).map_err(|e| match e {

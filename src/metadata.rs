@@ -250,12 +250,7 @@ impl Metadata {
     /// to the CSV's folder) matches that image; a bare file name matches every image with that
     /// name.
     pub fn match_paths(&self, paths: &[PathBuf]) -> Matched {
-        let base = self
-            .file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let base = crate::util::folder_of(&self.file);
         let by_path: HashMap<PathBuf, usize> = paths
             .iter()
             .enumerate()

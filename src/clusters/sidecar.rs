@@ -63,13 +63,6 @@ fn relative(path: &Path, base: &Path) -> String {
         .into_owned()
 }
 
-fn base_of(file: &Path) -> PathBuf {
-    file.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 /// Write `clustering` of `paths` to `file` (atomically).
 pub fn save(
     file: &Path,
@@ -77,7 +70,7 @@ pub fn save(
     clustering: &Clustering,
     min_size: usize,
 ) -> Result<()> {
-    let base = base_of(file);
+    let base = crate::util::folder_of(file);
     let out = File {
         version: VERSION,
         min_size,
@@ -123,7 +116,7 @@ pub fn load(file: &Path) -> Result<Option<Saved>> {
             parsed.version
         );
     }
-    let base = base_of(file);
+    let base = crate::util::folder_of(file);
     let clusters = parsed
         .clusters
         .into_iter()

@@ -2,7 +2,7 @@
 //! in the target's folder, is flushed, and is renamed over the target.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Write `bytes` to `path` through a temporary file in the same folder and a rename, so the
 /// target is either the old or the new content, never a mix. Creates missing folders.
@@ -20,10 +20,7 @@ pub fn write_replaceable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn write_via_rename(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = super::folder_of(path);
     std::fs::create_dir_all(&dir)?;
     let name = path
         .file_name()

@@ -31,10 +31,7 @@ pub enum CaptureFolder {
 
 /// The folder a capture into `path` is written to.
 pub fn capture_folder(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    crate::util::folder_of(path)
 }
 
 impl AppState {
