@@ -138,6 +138,22 @@ fn message(m: OscMessage, allow_quit: bool) -> Result<Remote, Bad> {
         }
     };
     let path = || text().map(PathBuf::from);
+    // one whole, non-negative number: an image or cluster index (`what`, for the refusal)
+    let index = |what: &str| -> Result<usize, Bad> {
+        let i = numbers(1)?[0];
+        if i < 0.0 || i.fract() != 0.0 || i > u32::MAX as f64 {
+            return Err(range(&format!("{i} is not {what}")));
+        }
+        Ok(i as usize)
+    };
+    // an index, or −1 for none
+    let index_or_none = |what: &str| -> Result<Option<usize>, Bad> {
+        if numbers(1)?[0] == -1.0 {
+            Ok(None)
+        } else {
+            index(what).map(Some)
+        }
+    };
     Ok(match addr {
         "/grid" => Remote::Grid(switch()?),
         "/blend" => {
@@ -150,42 +166,14 @@ fn message(m: OscMessage, allow_quit: bool) -> Result<Remote, Bad> {
         "/tour" => Remote::Tour(switch()?),
         "/goto" => match &args[..] {
             [OscType::String(_)] => Remote::GotoPath(text()?),
-            _ => {
-                let i = numbers(1)?[0];
-                if i < 0.0 || i.fract() != 0.0 || i > u32::MAX as f64 {
-                    return Err(range(&format!("{i} is not an image index")));
-                }
-                Remote::GotoIndex(i as usize)
-            }
+            _ => Remote::GotoIndex(index("an image index")?),
         },
-        "/lightbox" => {
-            let i = numbers(1)?[0];
-            if i == -1.0 {
-                Remote::Lightbox(None)
-            } else if i < 0.0 || i.fract() != 0.0 || i > u32::MAX as f64 {
-                return Err(range(&format!(
-                    "{i} is not an image index (or −1 to close)"
-                )));
-            } else {
-                Remote::Lightbox(Some(i as usize))
-            }
-        }
+        "/lightbox" => Remote::Lightbox(index_or_none("an image index (or −1 to close)")?),
         "/filter" => match &args[..] {
             [] => Remote::Filter(String::new()),
             _ => Remote::Filter(text()?),
         },
-        "/cluster" => {
-            let i = numbers(1)?[0];
-            if i == -1.0 {
-                Remote::Cluster(None)
-            } else if i < 0.0 || i.fract() != 0.0 || i > u32::MAX as f64 {
-                return Err(range(&format!(
-                    "{i} is not a cluster number (or −1 for the whole map)"
-                )));
-            } else {
-                Remote::Cluster(Some(i as usize))
-            }
-        }
+        "/cluster" => Remote::Cluster(index_or_none("a cluster number (or −1 for the whole map)")?),
         "/zoom" => {
             let f = numbers(1)?[0];
             if !(1e-3..=1e3).contains(&f) {
