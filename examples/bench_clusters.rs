@@ -19,100 +19,17 @@
 //! recipe` (HDBSCAN 20 on the map, noise as its own group); `k-means (true k)` on the map and on
 //! the features (best of 10 seeded k-means++ runs).
 
-#[path = "support/shared.rs"]
-mod shared;
+#[path = "support/sets.rs"]
+mod sets;
 
 use image_tsne_live::clusters::{self, agreement::adjusted_mutual_info, hdbscan, Clustering};
-use image_tsne_live::pipeline::{self, AnalyzeOptions};
-use image_tsne_live::progress::CliReporter;
-use image_tsne_live::tsne::{tsne, TsneParams};
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sets::{emoji, emoji_in, shared_pca, Set};
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
-
-struct Set {
-    name: String,
-    paths: Vec<PathBuf>,
-    points: Vec<[f32; 2]>,
-    features: Array2<f32>,
-    /// raw model features, for naming (emoji only)
-    raw: Option<Array2<f32>>,
-    labels: Vec<String>,
-}
-
-fn emoji(max: usize) -> anyhow::Result<Set> {
-    emoji_in(shared::shared_dir().join("datasets/emoji-google"), max)
-}
-
-fn emoji_in(dir: PathBuf, max: usize) -> anyhow::Result<Set> {
-    let text = std::fs::read_to_string(dir.join("labels.csv"))?;
-    let category: HashMap<PathBuf, String> = text
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let mut f = l.split(',');
-            Some((f.next()?, f.next()?))
-        })
-        .map(|(p, c)| (dir.join(p), c.trim().to_string()))
-        .collect();
-    let opts = AnalyzeOptions {
-        max_images: max,
-        ..AnalyzeOptions::default()
-    };
-    let rep = CliReporter::new(true);
-    let a = pipeline::analyze(&dir, &opts, &rep)?;
-    let labels = a
-        .paths
-        .iter()
-        .map(|p| category.get(p).cloned().unwrap_or_else(|| "?".into()))
-        .collect();
-    Ok(Set {
-        name: if dir.ends_with("demo") {
-            "demo (bundled)".into()
-        } else if max >= 3786 {
-            "emoji-google".into()
-        } else {
-            format!("emoji-google {max}")
-        },
-        paths: a.paths,
-        points: a.points,
-        features: a.reduced,
-        raw: Some(a.features),
-        labels,
-    })
-}
-
-fn shared_pca(name: &str, n: usize) -> anyhow::Result<Set> {
-    let dir = shared::shared_dir().join("datasets/tsne");
-    let bytes = std::fs::read(dir.join(format!("{name}_pca50.f32")))?;
-    let values: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    let features = Array2::from_shape_vec((n, 50), values)?;
-    let labels: Vec<String> = std::fs::read_to_string(dir.join(format!("{name}_labels.txt")))?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_string())
-        .collect();
-    let raw = tsne(features.view(), &TsneParams::default(), &mut |_| {
-        ControlFlow::Continue(())
-    })?;
-    Ok(Set {
-        name: name.into(),
-        paths: (0..n)
-            .map(|i| PathBuf::from(format!("{name}-{i}")))
-            .collect(),
-        points: pipeline::normalize_raw(&raw),
-        features,
-        raw: None,
-        labels,
-    })
-}
 
 /// Best of `restarts` k-means++ runs (lowest inertia), Lloyd to convergence.
 fn kmeans(x: ArrayView2<f32>, k: usize, restarts: u64) -> Vec<usize> {

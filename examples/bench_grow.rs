@@ -13,8 +13,8 @@
 
 use image_tsne_live::cache::Cache;
 use image_tsne_live::features::{self, FeatureModel};
+use image_tsne_live::grid::GridMethod;
 use image_tsne_live::grid::GrowParams;
-use image_tsne_live::grid::Solver;
 use image_tsne_live::map::{AddParams, Frame, MapState};
 #[path = "../tests/common/metrics.rs"]
 mod metrics;
@@ -123,7 +123,12 @@ fn build_map(
     let tsne_time = t.elapsed();
     let points = pipeline::normalize_raw(&raw);
     let t = Instant::now();
-    let grid = pipeline::snap_to_grid(&points, opts.aspect, opts.solver, rep).expect("grid");
+    let features = pipeline::GridFeatures {
+        reduced: reduced.view(),
+        usable: None,
+    };
+    let grid =
+        pipeline::lay_out_grid(&points, Some(features), opts.aspect, opts.grid, rep).expect("grid");
     let grid_time = t.elapsed();
     let map = MapState {
         paths: paths.to_vec(),
@@ -437,7 +442,7 @@ fn run(args: &Args) {
                 theta: 0.5,
                 ..opts.tsne.clone()
             },
-            solver: Solver::Auto,
+            grid: GridMethod::default(),
             ..AnalyzeOptions::default()
         };
         let (mut map, tsne_time, grid_time) = build_map(&fake_paths[..m], &feats, &params, &rep);

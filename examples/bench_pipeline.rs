@@ -12,7 +12,7 @@
 
 use image_tsne_live::cache::Cache;
 use image_tsne_live::features::{Engine, FeatureModel};
-use image_tsne_live::grid::Solver;
+use image_tsne_live::grid::GridMethod;
 #[path = "../tests/common/metrics.rs"]
 mod metrics;
 use image_tsne_live::features::{self, FeatureTimes};
@@ -157,7 +157,16 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let points = pipeline::embed(&reduced, &opts.tsne, &rep)?;
     let tsne = t.elapsed();
     let t = Instant::now();
-    let grid = pipeline::snap_to_grid(&points, 1.0, Solver::Auto, &rep)?;
+    let grid = pipeline::lay_out_grid(
+        &points,
+        Some(pipeline::GridFeatures {
+            reduced: reduced.view(),
+            usable: None,
+        }),
+        1.0,
+        GridMethod::default(),
+        &rep,
+    )?;
     let grid_time = t.elapsed();
 
     let n = set.paths.len();
@@ -240,7 +249,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 let set = features::extract_features(&paths, &model, &prep, &cache, &rep)?;
                 let reduced = pipeline::reduce(&set.features, opts.pca_dims, &rep);
                 let points = pipeline::embed(&reduced, &opts.tsne, &rep)?;
-                let grid = pipeline::snap_to_grid(&points, 1.0, Solver::Auto, &rep)?;
+                let features = pipeline::GridFeatures {
+                    reduced: reduced.view(),
+                    usable: None,
+                };
+                let grid = pipeline::lay_out_grid(
+                    &points,
+                    Some(features),
+                    1.0,
+                    GridMethod::default(),
+                    &rep,
+                )?;
                 let y = ids(&set.paths, &labels);
                 let cells = grid.cell_points();
                 println!(

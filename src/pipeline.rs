@@ -3,11 +3,11 @@
 //! progress, warnings and cancellation through a [`Reporter`]. [`analyze_with`] is the one
 //! analyze driver: the `analyze` command runs it plain, the app with [`AnalysisHooks`] that stream
 //! each step to the window. The stage functions ([`features_and_pca`], [`embed_raw`],
-//! [`snap_to_grid`]) also serve a re-run of t-SNE and the layout commands.
+//! [`lay_out_grid`]) also serve a re-run of t-SNE and the layout commands.
 
 use crate::cache::Cache;
 use crate::features::{extract_features, feature_key, FeatureModel, FeatureSet, FeatureTimes};
-use crate::grid::{self, GridAssignment, GridShape, Solver};
+use crate::grid::{self, GridAssignment, GridMethod, GridShape, Solver};
 use crate::images::Preprocess;
 use crate::input::scan;
 use crate::layout_io::{self, normalize_points, LayoutEntry, LoadedLayout};
@@ -15,7 +15,7 @@ use crate::pca::PcaBasis;
 use crate::progress::{Reporter, Stage, StageTimer};
 use crate::tsne::{self, TsneParams};
 use anyhow::{bail, Context, Result};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -48,7 +48,8 @@ pub struct AnalyzeOptions {
     pub preprocess: Preprocess,
     /// Width / height of the grid.
     pub aspect: f64,
-    pub solver: Solver,
+    /// The snap's solver, and the neighbour sort by features (the default).
+    pub grid: GridMethod,
     /// An ONNX model instead of the bundled one.
     pub model: Option<PathBuf>,
     pub cache: Cache,
@@ -70,7 +71,7 @@ impl Default for AnalyzeOptions {
             },
             preprocess: Preprocess::default(),
             aspect: 1.0,
-            solver: Solver::Auto,
+            grid: GridMethod::default(),
             model: None,
             cache: Cache::default_location(),
         }
@@ -150,7 +151,17 @@ pub trait AnalysisHooks {
         let raw = embed_raw(reduced, &opts.tsne, rep)?;
         timings.push((Stage::Tsne, t.elapsed()));
         let t = Instant::now();
-        let grid = snap_to_grid(&normalize_raw(&raw), opts.aspect, opts.solver, rep)?;
+        let features = GridFeatures {
+            reduced: reduced.view(),
+            usable: None,
+        };
+        let grid = lay_out_grid(
+            &normalize_raw(&raw),
+            Some(features),
+            opts.aspect,
+            opts.grid,
+            rep,
+        )?;
         timings.push((Stage::Grid, t.elapsed()));
         Ok((raw, grid))
     }
@@ -397,6 +408,84 @@ pub fn snap_to_grid(
     Ok(result)
 }
 
+/// What a grid is sorted by: the PCA-reduced features, one row per image; rows whose
+/// `usable` flag is false have no real features (the sort leaves them to the snap).
+#[derive(Clone, Copy, Debug)]
+pub struct GridFeatures<'a> {
+    pub reduced: ArrayView2<'a, f32>,
+    pub usable: Option<&'a [bool]>,
+}
+
+/// The grid for `points`: the snap with `method.solver`, then — when `method.sort` asks for it
+/// and `features` are given — the neighbour sort ([`grid::refine`]), one stage with one summary.
+pub fn lay_out_grid(
+    points: &[[f32; 2]],
+    features: Option<GridFeatures>,
+    aspect: f64,
+    method: GridMethod,
+    rep: &dyn Reporter,
+) -> Result<GridAssignment> {
+    let (Some(params), Some(features)) = (method.sort, features) else {
+        return snap_to_grid(points, aspect, method.solver, rep);
+    };
+    let timer = StageTimer::start(rep, Stage::Grid, 0);
+    let shape = GridShape::for_count(points.len(), aspect);
+    let (result, sorted) = sorted_grid(points, features, shape, params, method.solver, rep)?;
+    timer.finish(&format!(
+        "{} × {} cells for {} images, sorted by their features: {} moves in {} sweeps, \
+         mean ln(1 + d²) of neighbours {:.3} → {:.3}",
+        result.shape.cols,
+        result.shape.rows,
+        points.len(),
+        sorted.moves,
+        sorted.sweeps,
+        sorted.objective_before,
+        sorted.objective_after
+    ));
+    Ok(result)
+}
+
+/// The snap with `solver` on `shape`, then the neighbour sort by `features` with `params` (no
+/// stage timer: [`lay_out_grid`] and a growing map's re-solve call it).
+pub fn sorted_grid(
+    points: &[[f32; 2]],
+    features: GridFeatures,
+    shape: GridShape,
+    params: grid::RefineParams,
+    solver: Solver,
+    rep: &dyn Reporter,
+) -> Result<(GridAssignment, grid::Refinement)> {
+    if features.reduced.nrows() != points.len() {
+        bail!(
+            "internal: {} feature rows for {} points",
+            features.reduced.nrows(),
+            points.len()
+        );
+    }
+    let cancelled = |e: grid::GridError| match e {
+        grid::GridError::Cancelled => anyhow::Error::new(Cancelled),
+        e => e.into(),
+    };
+    let pts: Vec<[f64; 2]> = points.iter().map(|p| [p[0] as f64, p[1] as f64]).collect();
+    let p = grid::affinities(
+        features.reduced,
+        features.usable,
+        params.perplexity,
+        &mut || rep.cancelled(),
+    )
+    .map_err(cancelled)?;
+    grid::assign_sorted(
+        &pts,
+        shape,
+        solver,
+        &p,
+        &params,
+        Some(rep.cancel_flag()),
+        &mut |_, _| {},
+    )
+    .map_err(cancelled)
+}
+
 /// Read a layout JSON for use: its reading notes and missing files become warnings (the
 /// missing ones named up to a few, then counted), and a layout with no usable entry is an error.
 /// Every front end (the `grid` and `render` commands, the app) opens layouts here.
@@ -432,12 +521,14 @@ pub fn open_layout(path: &Path, rep: &dyn Reporter) -> Result<LoadedLayout> {
 }
 
 /// Make sure every entry has a grid cell: the stored grid when the layout has a complete one
-/// (`grid_size`), else a new assignment of the t-SNE points. Returns `[cols, rows]`.
+/// (`grid_size`), else a new grid of the t-SNE points ([`lay_out_grid`], sorted when `features`
+/// are given). Returns `[cols, rows]`.
 pub fn ensure_grid(
     entries: &mut [LayoutEntry],
     grid_size: Option<[u32; 2]>,
+    features: Option<GridFeatures>,
     aspect: f64,
-    solver: Solver,
+    method: GridMethod,
     rep: &dyn Reporter,
 ) -> Result<[u32; 2]> {
     if let Some(size) = grid_size {
@@ -446,7 +537,7 @@ pub fn ensure_grid(
         }
     }
     let points: Vec<[f32; 2]> = entries.iter().map(|e| e.point).collect();
-    let grid = snap_to_grid(&points, aspect, solver, rep)?;
+    let grid = lay_out_grid(&points, features, aspect, method, rep)?;
     for (e, c) in entries.iter_mut().zip(&grid.cells) {
         e.grid = Some(*c);
     }

@@ -353,6 +353,7 @@ fn save_writes_the_used_images_as_ml4a_json() {
             path,
             entries,
             tsne,
+            ..
         }] => {
             assert_eq!(path, &out);
             assert_eq!(

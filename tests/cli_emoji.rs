@@ -171,8 +171,8 @@ fn analyze_300_emoji_groups_categories_and_caches_features() {
         .arg("--quiet"));
     let regrid = layout_io::read_layout(&regrid).unwrap();
     assert_eq!(regrid.grid_size, Some([cols, rows]));
-    // The same points (the file holds them bit-for-bit) and an exact solver: the same
-    // assignment cost to 1e-9, and here the same cells.
+    // The same points (the file holds them bit-for-bit), the same features (the map beside the
+    // layout) and a deterministic snap and sort: the same cost to 1e-9, and the same cells.
     let shape = image_tsne_live::grid::GridShape {
         cols: cols as usize,
         rows: rows as usize,

@@ -236,7 +236,8 @@ fn apply_worker_effect(model: &mut Model, effect: Effect) {
             path,
             entries,
             tsne,
-        } => model.workers.save_json(path, entries, tsne),
+            map,
+        } => model.workers.save_json(path, entries, tsne, map),
         Effect::LoadLightbox { index, path } => {
             model.lightbox = None;
             model.workers.load_lightbox(index, path);

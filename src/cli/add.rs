@@ -8,7 +8,6 @@ use super::args::{check_cancelled, parse_aspect, reporter, warn_non_utf8, Common
 use crate::cache::CacheArgs;
 use crate::clusters;
 use crate::features::FeatureModel;
-use crate::images::Preprocess;
 use crate::input::scan;
 use crate::layout_io::{self, LayoutEntry};
 use crate::map::{self, sidecar_path, GrowRequest, MapState};
@@ -55,37 +54,20 @@ pub fn run(args: &AddArgs) -> Result<()> {
     let cache = args.cache.cache();
     let loaded = pipeline::open_layout(&args.layout, rep.as_ref())?;
     let model = FeatureModel::load(args.model.as_deref())?;
-    let sidecar = sidecar_path(&args.layout);
-    let mut state = None;
-    if sidecar.exists() {
-        match MapState::load(&sidecar, &args.layout, &loaded.entries) {
-            Ok(s) => state = Some(s),
-            Err(e) => rep.warn(&format!(
-                "{e}; not used: the old images' features are computed again"
-            )),
-        }
-    }
-    let used_sidecar = state.is_some();
-    let mut state = match state {
-        Some(s) => s,
-        None => {
-            let aspect = args.aspect.unwrap_or_else(|| {
-                loaded
-                    .grid_size
-                    .map_or(1.0, |[c, r]| c as f64 / r.max(1) as f64)
-            });
-            MapState::from_layout(
-                &loaded.entries,
-                loaded.grid_size,
-                &model,
-                Preprocess::default(),
-                &cache,
-                args.pca_dims,
-                aspect,
-                rep.as_ref(),
-            )?
-        }
-    };
+    let aspect = args.aspect.unwrap_or_else(|| {
+        loaded
+            .grid_size
+            .map_or(1.0, |[c, r]| c as f64 / r.max(1) as f64)
+    });
+    let (mut state, used_sidecar) = MapState::of_layout(
+        &args.layout,
+        &loaded,
+        &model,
+        &cache,
+        args.pca_dims,
+        aspect,
+        rep.as_ref(),
+    )?;
 
     // The new images: files as given, folders scanned.
     let mut new_paths = Vec::new();

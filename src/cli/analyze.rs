@@ -59,8 +59,9 @@ pub struct AnalyzeArgs {
     /// Grid aspect ratio W:H (or a number).
     #[arg(long, default_value = "1:1", value_parser = parse_aspect)]
     pub aspect: f64,
-    /// Grid solver.
-    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    /// How the grid is made: `sorted` (the default) snaps the map onto the grid and then sorts
+    /// it by the images' features; `exact`, `auto`, `fast`, `hungarian` only snap.
+    #[arg(long, value_enum, default_value_t = SolverArg::Sorted)]
     pub solver: SolverArg,
     /// Colour that transparent pixels are composited onto before the CNN sees them (#RRGGBB):
     /// it changes the features, not any picture. (The app's and `render`'s --background are
@@ -100,7 +101,7 @@ impl AnalyzeArgs {
                 ..Preprocess::default()
             },
             aspect: self.aspect,
-            solver: self.solver.into(),
+            grid: self.solver.into(),
             model: self.model.clone(),
             cache: self.cache.cache(),
         }

@@ -5,7 +5,7 @@
 //! Checks that need more than one value return a [`UsageError`], which `main` also turns into
 //! exit status 2.
 
-use crate::grid::Solver;
+use crate::grid::{GridMethod, Solver};
 use crate::images::Crop;
 use crate::layout_io::{self, LayoutEntry};
 use crate::pipeline::Cancelled;
@@ -41,10 +41,13 @@ pub struct CommonArgs {
     pub quiet: bool,
 }
 
-/// `--solver`.
+/// `--solver`: how the grid is made.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum SolverArg {
-    /// Exact up to 20 000 images, the fast mode above.
+    /// The snap (auto), then sorted so that images with similar features sit in nearby cells
+    /// (the default; needs the images' features).
+    Sorted,
+    /// The snap alone: exact up to 20 000 images, the fast mode above.
     Auto,
     /// Always exact (slow above 20 000).
     Exact,
@@ -54,13 +57,14 @@ pub enum SolverArg {
     Hungarian,
 }
 
-impl From<SolverArg> for Solver {
+impl From<SolverArg> for GridMethod {
     fn from(s: SolverArg) -> Self {
         match s {
-            SolverArg::Auto => Solver::Auto,
-            SolverArg::Exact => Solver::Exact,
-            SolverArg::Fast => Solver::Fast,
-            SolverArg::Hungarian => Solver::Hungarian,
+            SolverArg::Sorted => GridMethod::default(),
+            SolverArg::Auto => GridMethod::snap(Solver::Auto),
+            SolverArg::Exact => GridMethod::snap(Solver::Exact),
+            SolverArg::Fast => GridMethod::snap(Solver::Fast),
+            SolverArg::Hungarian => GridMethod::snap(Solver::Hungarian),
         }
     }
 }

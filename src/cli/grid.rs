@@ -1,8 +1,14 @@
-//! `image-tsne-live grid`: snap a layout JSON onto a grid (solved anew, with this command's
-//! aspect and solver) and write it with a `"grid": [col, row]` per entry.
+//! `image-tsne-live grid`: lay a layout JSON out on a grid (solved anew, with this command's
+//! aspect and solver) and write it with a `"grid": [col, row]` per entry. The default grid is
+//! sorted by the images' features: those of the map beside the layout (`LAYOUT.json.map`), else
+//! from the feature cache, computing what is missing (a progress bar).
 
 use super::args::{check_cancelled, parse_aspect, reporter, warn_non_utf8, CommonArgs, SolverArg};
+use crate::cache::CacheArgs;
+use crate::features::FeatureModel;
+use crate::grid::GridMethod;
 use crate::layout_io;
+use crate::map::MapState;
 use crate::pipeline;
 use crate::progress::Reporter;
 use anyhow::{Context, Result};
@@ -19,8 +25,16 @@ pub struct GridArgs {
     /// Grid aspect ratio W:H (or a number).
     #[arg(long, default_value = "1:1", value_parser = parse_aspect)]
     pub aspect: f64,
-    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    /// `sorted` (the default): snapped, then sorted by the images' features; `exact`, `auto`,
+    /// `fast`, `hungarian`: the snap alone.
+    #[arg(long, value_enum, default_value_t = SolverArg::Sorted)]
     pub solver: SolverArg,
+    /// ONNX feature model the layout was made with (default: the bundled one), for the sort
+    /// when the layout has no map beside it.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// A curator's CSV about the images (first column: path or file name), for --sort-by.
     #[arg(long, value_name = "FILE.csv", requires = "sort_by")]
     pub metadata: Option<PathBuf>,
@@ -36,16 +50,42 @@ pub struct GridArgs {
 pub fn run(args: &GridArgs) -> Result<()> {
     let rep = reporter(args.common.quiet);
     let loaded = pipeline::open_layout(&args.layout, rep.as_ref())?;
-    let mut entries = loaded.entries;
+    let mut entries = loaded.entries.clone();
     // `grid` always solves anew (with this command's aspect and solver)
     for e in &mut entries {
         e.grid = None;
     }
+    let method: GridMethod = args.solver.into();
+    let map = match method.sort {
+        Some(_) => {
+            let model = FeatureModel::load(args.model.as_deref())?;
+            match MapState::of_layout(
+                &args.layout,
+                &loaded,
+                &model,
+                &args.cache.cache(),
+                pipeline::defaults::PCA_DIMS,
+                args.aspect,
+                rep.as_ref(),
+            ) {
+                Ok((map, _)) => Some(map),
+                Err(e) if pipeline::is_cancelled(&e) => return Err(e),
+                // e.g. none of the images is there any more: the points can still be snapped
+                Err(e) => {
+                    rep.warn(&format!("{e:#}; the grid is the snap alone"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    check_cancelled(&rep)?;
     let size = pipeline::ensure_grid(
         &mut entries,
         None,
+        map.as_ref().map(MapState::grid_features),
         args.aspect,
-        args.solver.into(),
+        method,
         rep.as_ref(),
     )?;
     check_cancelled(&rep)?;

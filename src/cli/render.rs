@@ -97,13 +97,19 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         .map_err(|e| anyhow!("cannot start worker threads: {e}"))?;
 
     let loaded = pipeline::open_layout(&args.layout, rep.as_ref())?;
+    // a layout without a stored grid gets the default one, sorted by the features of the map
+    // beside it (the snap alone when it has none: `render` computes no features)
+    let consequence = "not used: the grid is the snap alone";
+    let map =
+        crate::map::MapState::beside(&args.layout, &loaded.entries, consequence, rep.as_ref());
     let mut entries = loaded.entries;
     let grid_size = pool.install(|| {
         pipeline::ensure_grid(
             &mut entries,
             loaded.grid_size,
+            map.as_ref().map(crate::map::MapState::grid_features),
             args.aspect,
-            crate::grid::Solver::Auto,
+            crate::grid::GridMethod::default(),
             rep.as_ref(),
         )
     })?;

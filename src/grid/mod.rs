@@ -1,6 +1,8 @@
 //! Snap a 2-D layout (t-SNE output) onto a `rows x cols` grid: every point gets its own cell and the
 //! total squared distance is minimal (exact, certified), or within a certified bound (fast mode);
-//! [`grow`] gives new images cells in a solved grid, keeping the old ones in place.
+//! [`refine`] then sorts the snapped grid by the images' features (the default grid:
+//! [`assign_sorted`]); [`grow`] gives new images cells in a solved grid, keeping the old ones in
+//! place.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -12,9 +14,11 @@ mod hungarian;
 mod multiscale;
 pub(crate) mod problem;
 mod pyramid;
+pub mod refine;
 mod shape;
 
 pub use extend::{grow, grow_with, GridGrowth, GrowParams};
+pub use refine::{affinities, RefineParams, Refinement};
 
 /// Largest `n` for which [`Solver::Auto`] uses the exact solver.
 pub const AUTO_EXACT_MAX_N: usize = 20_000;
@@ -45,6 +49,31 @@ pub enum Solver {
     /// Dense `pathfinding::kuhn_munkres` reference, O(n³) time and `8 n m` bytes; cancel is only
     /// polled before it starts. Refused above [`HUNGARIAN_MAX_ENTRIES`].
     Hungarian,
+}
+
+/// How a grid is made: the snap's solver, then — the default — the neighbour sort by the
+/// images' features ([`refine`]), where the features are at hand.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridMethod {
+    pub solver: Solver,
+    /// `None`: the snap alone (`--solver exact` and the other plain solvers).
+    pub sort: Option<RefineParams>,
+}
+
+impl Default for GridMethod {
+    fn default() -> Self {
+        GridMethod {
+            solver: Solver::Auto,
+            sort: Some(RefineParams::default()),
+        }
+    }
+}
+
+impl GridMethod {
+    /// The snap alone, with `solver`.
+    pub fn snap(solver: Solver) -> Self {
+        GridMethod { solver, sort: None }
+    }
 }
 
 /// Result of [`assign`].
@@ -224,6 +253,42 @@ pub fn assign(
         optimal: sol.optimal,
         lower_bound: if sol.optimal { cost } else { lower_bound },
     })
+}
+
+/// The default grid: [`assign`] (the snap), then [`refine::refine`] by the feature affinities
+/// `p` (from [`affinities`], one row per point), so that similar images sit in nearby cells.
+/// The result's `cost` is the snap cost of the sorted cells (higher than the snap's), `optimal`
+/// is false unless nothing moved, and `lower_bound` is the snap's. `on_sweep(sweep, moves)`
+/// reports the sort's progress. Errors as [`assign`] and [`refine::refine`].
+pub fn assign_sorted(
+    points: &[[f64; 2]],
+    shape: GridShape,
+    solver: Solver,
+    p: &crate::tsne::affinity::SparseP,
+    params: &RefineParams,
+    cancel: Option<&AtomicBool>,
+    on_sweep: &mut dyn FnMut(usize, usize),
+) -> Result<(GridAssignment, Refinement), GridError> {
+    let snapped = assign(points, shape, solver, cancel)?;
+    let sorted = refine::refine(p, shape, &snapped.cells, params, cancel, on_sweep)?;
+    let prob = problem::Problem::new(points, shape)?;
+    let cell_of: Vec<u32> = sorted
+        .cells
+        .iter()
+        .map(|c| c[1] * shape.cols as u32 + c[0])
+        .collect();
+    let (cost, cells) = prob.report(&cell_of)?;
+    let unchanged = cells == snapped.cells;
+    Ok((
+        GridAssignment {
+            shape,
+            cells,
+            cost,
+            optimal: snapped.optimal && unchanged,
+            lower_bound: snapped.lower_bound,
+        },
+        sorted,
+    ))
 }
 
 /// The points as [`assign`] sees them: normalised into the frame of [`GridShape::cell_position`].

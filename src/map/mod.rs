@@ -19,7 +19,7 @@ pub use sidecar::{sidecar_path, SidecarError};
 
 use crate::cache::Cache;
 use crate::features::{self, FeatureModel};
-use crate::grid::{self, GridAssignment, GridShape, Solver};
+use crate::grid::{self, GridAssignment, GridMethod, GridShape};
 use crate::images::Preprocess;
 use crate::layout_io::LayoutEntry;
 use crate::pca::PcaBasis;
@@ -31,7 +31,7 @@ use anyhow::{bail, Result};
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Median nearest-neighbour distance of our own t-SNE maps (raw units; 0.37–0.38 measured by
@@ -203,6 +203,57 @@ impl MapState {
             return Err("non-finite features".into());
         }
         Ok(())
+    }
+
+    /// The map in the sidecar beside `layout`, when there is one and it belongs to the layout
+    /// (`entries`, as read from it); a sidecar that does not is reported through `rep` with
+    /// `consequence` ("not used: …") and `None` is returned.
+    pub fn beside(
+        layout: &Path,
+        entries: &[LayoutEntry],
+        consequence: &str,
+        rep: &dyn Reporter,
+    ) -> Option<MapState> {
+        let sidecar = sidecar_path(layout);
+        if !sidecar.exists() {
+            return None;
+        }
+        match MapState::load(&sidecar, layout, entries) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                rep.warn(&format!("{e}; {consequence}"));
+                None
+            }
+        }
+    }
+
+    /// A layout's map: its sidecar's ([`MapState::beside`]), else made from its images
+    /// ([`MapState::from_layout`], features from the cache or computed, the layout's stored grid
+    /// kept). The flag says whether the sidecar was used.
+    pub fn of_layout(
+        layout: &Path,
+        loaded: &crate::layout_io::LoadedLayout,
+        model: &FeatureModel,
+        cache: &Cache,
+        pca_dims: usize,
+        aspect: f64,
+        rep: &dyn Reporter,
+    ) -> Result<(MapState, bool)> {
+        let consequence = "not used: the images' features are computed again";
+        if let Some(s) = MapState::beside(layout, &loaded.entries, consequence, rep) {
+            return Ok((s, true));
+        }
+        let state = MapState::from_layout(
+            &loaded.entries,
+            loaded.grid_size,
+            model,
+            Preprocess::default(),
+            cache,
+            pca_dims,
+            aspect,
+            rep,
+        )?;
+        Ok((state, false))
     }
 
     /// The map of a layout without a sidecar: features of its images are computed (or taken
@@ -387,27 +438,19 @@ impl MapState {
         }
     }
 
-    /// Re-solve the whole grid exactly on its current shape (e.g. while nobody watches): the
-    /// best arrangement for all images now, at the price of moving many. Returns how many images
-    /// changed cell.
+    /// Re-solve the whole grid on its current shape (e.g. while nobody watches): the snap, then
+    /// the neighbour sort by the map's features — the best arrangement for all images now, at
+    /// the price of moving many. Returns how many images changed cell.
     pub fn resolve_grid(&mut self, rep: &dyn Reporter) -> Result<usize> {
         let Some(old) = self.grid.take() else {
             self.ensure_grid(rep)?;
             return Ok(self.len());
         };
-        let points: Vec<[f64; 2]> = self
-            .points
-            .iter()
-            .map(|p| [f64::from(p[0]), f64::from(p[1])])
-            .collect();
-        let solved = match grid::assign(&points, old.shape, Solver::Auto, Some(rep.cancel_flag())) {
+        let solved = match self.sorted_grid(old.shape, rep) {
             Ok(g) => g,
             Err(e) => {
                 self.grid = Some(old);
-                if matches!(e, grid::GridError::Cancelled) {
-                    bail!(Cancelled);
-                }
-                return Err(e.into());
+                return Err(e);
             }
         };
         let changed = solved
@@ -420,15 +463,39 @@ impl MapState {
         Ok(changed)
     }
 
-    /// Make sure the map has a grid (a full exact solve when it has none).
+    /// Make sure the map has a grid (the snap and the neighbour sort, when it has none).
     pub fn ensure_grid(&mut self, rep: &dyn Reporter) -> Result<&GridAssignment> {
         if self.grid.is_none() {
-            let g = pipeline::snap_to_grid(&self.points, self.aspect, Solver::Auto, rep)?;
+            let g = pipeline::lay_out_grid(
+                &self.points,
+                Some(self.grid_features()),
+                self.aspect,
+                GridMethod::default(),
+                rep,
+            )?;
             self.grid = Some(g);
         }
         self.grid
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("internal: no grid"))
+    }
+
+    /// What the map's grid is sorted by: its reduced features, rows of images without real
+    /// features (an old image of a layout made elsewhere) flagged.
+    pub fn grid_features(&self) -> pipeline::GridFeatures<'_> {
+        pipeline::GridFeatures {
+            reduced: self.reduced.view(),
+            usable: Some(&self.known),
+        }
+    }
+
+    /// The snap and the neighbour sort on a given shape.
+    fn sorted_grid(&self, shape: GridShape, rep: &dyn Reporter) -> Result<GridAssignment> {
+        let method = GridMethod::default();
+        let params = method.sort.unwrap_or_default();
+        let features = self.grid_features();
+        pipeline::sorted_grid(&self.points, features, shape, params, method.solver, rep)
+            .map(|(g, _)| g)
     }
 }
 

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Embedding quality measures shared by tests and benches: leave-one-out k-NN classification
-//! accuracy (exact neighbours) and the exact KL(P‖Q) of a t-SNE embedding.
+//! accuracy (exact neighbours), the exact KL(P‖Q) of a t-SNE embedding and the Distance
+//! Preservation Quality of a grid.
 
 use image_tsne_live::tsne::affinity::joint_probabilities;
 use image_tsne_live::tsne::knn::{exact_knn, exact_knn_2d, KnnGraph};
@@ -136,10 +137,124 @@ pub fn kl_divergence(data: ArrayView2<f32>, embedding: &[[f32; 2]], perplexity: 
     terms.iter().sum()
 }
 
+/// Distance Preservation Quality `DPQ_p` of a grid (Barthel, Hezel, Jung, Schall, "Improved
+/// Evaluation and Generation of Grid Layouts using Distance Preservation Quality and Linear
+/// Assignment Sorting", Computer Graphics Forum 2023): for every k, `D_k` is the mean feature
+/// distance from an image to its k nearest images on the grid (equal grid distances ordered by
+/// feature distance, as the authors' code does) and `D*_k` the same to its k nearest in feature
+/// space; `DPG_k = max(0, (D̄ − D_k) / D̄)` with `D̄` the mean distance of all pairs, and
+/// `DPQ_p = ‖DPG(grid)‖_p / ‖DPG(features)‖_p` over k = 1 … n − 1 (1 is the impossible ideal;
+/// the paper uses p = 16). The means run over `max_rows` evenly spaced images when n is larger
+/// (exact otherwise). `positions` are one 2-D position per row of `features`: grid cells as
+/// `[col, row]`, or a map's points (the measure is defined for grids, but applies as is).
+///
+/// # Panics
+/// If `positions.len() != features.nrows()`.
+pub fn dpq(features: ArrayView2<f32>, positions: &[[f32; 2]], p: f64, max_rows: usize) -> f64 {
+    let n = features.nrows();
+    assert_eq!(positions.len(), n, "one position per row");
+    if n < 2 {
+        return 1.0;
+    }
+    let rows: Vec<usize> = if n <= max_rows {
+        (0..n).collect()
+    } else {
+        (0..max_rows).map(|t| t * n / max_rows).collect()
+    };
+    let x = features.as_standard_layout();
+    // per sampled image: the running mean distance curves (grid order, feature order) and the
+    // mean distance to all others; summed in a fixed order
+    let curves: Vec<(Vec<f64>, Vec<f64>, f64)> = rows
+        .par_iter()
+        .map(|&i| {
+            let xi = x.row(i);
+            let mut by_grid: Vec<(f64, f32)> = Vec::with_capacity(n - 1);
+            for j in (0..n).filter(|&j| j != i) {
+                let d2: f32 = xi
+                    .iter()
+                    .zip(x.row(j).iter())
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                // exact for whole-number cells, so equal grid distances tie
+                let dx = f64::from(positions[i][0]) - f64::from(positions[j][0]);
+                let dy = f64::from(positions[i][1]) - f64::from(positions[j][1]);
+                by_grid.push((dx * dx + dy * dy, d2.sqrt()));
+            }
+            let mut by_feature: Vec<f32> = by_grid.iter().map(|e| e.1).collect();
+            by_grid.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            by_feature.sort_by(|a, b| a.total_cmp(b));
+            let running = |d: &mut dyn Iterator<Item = f32>| -> Vec<f64> {
+                let mut sum = 0f64;
+                d.enumerate()
+                    .map(|(k, v)| {
+                        sum += f64::from(v);
+                        sum / (k + 1) as f64
+                    })
+                    .collect()
+            };
+            let g = running(&mut by_grid.iter().map(|e| e.1));
+            let h = running(&mut by_feature.iter().copied());
+            let mean = h[n - 2];
+            (g, h, mean)
+        })
+        .collect();
+    let r = rows.len() as f64;
+    let mut grid = vec![0f64; n - 1];
+    let mut feat = vec![0f64; n - 1];
+    let mut mean = 0f64;
+    for (g, h, m) in &curves {
+        for k in 0..n - 1 {
+            grid[k] += g[k] / r;
+            feat[k] += h[k] / r;
+        }
+        mean += m / r;
+    }
+    if mean <= 0.0 {
+        return 1.0;
+    }
+    let norm = |v: &[f64]| {
+        v.iter()
+            .map(|&d| ((mean - d) / mean).max(0.0).powf(p))
+            .sum::<f64>()
+            .powf(1.0 / p)
+    };
+    let ideal = norm(&feat);
+    if ideal > 0.0 {
+        norm(&grid) / ideal
+    } else {
+        1.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::{arr2, Array2};
+
+    /// Hand-checked DPQ_1. Four images with 1-D features 0, 1, 2, 3 (pair distances: 1 ×3,
+    /// 2 ×2, 3 ×1; mean over ordered pairs D̄ = 20/12 = 5/3).
+    /// Feature order, per image, mean of the first k: image 0: 1, 1.5, 2; image 1: 1, 1, 4/3;
+    /// image 2: the same as 1; image 3: the same as 0 → D*_1 = 1, D*_2 = 1.25, D*_3 = 5/3.
+    /// Grid 1 × 4 holding images 0, 2, 1, 3 (image i's cell: x = 0, 2, 1, 3); the running means
+    /// of each image's feature distances in grid order:
+    /// image 0 at x0: cells x1 (image 2, d=2), x2 (image 1, d=1), x3 (image 3, d=3) → 2, 1.5, 2;
+    /// image 2 at x1: x0 and x2 tie at 1 → ordered by feature distance: image 1 (1) then
+    /// image 0 (2), then image 3 (1) → 1, 1.5, 4/3; image 1 at x2: ties image 2 (1) and
+    /// image 3 (2), then image 0 (1) → 1, 1.5, 4/3; image 3 at x3: image 1 (2), image 2 (1),
+    /// image 0 (3) → 2, 1.5, 2. So D_1 = 1.5, D_2 = 1.5, D_3 = 5/3.
+    /// DPG (grid) = ((5/3 − 1.5), 5/3 − 1.5, 0) / (5/3) = (0.1, 0.1, 0); DPG (features) =
+    /// (0.4, 0.25, 0) → DPQ_1 = 0.2 / 0.65.
+    #[test]
+    fn dpq_hand_checked() {
+        let x = arr2(&[[0.0f32], [1.0], [2.0], [3.0]]);
+        let cells = [[0.0f32, 0.0], [2.0, 0.0], [1.0, 0.0], [3.0, 0.0]];
+        let q = dpq(x.view(), &cells, 1.0, 100);
+        assert!((q - 0.2 / 0.65).abs() < 1e-9, "{q}");
+        // in feature order the grid is the ideal
+        let sorted = [[0.0f32, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]];
+        let q = dpq(x.view(), &sorted, 16.0, 100);
+        assert!((q - 1.0).abs() < 1e-9, "{q}");
+    }
 
     /// Hand-checked k-NN accuracy. Points on a line: x = 0, 1, 2, 10, 11, 13 with labels
     /// A A B B B A (A = 0, B = 1), k = 3 (self excluded):

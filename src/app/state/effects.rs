@@ -64,12 +64,15 @@ pub enum Effect {
     MakeCaptureFolder {
         dir: PathBuf,
     },
-    /// Write these entries as ml4a JSON (atomically, off the render thread).
+    /// Write these entries as ml4a JSON (atomically, off the render thread), and the map beside
+    /// it when there is one (`LAYOUT.json.map`: the features that sort its grid when it is
+    /// opened again, and let it grow).
     SaveJson {
         path: PathBuf,
         entries: Vec<LayoutEntry>,
         /// The t-SNE settings that made the points, when known (stored in the file).
         tsne: Option<TsneSettings>,
+        map: Option<std::sync::Arc<crate::map::MapState>>,
     },
     LoadLightbox {
         index: usize,

@@ -309,10 +309,15 @@ impl AppState {
             perplexity: scene.perplexity,
             theta: scene.theta,
         });
+        // the map goes beside it when it describes exactly these images
+        let map = scene.map.clone().filter(|m| {
+            m.len() == entries.len() && m.paths.iter().zip(&entries).all(|(p, e)| *p == e.path)
+        });
         self.effects.push(Effect::SaveJson {
             path: path.clone(),
             entries,
             tsne,
+            map,
         });
         // the clusters (and a curator's names) go beside it, and are kept there from now on
         if let Some(snapshot) = self.clusters_to_save() {

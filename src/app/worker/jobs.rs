@@ -110,17 +110,13 @@ impl Workers {
             tsne: loaded.tsne.map(|t| [t.perplexity, t.theta]),
         });
         // Its growing map, when the sidecar beside it belongs to it.
-        let sidecar = crate::map::sidecar_path(path);
-        if sidecar.exists() {
-            match MapState::load(&sidecar, path, &loaded.entries) {
-                Ok(map) => self.send(Msg::Map {
-                    job,
-                    map: Arc::new(map),
-                }),
-                Err(e) => rep.warn(&format!(
-                    "{e}; not used (the map grows from the layout's points instead)"
-                )),
-            }
+        let consequence = "not used (the map grows from the layout's points instead)";
+        let map = MapState::beside(path, &loaded.entries, consequence, &rep).map(Arc::new);
+        if let Some(map) = &map {
+            self.send(Msg::Map {
+                job,
+                map: map.clone(),
+            });
         }
 
         // Thumbnails stream in (cache first), in parallel.
@@ -149,19 +145,37 @@ impl Workers {
             return Err(pipeline::Cancelled.into());
         }
         if loaded.grid_size.is_none() {
-            let mut entries = loaded.entries;
-            let size = pipeline::ensure_grid(
-                &mut entries,
-                None,
-                self.options.aspect,
-                self.options.solver,
-                &rep,
-            )?;
+            // the map's grid when it was made for this aspect (as it was shown: sorted, or grown),
+            // else the default grid: sorted by the map's features when there is a map, the snap
+            // alone when not
+            let kept = map
+                .as_ref()
+                .filter(|m| (m.aspect - self.options.aspect).abs() < 1e-9)
+                .and_then(|m| m.grid.as_ref())
+                .filter(|g| g.cells.len() == loaded.entries.len());
+            let (size, cells) = match kept {
+                Some(g) => ([g.shape.cols as u32, g.shape.rows as u32], g.cells.clone()),
+                None => {
+                    let mut entries = loaded.entries;
+                    let size = pipeline::ensure_grid(
+                        &mut entries,
+                        None,
+                        map.as_deref().map(MapState::grid_features),
+                        self.options.aspect,
+                        self.options.grid,
+                        &rep,
+                    )?;
+                    (
+                        size,
+                        entries.iter().map(|e| e.grid.unwrap_or([0, 0])).collect(),
+                    )
+                }
+            };
             self.send(Msg::Grid {
                 job,
                 cols: size[0],
                 rows: size[1],
-                cells: entries.iter().map(|e| e.grid.unwrap_or([0, 0])).collect(),
+                cells,
             });
         }
         Ok(())
@@ -259,8 +273,17 @@ impl Workers {
                 job,
                 points: points.clone(),
             });
-            let grid =
-                pipeline::snap_to_grid(&points, self.options.aspect, self.options.solver, rep)?;
+            let features = pipeline::GridFeatures {
+                reduced: reduced.view(),
+                usable: None,
+            };
+            let grid = pipeline::lay_out_grid(
+                &points,
+                Some(features),
+                self.options.aspect,
+                self.options.grid,
+                rep,
+            )?;
             let now = read(settings);
             if now.perplexity != s.perplexity || now.theta != s.theta {
                 continue;

@@ -3,6 +3,7 @@
 
 use super::{Msg, Workers};
 use crate::layout_io::{self, LayoutEntry, TsneSettings};
+use crate::map::{sidecar_path, MapState};
 use image::RgbaImage;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -10,13 +11,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl Workers {
-    /// Write a layout JSON on a thread, with the t-SNE settings that made it when known. Paths
-    /// that JSON cannot hold exactly are reported as a warning.
+    /// Write a layout JSON on a thread, with the t-SNE settings that made it when known, then
+    /// its map beside it (`LAYOUT.json.map`) when given — in that order, like the autosave: a
+    /// cut between the two leaves a map file that no longer matches, which loading detects.
+    /// Paths that JSON cannot hold exactly are reported as a warning.
     pub fn save_json(
         self: &Arc<Self>,
         path: PathBuf,
         entries: Vec<LayoutEntry>,
         tsne: Option<TsneSettings>,
+        map: Option<Arc<MapState>>,
     ) {
         if let Some(w) = layout_io::non_utf8_warning(&entries) {
             self.send(Msg::Warning {
@@ -24,7 +28,11 @@ impl Workers {
             });
         }
         self.save(path, move |p| {
-            layout_io::write_layout(p, &entries, tsne).map_err(|e| e.to_string())
+            layout_io::write_layout(p, &entries, tsne).map_err(|e| e.to_string())?;
+            match &map {
+                Some(m) => m.save(&sidecar_path(p)).map_err(|e| format!("{e:#}")),
+                None => Ok(()),
+            }
         });
     }
 
