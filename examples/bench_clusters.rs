@@ -26,9 +26,8 @@ use image_tsne_live::clusters::{self, agreement::adjusted_mutual_info, hdbscan, 
 use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sets::{emoji, emoji_in, shared_pca, Set};
+use sets::Set;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// Best of `restarts` k-means++ runs (lowest inertia), Lloyd to convergence.
@@ -286,18 +285,7 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---:|---|---:|---:|---:|---:|");
     let mut names = Vec::new();
     for s in sets.split(',') {
-        let set = match s {
-            "demo" => emoji_in(
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo")),
-                360,
-            )?,
-            "emoji1000" => emoji(1000)?,
-            "emoji" => emoji(4000)?,
-            "digits" => shared_pca("digits", 1797)?,
-            "blobs10k" => shared_pca("blobs10k", 10000)?,
-            "blobs50k" => shared_pca("blobs50k", 50000)?,
-            other => anyhow::bail!("unknown set {other}"),
-        };
+        let set = sets::by_name(s)?;
         for r in measure(&set, python.as_deref())? {
             println!(
                 "| {} | {} | {} | {} | {:.1} % | {:.3} | {:.2} |",

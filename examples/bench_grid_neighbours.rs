@@ -26,7 +26,7 @@ mod sets;
 
 use image_tsne_live::grid::{self, GridShape, RefineParams, Solver};
 use metrics::{dpq, knn_accuracy, knn_accuracy_nd};
-use sets::{emoji, shared_pca, Set};
+use sets::Set;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -132,14 +132,7 @@ fn main() -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for name in names.split(',').filter(|s| !s.is_empty()) {
-        let set = match name {
-            "emoji1000" => emoji(1000)?,
-            "emoji" => emoji(4000)?,
-            "digits" => shared_pca("digits", 1797)?,
-            "blobs10k" => shared_pca("blobs10k", 10000)?,
-            "blobs50k" => shared_pca("blobs50k", 50000)?,
-            other => anyhow::bail!("unknown set {other}"),
-        };
+        let set = sets::by_name(name)?;
         eprintln!("measuring {} ({} images)…", set.name, set.points.len());
         rows.push((set.name.clone(), measure(&set, dpq_rows)?));
     }

@@ -123,12 +123,8 @@ fn build_map(
     let tsne_time = t.elapsed();
     let points = pipeline::normalize_raw(&raw);
     let t = Instant::now();
-    let features = pipeline::GridFeatures {
-        reduced: reduced.view(),
-        usable: None,
-    };
-    let grid =
-        pipeline::lay_out_grid(&points, Some(features), opts.aspect, opts.grid, rep).expect("grid");
+    let by = Some(pipeline::GridFeatures::all(&reduced));
+    let grid = pipeline::lay_out_grid(&points, by, opts.aspect, opts.grid, rep).expect("grid");
     let grid_time = t.elapsed();
     let map = MapState {
         paths: paths.to_vec(),

@@ -159,10 +159,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let t = Instant::now();
     let grid = pipeline::lay_out_grid(
         &points,
-        Some(pipeline::GridFeatures {
-            reduced: reduced.view(),
-            usable: None,
-        }),
+        Some(pipeline::GridFeatures::all(&reduced)),
         1.0,
         GridMethod::default(),
         &rep,
@@ -249,13 +246,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 let set = features::extract_features(&paths, &model, &prep, &cache, &rep)?;
                 let reduced = pipeline::reduce(&set.features, opts.pca_dims, &rep);
                 let points = pipeline::embed(&reduced, &opts.tsne, &rep)?;
-                let features = pipeline::GridFeatures {
-                    reduced: reduced.view(),
-                    usable: None,
-                };
                 let grid = pipeline::lay_out_grid(
                     &points,
-                    Some(features),
+                    Some(pipeline::GridFeatures::all(&reduced)),
                     1.0,
                     GridMethod::default(),
                     &rep,

@@ -151,13 +151,9 @@ pub trait AnalysisHooks {
         let raw = embed_raw(reduced, &opts.tsne, rep)?;
         timings.push((Stage::Tsne, t.elapsed()));
         let t = Instant::now();
-        let features = GridFeatures {
-            reduced: reduced.view(),
-            usable: None,
-        };
         let grid = lay_out_grid(
             &normalize_raw(&raw),
-            Some(features),
+            Some(GridFeatures::all(reduced)),
             opts.aspect,
             opts.grid,
             rep,
@@ -414,6 +410,16 @@ pub fn snap_to_grid(
 pub struct GridFeatures<'a> {
     pub reduced: ArrayView2<'a, f32>,
     pub usable: Option<&'a [bool]>,
+}
+
+impl<'a> GridFeatures<'a> {
+    /// Features for every image (an analysis has them all).
+    pub fn all(reduced: &'a Array2<f32>) -> Self {
+        GridFeatures {
+            reduced: reduced.view(),
+            usable: None,
+        }
+    }
 }
 
 /// The grid for `points`: the snap with `method.solver`, then — when `method.sort` asks for it

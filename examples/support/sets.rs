@@ -97,3 +97,20 @@ pub fn shared_pca(name: &str, n: usize) -> anyhow::Result<Set> {
         labels,
     })
 }
+
+/// A set by its benchmark name: `demo` (the bundled 360), `emoji1000`, `emoji` (all 3 786),
+/// `digits`, `blobs10k`, `blobs50k`.
+pub fn by_name(name: &str) -> anyhow::Result<Set> {
+    match name {
+        "demo" => emoji_in(
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo")),
+            360,
+        ),
+        "emoji1000" => emoji(1000),
+        "emoji" => emoji(4000),
+        "digits" => shared_pca("digits", 1797),
+        "blobs10k" => shared_pca("blobs10k", 10000),
+        "blobs50k" => shared_pca("blobs50k", 50000),
+        other => anyhow::bail!("unknown set {other}"),
+    }
+}

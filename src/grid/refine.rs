@@ -411,6 +411,19 @@ mod tests {
             .collect()
     }
 
+    /// [`refine`] with the default parameters, no cancel, no progress.
+    fn sort(p: &SparseP, shape: GridShape, cells: &[[u32; 2]]) -> Refinement {
+        refine(
+            p,
+            shape,
+            cells,
+            &RefineParams::default(),
+            None,
+            &mut |_, _| {},
+        )
+        .unwrap()
+    }
+
     /// How many of each image's 4-neighbours (grid) share its group.
     fn same_group_neighbours(cells: &[[u32; 2]], group: &[usize]) -> usize {
         let mut n = 0;
@@ -431,15 +444,7 @@ mod tests {
         let shape = GridShape { cols: 6, rows: 6 };
         let start = row_major(36, 6);
         let p = affinities(x.view(), None, 5.0, &mut || false).unwrap();
-        let r = refine(
-            &p,
-            shape,
-            &start,
-            &RefineParams::default(),
-            None,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let r = sort(&p, shape, &start);
         assert!(r.objective_after < 0.8 * r.objective_before, "{r:?}");
         // a permutation of distinct cells inside the grid
         let mut seen = std::collections::HashSet::new();
@@ -454,15 +459,7 @@ mod tests {
         assert!(after >= 2 * before.max(1), "{before} -> {after}");
         assert!(r.moves > 0 && r.sweeps >= 2);
         // the end is a local optimum: a second run moves nothing
-        let again = refine(
-            &p,
-            shape,
-            &r.cells,
-            &RefineParams::default(),
-            None,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let again = sort(&p, shape, &r.cells);
         assert_eq!(again.moves, 0);
         assert_eq!(again.cells, r.cells);
     }
@@ -479,15 +476,7 @@ mod tests {
                 .unwrap();
             pool.install(|| {
                 let p = affinities(x.view(), None, 5.0, &mut || false).unwrap();
-                refine(
-                    &p,
-                    shape,
-                    &start,
-                    &RefineParams::default(),
-                    None,
-                    &mut |_, _| {},
-                )
-                .unwrap()
+                sort(&p, shape, &start)
             })
         };
         let one = run(1);

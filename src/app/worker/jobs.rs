@@ -273,13 +273,9 @@ impl Workers {
                 job,
                 points: points.clone(),
             });
-            let features = pipeline::GridFeatures {
-                reduced: reduced.view(),
-                usable: None,
-            };
             let grid = pipeline::lay_out_grid(
                 &points,
-                Some(features),
+                Some(pipeline::GridFeatures::all(reduced)),
                 self.options.aspect,
                 self.options.grid,
                 rep,
