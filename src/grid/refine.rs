@@ -32,7 +32,7 @@
 use super::{is_cancelled, GridError, GridShape};
 use crate::tsne::affinity::{joint_probabilities, SparseP};
 use crate::tsne::knn::exact_knn;
-use crate::tsne::{centered, effective_perplexity, neighbors_for_perplexity, TsneError};
+use crate::tsne::{centered, neighbors_for_perplexity, TsneError};
 use ndarray::{ArrayView2, Axis};
 use std::sync::atomic::AtomicBool;
 
@@ -103,7 +103,8 @@ pub fn affinities(
         return Ok(empty);
     }
     let x = centered(features.select(Axis(0), &rows).view());
-    let perplexity = effective_perplexity(perplexity, m);
+    // clamped like the t-SNE's (n − 1 ≥ 3 · perplexity), silently: the t-SNE has already said so
+    let perplexity = perplexity.min((m - 1) as f32 / 3.0).max(1.0);
     let k = neighbors_for_perplexity(perplexity, m);
     let graph = match exact_knn(x.view(), k, poll) {
         Ok(g) => g,
