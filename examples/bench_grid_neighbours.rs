@@ -81,7 +81,7 @@ fn measure(set: &Set, dpq_rows: usize) -> anyhow::Result<Row> {
     // what the sort holds besides its input: P (CSR), the board (x, y, dirty per image,
     // occupant per cell) and the ln(1 + d²) table
     let cells = shape.cols * shape.rows;
-    let max_d2 = (shape.cols - 1).pow(2) + (shape.rows - 1).pow(2);
+    let max_d2 = ((shape.cols - 1).pow(2) + (shape.rows - 1).pow(2)).min(1 << 17);
     let extra = p.nnz() * 8 + (n + 1) * 8 + n * 9 + cells * 4 + (max_d2 + 1) * 4;
     let (mut moved, mut shift) = (0usize, 0f64);
     for (a, b) in sorted.cells.iter().zip(&snap.cells) {

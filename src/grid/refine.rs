@@ -150,9 +150,12 @@ struct Board<'a> {
     x: Vec<i32>,
     y: Vec<i32>,
     occupant: Vec<u32>,
-    /// `ln(1 + d²)` for every integer `d²` the grid has.
+    /// `ln(1 + d²)` for the integer `d²` up to [`TABLE_MAX`] (further ones are computed).
     ln1p: Vec<f32>,
 }
+
+/// Largest `d²` looked up in a table (512 KB: all of a 256 x 256 grid's).
+const TABLE_MAX: usize = 1 << 17;
 
 impl Board<'_> {
     fn cell(&self, x: i32, y: i32) -> usize {
@@ -170,8 +173,12 @@ impl Board<'_> {
             } else {
                 (self.x[j as usize], self.y[j as usize])
             };
-            let (dx, dy) = (cx - qx, cy - qy);
-            s += w * self.ln1p[(dx * dx + dy * dy) as usize];
+            let (dx, dy) = (i64::from(cx - qx), i64::from(cy - qy));
+            let d2 = (dx * dx + dy * dy) as usize;
+            s += w * match self.ln1p.get(d2) {
+                Some(&v) => v,
+                None => (d2 as f32).ln_1p(),
+            };
         }
         s
     }
@@ -263,6 +270,16 @@ pub fn refine(
             p.n
         )));
     }
+    let nnz = p.indices.len();
+    let well_formed = p.values.len() == nnz
+        && p.indptr[0] == 0
+        && p.indptr[n] == nnz
+        && p.indptr.windows(2).all(|w| w[0] <= w[1])
+        && p.indices.iter().all(|&j| (j as usize) < n)
+        && p.values.iter().all(|v| v.is_finite() && *v >= 0.0);
+    if !well_formed {
+        return Err(GridError::InvalidInput("malformed affinities".into()));
+    }
     let Some(m) = shape.cells() else {
         return Err(GridError::InvalidInput("grid too large".into()));
     };
@@ -289,7 +306,8 @@ pub fn refine(
         }
         occupant[k] = i as u32;
     }
-    let max_d2 = ((cols - 1) * (cols - 1) + (rows - 1) * (rows - 1)).max(0) as usize;
+    let span = |k: i32| (i64::from(k) - 1).max(0).pow(2) as usize;
+    let max_d2 = (span(cols) + span(rows)).min(TABLE_MAX);
     let mut board = Board {
         p,
         cols,
@@ -466,6 +484,32 @@ mod tests {
     }
 
     #[test]
+    fn a_very_wide_grid_sorts_too() {
+        // 500 x 1: squared distances up to 249 001, beyond the ln(1 + d²) table
+        let (x, group) = groups();
+        let shape = GridShape { cols: 500, rows: 1 };
+        let start: Vec<[u32; 2]> = (0..36).map(|i| [i * 14, 0]).collect();
+        let p = affinities(x.view(), None, 5.0, &mut || false).unwrap();
+        let r = sort(&p, shape, &start);
+        assert!(r.objective_after < r.objective_before, "{r:?}");
+        // the groups end up in runs: fewer changes of group along the row than at the start
+        let runs = |cells: &[[u32; 2]]| {
+            let mut order: Vec<usize> = (0..36).collect();
+            order.sort_by_key(|&i| cells[i][0]);
+            order
+                .windows(2)
+                .filter(|w| group[w[0]] != group[w[1]])
+                .count()
+        };
+        assert!(
+            runs(&r.cells) < runs(&start),
+            "{} -> {}",
+            runs(&start),
+            runs(&r.cells)
+        );
+    }
+
+    #[test]
     fn the_result_does_not_depend_on_the_thread_count() {
         let (x, _) = groups();
         let shape = GridShape { cols: 7, rows: 6 }; // with holes
@@ -521,6 +565,19 @@ mod tests {
         cells[1] = [6, 0];
         assert!(matches!(
             refine(&p, shape, &cells, &params, None, &mut |_, _| {}),
+            Err(GridError::InvalidInput(_))
+        ));
+        let mut broken = p.clone();
+        broken.indices[0] = 36;
+        assert!(matches!(
+            refine(
+                &broken,
+                shape,
+                &row_major(36, 6),
+                &params,
+                None,
+                &mut |_, _| {}
+            ),
             Err(GridError::InvalidInput(_))
         ));
         let small = GridShape { cols: 5, rows: 5 };
