@@ -166,7 +166,9 @@ impl AppState {
                     rows,
                     snapshot,
                 });
-                if before != Some(n) {
+                // announced where the names are shown: an installation's screen (--hide-gui
+                // without --cluster-names) is not interrupted for something it does not show
+                if before != Some(n) && self.clusters.labels_visible {
                     self.notify(format!("{n} clusters"));
                 }
                 // an autosaved map keeps its clusters beside it too
@@ -411,6 +413,22 @@ mod tests {
             result: Ok(snapshot),
         });
         req
+    }
+
+    #[test]
+    fn the_count_is_announced_only_where_the_names_are_shown() {
+        let announced = |s: &AppState| s.overlays.notices.iter().any(|n| n.text == "2 clusters");
+        let mut s = two_groups();
+        s.find_clusters(false);
+        serve(&mut s);
+        assert!(announced(&s));
+        // an installation (--hide-gui without --cluster-names): no names, no notice
+        let mut s = two_groups();
+        s.clusters.labels_visible = false;
+        s.find_clusters(false);
+        serve(&mut s);
+        assert!(s.shown_clusters().is_some(), "found all the same");
+        assert!(!announced(&s));
     }
 
     #[test]
